@@ -1,0 +1,226 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// EventKind is the kind of a progress event.
+type EventKind string
+
+const (
+	EventStarted  EventKind = "started"
+	EventStep     EventKind = "step"
+	EventFinished EventKind = "finished"
+)
+
+// Event is one progress event. For a given check, events arrive in order: started, steps, finished.
+type Event struct {
+	Kind    EventKind
+	CheckID string
+	Step    *Evidence
+	Result  *Result
+	Time    time.Time
+}
+
+// Engine runs checks concurrently with a bound, a per-check timeout and panic recovery.
+type Engine struct {
+	Concurrency int           // default 4
+	Timeout     time.Duration // per check; default 60s
+}
+
+// Run runs checks against env and returns their results in the order given. Progress events go to
+// events (if non-nil), which is called from the checks' goroutines; it must not block for long.
+func (e *Engine) Run(ctx context.Context, env *Env, list []Check, events func(Event)) []Result {
+	n := e.Concurrency
+	if n <= 0 {
+		n = 4
+	}
+	var emitMu sync.Mutex
+	emit := func(ev Event) {
+		if events == nil {
+			return
+		}
+		emitMu.Lock()
+		defer emitMu.Unlock()
+		events(ev)
+	}
+	runEnv := *env
+	runEnv.deps = &depRunner{timeout: e.Timeout, emit: emit, done: map[string]*depCall{}}
+	results := make([]Result, len(list))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, c := range list {
+		wg.Add(1)
+		go func(i int, c Check) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				r := ErrorResult(fmt.Errorf("not started: %w", ctx.Err()))
+				r.ID = c.ID()
+				results[i] = decorate(r)
+				return
+			}
+			defer func() { <-sem }()
+			results[i] = runEnv.deps.get(ctx, &runEnv, c.ID(), c)
+		}(i, c)
+	}
+	wg.Wait()
+	return results
+}
+
+// depRunner runs each check at most once per engine run, whoever asks first.
+type depRunner struct {
+	timeout time.Duration
+	emit    func(Event)
+	mu      sync.Mutex
+	done    map[string]*depCall
+}
+
+type depCall struct {
+	ready chan struct{}
+	res   Result
+}
+
+func (d *depRunner) get(ctx context.Context, env *Env, id string, cs ...Check) Result {
+	d.mu.Lock()
+	if call, ok := d.done[id]; ok {
+		d.mu.Unlock()
+		select {
+		case <-call.ready:
+			return call.res
+		case <-ctx.Done():
+			return decorate(Result{ID: id, Status: Error, Cause: "check-error", Summary: "waiting for " + id + ": " + ctx.Err().Error()})
+		}
+	}
+	call := &depCall{ready: make(chan struct{})}
+	d.done[id] = call
+	d.mu.Unlock()
+	var c Check
+	if len(cs) > 0 {
+		c = cs[0]
+	} else if rc, ok := Lookup(id); ok {
+		c = rc
+	}
+	if c == nil {
+		call.res = decorate(ErrorResult(fmt.Errorf("dependency %q is not registered", id)))
+		call.res.ID = id
+	} else {
+		call.res = runOne(ctx, env, c, d.emit, d.timeout)
+	}
+	close(call.ready)
+	return call.res
+}
+
+// runOne runs one check with its timeout and panic recovery and emits started/finished.
+func runOne(ctx context.Context, env *Env, c Check, emit func(Event), timeout time.Duration) Result {
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	id := c.ID()
+	if emit == nil {
+		emit = func(Event) {}
+	}
+	start := time.Now()
+	emit(Event{Kind: EventStarted, CheckID: id, Time: start})
+	rec := &Recorder{id: id}
+	// Steps emitted after the check is abandoned (timeout) must not follow its finished event.
+	var stepMu sync.Mutex
+	finished := false
+	rec.emit = func(ev Event) {
+		stepMu.Lock()
+		defer stepMu.Unlock()
+		if !finished {
+			emit(ev)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ch := make(chan Result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- Result{Status: Error, Cause: "check-panic", Summary: fmt.Sprintf("the check crashed: %v", p),
+					Evidence: []Evidence{{Step: "stack", Status: Error, Detail: firstLines(string(debug.Stack()), 12)}}}
+			}
+		}()
+		ch <- c.Run(cctx, env, rec)
+	}()
+	var r Result
+	select {
+	case r = <-ch:
+	case <-cctx.Done():
+		r = Result{Status: Error, Cause: "check-timeout", Summary: fmt.Sprintf("the check did not finish within %s: %v", timeout, cctx.Err())}
+	}
+	stepMu.Lock()
+	finished = true
+	ev := rec.Evidence()
+	stepMu.Unlock()
+	r.ID = id
+	if len(r.Evidence) == 0 {
+		r.Evidence = ev
+	} else {
+		r.Evidence = append(ev, r.Evidence...)
+	}
+	r.Duration = time.Since(start)
+	r = decorate(r)
+	emit(Event{Kind: EventFinished, CheckID: id, Result: &r, Time: time.Now()})
+	return r
+}
+
+// decorate fills catalogue fields and enforces the invariants of a Result.
+func decorate(r Result) Result {
+	if info, ok := InfoFor(r.ID); ok {
+		if r.Title == "" {
+			r.Title = info.Title
+		}
+		r.Parent = info.Parent
+	}
+	switch r.Status {
+	case Pass, Fail, Warn, Skip, Error:
+	default:
+		r.Summary = fmt.Sprintf("the check returned an invalid status %q: %s", r.Status, r.Summary)
+		r.Status = Error
+	}
+	if r.Status == Pass {
+		r.Cause = ""
+	}
+	if r.Status == Skip && r.Summary == "" {
+		r.Summary = "skipped without a reason (a bug in the check)"
+	}
+	if r.Evidence == nil {
+		r.Evidence = []Evidence{}
+	}
+	for _, p := range r.Fixes {
+		if p.Check == "" {
+			p.Check = r.ID
+		}
+	}
+	return r
+}
+
+func firstLines(s string, n int) string {
+	lines := 0
+	for i := range s {
+		if s[i] == '\n' {
+			lines++
+			if lines == n {
+				return s[:i]
+			}
+		}
+	}
+	return s
+}
+
+// Counts tallies results by status.
+func Counts(rs []Result) map[Status]int {
+	m := map[Status]int{Pass: 0, Fail: 0, Warn: 0, Skip: 0, Error: 0}
+	for _, r := range rs {
+		m[r.Status]++
+	}
+	return m
+}

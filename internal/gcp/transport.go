@@ -1,0 +1,116 @@
+package gcp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
+)
+
+// readOnlyPOSTSuffixes are POST methods that only read: the policy reads.
+var readOnlyPOSTSuffixes = []string{":getIamPolicy", ":testIamPermissions", ":getEffectiveOrgPolicy"}
+
+// Guard refuses, in read-only mode, every Google API call that could change something: anything but
+// GET/HEAD, except the read-only POSTs (getIamPolicy, testIamPermissions). A refused call never leaves
+// the process.
+type Guard struct {
+	Base     http.RoundTripper
+	ReadOnly bool
+}
+
+// Allowed reports whether the guard lets req through in read-only mode.
+func Allowed(method, path string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodPost:
+		for _, s := range readOnlyPOSTSuffixes {
+			if strings.HasSuffix(path, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (g *Guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if g.ReadOnly && !Allowed(req.Method, req.URL.Path) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &apierr.Error{Kind: apierr.ReadOnly, Op: req.Method, Resource: req.URL.Path,
+			Err: fmt.Errorf("refused by the read-only guard: %s is not a read", req.Method)}
+	}
+	return g.Base.RoundTrip(req)
+}
+
+// retryTransport retries idempotent calls on 429 and 503 with exponential backoff, honouring
+// Retry-After, and bounds each attempt.
+type retryTransport struct {
+	base           http.RoundTripper
+	max            int
+	attemptTimeout time.Duration
+	sleep          func(ctx context.Context, d time.Duration) error
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	idempotent := Allowed(req.Method, req.URL.Path)
+	var body []byte
+	if req.Body != nil && idempotent {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	sleep := t.sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	backoff := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		r := req
+		if body != nil {
+			r = req.Clone(req.Context())
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+		}
+		resp, err := t.base.RoundTrip(r)
+		if err != nil || !idempotent || attempt >= t.max || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+			return resp, err
+		}
+		wait := backoff
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			if s, err := strconv.Atoi(ra); err == nil && s >= 0 {
+				wait = time.Duration(s) * time.Second
+			}
+		}
+		if wait > 10*time.Second {
+			wait = 10 * time.Second
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		if err := sleep(req.Context(), wait); err != nil {
+			return nil, err
+		}
+		backoff *= 2
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
