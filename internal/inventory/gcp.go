@@ -1,0 +1,206 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+
+	crm "google.golang.org/api/cloudresourcemanager/v1"
+	compute "google.golang.org/api/compute/v1"
+	container "google.golang.org/api/container/v1"
+	dns "google.golang.org/api/dns/v1"
+	run "google.golang.org/api/run/v2"
+	vpcaccess "google.golang.org/api/vpcaccess/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/gcp"
+)
+
+// Invalidation prefixes for fixes.
+const (
+	KeyGCP       = "gcp/"
+	KeyRun       = "gcp/run/"
+	KeyFirewalls = "gcp/compute/firewalls/"
+	KeyNetworks  = "gcp/compute/network/"
+	KeyFwdRules  = "gcp/compute/forwardingRules/"
+	KeyDNS       = "gcp/dns/"
+	KeyIAM       = "gcp/iam/"
+	KeyCluster   = "gcp/container/cluster/"
+)
+
+func (i *Inventory) needProject() error {
+	if i.Scope.Project == "" {
+		return apierr.NotConfiguredf("--project PROJECT (or a gke_PROJECT_LOCATION_CLUSTER context)", "no Google Cloud project")
+	}
+	return nil
+}
+
+// Cluster returns the GKE cluster of the scope.
+func (i *Inventory) Cluster(ctx context.Context) (*container.Cluster, error) {
+	s := i.Scope
+	if s.Project == "" || s.Location == "" || s.Cluster == "" {
+		return nil, apierr.NotConfiguredf("--project, --location and --cluster (or a gke_PROJECT_LOCATION_CLUSTER context)", "the GKE cluster is not named")
+	}
+	name := fmt.Sprintf("projects/%s/locations/%s/clusters/%s", s.Project, s.Location, s.Cluster)
+	return Memo(ctx, i, KeyCluster+name, func(ctx context.Context) (*container.Cluster, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		c, err := g.Container.Projects.Locations.Clusters.Get(name).Context(ctx).Do()
+		return c, gcp.Map(err, "get GKE cluster", name)
+	})
+}
+
+// RunService returns one Cloud Run service in the scope's project and location (or in loc).
+func (i *Inventory) RunService(ctx context.Context, location, name string) (*run.GoogleCloudRunV2Service, error) {
+	if err := i.needProject(); err != nil {
+		return nil, err
+	}
+	if location == "" {
+		location = i.Scope.Location
+	}
+	full := fmt.Sprintf("projects/%s/locations/%s/services/%s", i.Scope.Project, location, name)
+	return Memo(ctx, i, KeyRun+"service/"+full, func(ctx context.Context) (*run.GoogleCloudRunV2Service, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		s, err := g.Run.Projects.Locations.Services.Get(full).Context(ctx).Do()
+		return s, gcp.Map(err, "get Cloud Run service", full)
+	})
+}
+
+// RunServices lists the Cloud Run services of a location (all pages).
+func (i *Inventory) RunServices(ctx context.Context, location string) ([]*run.GoogleCloudRunV2Service, error) {
+	if err := i.needProject(); err != nil {
+		return nil, err
+	}
+	if location == "" {
+		location = i.Scope.Location
+	}
+	parent := fmt.Sprintf("projects/%s/locations/%s", i.Scope.Project, location)
+	return Memo(ctx, i, KeyRun+"services/"+parent, func(ctx context.Context) ([]*run.GoogleCloudRunV2Service, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*run.GoogleCloudRunV2Service
+		err = g.Run.Projects.Locations.Services.List(parent).Pages(ctx, func(r *run.GoogleCloudRunV2ListServicesResponse) error {
+			out = append(out, r.Services...)
+			return nil
+		})
+		return out, gcp.Map(err, "list Cloud Run services", parent)
+	})
+}
+
+// Connector returns a Serverless VPC Access connector by full name.
+func (i *Inventory) Connector(ctx context.Context, full string) (*vpcaccess.Connector, error) {
+	return Memo(ctx, i, "gcp/vpcaccess/"+full, func(ctx context.Context) (*vpcaccess.Connector, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		c, err := g.VPCAccess.Projects.Locations.Connectors.Get(full).Context(ctx).Do()
+		return c, gcp.Map(err, "get VPC connector", full)
+	})
+}
+
+// Network returns a VPC network (with its peerings).
+func (i *Inventory) Network(ctx context.Context, project, name string) (*compute.Network, error) {
+	return Memo(ctx, i, KeyNetworks+project+"/"+name, func(ctx context.Context) (*compute.Network, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		n, err := g.Compute.Networks.Get(project, name).Context(ctx).Do()
+		return n, gcp.Map(err, "get network", "projects/"+project+"/global/networks/"+name)
+	})
+}
+
+// Firewalls lists every firewall rule of a project (all pages).
+func (i *Inventory) Firewalls(ctx context.Context, project string) ([]*compute.Firewall, error) {
+	return Memo(ctx, i, KeyFirewalls+project, func(ctx context.Context) ([]*compute.Firewall, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*compute.Firewall
+		err = g.Compute.Firewalls.List(project).Pages(ctx, func(l *compute.FirewallList) error {
+			out = append(out, l.Items...)
+			return nil
+		})
+		return out, gcp.Map(err, "list firewall rules", "projects/"+project+"/global/firewalls")
+	})
+}
+
+// ForwardingRules lists the forwarding rules of a region.
+func (i *Inventory) ForwardingRules(ctx context.Context, project, region string) ([]*compute.ForwardingRule, error) {
+	return Memo(ctx, i, KeyFwdRules+project+"/"+region, func(ctx context.Context) ([]*compute.ForwardingRule, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*compute.ForwardingRule
+		err = g.Compute.ForwardingRules.List(project, region).Pages(ctx, func(l *compute.ForwardingRuleList) error {
+			out = append(out, l.Items...)
+			return nil
+		})
+		return out, gcp.Map(err, "list forwarding rules", "projects/"+project+"/regions/"+region+"/forwardingRules")
+	})
+}
+
+// Subnetwork returns one subnetwork.
+func (i *Inventory) Subnetwork(ctx context.Context, project, region, name string) (*compute.Subnetwork, error) {
+	return Memo(ctx, i, "gcp/compute/subnetwork/"+project+"/"+region+"/"+name, func(ctx context.Context) (*compute.Subnetwork, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		s, err := g.Compute.Subnetworks.Get(project, region, name).Context(ctx).Do()
+		return s, gcp.Map(err, "get subnetwork", "projects/"+project+"/regions/"+region+"/subnetworks/"+name)
+	})
+}
+
+// ManagedZones lists the Cloud DNS zones of a project.
+func (i *Inventory) ManagedZones(ctx context.Context, project string) ([]*dns.ManagedZone, error) {
+	return Memo(ctx, i, KeyDNS+"zones/"+project, func(ctx context.Context) ([]*dns.ManagedZone, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*dns.ManagedZone
+		err = g.DNS.ManagedZones.List(project).Pages(ctx, func(l *dns.ManagedZonesListResponse) error {
+			out = append(out, l.ManagedZones...)
+			return nil
+		})
+		return out, gcp.Map(err, "list Cloud DNS zones", "projects/"+project+"/managedZones")
+	})
+}
+
+// RRSets lists the record sets of a zone.
+func (i *Inventory) RRSets(ctx context.Context, project, zone string) ([]*dns.ResourceRecordSet, error) {
+	return Memo(ctx, i, KeyDNS+"rrsets/"+project+"/"+zone, func(ctx context.Context) ([]*dns.ResourceRecordSet, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*dns.ResourceRecordSet
+		err = g.DNS.ResourceRecordSets.List(project, zone).Pages(ctx, func(l *dns.ResourceRecordSetsListResponse) error {
+			out = append(out, l.Rrsets...)
+			return nil
+		})
+		return out, gcp.Map(err, "list record sets", "projects/"+project+"/managedZones/"+zone)
+	})
+}
+
+// IamPolicy returns a project's IAM policy.
+func (i *Inventory) IamPolicy(ctx context.Context, project string) (*crm.Policy, error) {
+	return Memo(ctx, i, KeyIAM+project, func(ctx context.Context) (*crm.Policy, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		p, err := g.CRM.Projects.GetIamPolicy(project, &crm.GetIamPolicyRequest{}).Context(ctx).Do()
+		return p, gcp.Map(err, "get IAM policy", "projects/"+project)
+	})
+}
