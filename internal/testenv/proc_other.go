@@ -1,0 +1,18 @@
+//go:build !unix
+
+package testenv
+
+import (
+	"errors"
+	"syscall"
+)
+
+// The servers need process groups; testenv runs them on Unix only.
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+const supported = false
+
+func killGroup(int) error    { return errors.New("testenv: unsupported platform") }
+func processExists(int) bool { return false }
+func groupExists(int) bool   { return false }
