@@ -158,17 +158,17 @@ type Dialer interface {
 
 // Env is everything a check may use: the target, the inventory of facts, the probe settings.
 type Env struct {
-	Target    Target
-	Targets   Targets
-	Inv       *inventory.Inventory
-	Resolver  string // host:port for live DNS probes; "" when none
-	Dialer    Dialer // nil when live TCP probes cannot be made from here
-	Where     Where
-	ReadOnly  bool
-	Demo      bool
-	Now       func() time.Time
-	FixDeps   any // handed to plans' appliers and undoers (clients)
-	deps      *depRunner
+	Target   Target
+	Targets  Targets
+	Inv      *inventory.Inventory
+	Resolver string // host:port for live DNS probes; "" when none
+	Dialer   Dialer // nil when live TCP probes cannot be made from here
+	Where    Where
+	ReadOnly bool
+	Demo     bool
+	Now      func() time.Time
+	FixDeps  *fixes.Deps // clients for plans' appliers and undoers
+	deps     *depRunner
 }
 
 // CanProbeVPC reports whether live probes to VPC-internal addresses are possible from here.

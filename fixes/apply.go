@@ -8,12 +8,21 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/gcp"
 )
 
-// Undoer reverts one UndoAction. deps carries the clients of the current run (a kubernetes.Interface,
-// *gcp.Clients, …) as an opaque value the registering package knows how to read.
-type Undoer func(ctx context.Context, deps any, params json.RawMessage) error
+// Deps are the clients of the current run, handed to undoers (a fix applied by one process is undone
+// by another, with that process's clients).
+type Deps struct {
+	Kube kubernetes.Interface // nil when no cluster is configured
+	GCP  *gcp.Clients         // nil when Google APIs are off
+}
+
+// Undoer reverts one UndoAction with the current run's clients.
+type Undoer func(ctx context.Context, deps *Deps, params json.RawMessage) error
 
 var (
 	undoMu  sync.RWMutex
@@ -39,7 +48,7 @@ type Applier struct {
 	Journal  *Journal
 	ReadOnly bool
 	Target   Target
-	Deps     any // handed to undoers
+	Deps     *Deps // handed to undoers
 	Now      func() time.Time
 }
 
@@ -169,7 +178,11 @@ func (a *Applier) Undo(ctx context.Context, e *Entry) error {
 		if !ok {
 			return fmt.Errorf("undo %s: this build does not know how to undo %q", e.ID, act.Type)
 		}
-		if err := u(ctx, a.Deps, act.Params); err != nil {
+		deps := a.Deps
+		if deps == nil {
+			deps = &Deps{}
+		}
+		if err := u(ctx, deps, act.Params); err != nil {
 			if apierr.KindOf(err) == apierr.Conflict {
 				return fmt.Errorf("undo %s stopped: the object changed since the fix was applied; nothing was overwritten: %w", e.ID, err)
 			}

@@ -17,7 +17,7 @@ import (
 const (
 	StatePending = "pending" // journaled, change in progress (or the process died during it)
 	StateApplied = "applied"
-	StateFailed  = "failed" // apply failed; Error says why; Undo may still be needed if partial
+	StateFailed  = "failed"  // apply failed; Error says why; Undo may still be needed if partial
 	StateAborted = "aborted" // stopped before writing (concurrent change, read-only, snapshot failure)
 	StateUndone  = "undone"
 )

@@ -17,17 +17,19 @@ import (
 // Plan is one proposed fix: what it changes, how risky it is, the commands a person could run instead,
 // and the code that applies it.
 type Plan struct {
-	ID          string   `json:"id"`    // stable, e.g. "create-internal-lb/default/development-agent"
-	Check       string   `json:"check"` // the check id that proposes it
-	Title       string   `json:"title"`
-	Description string   `json:"description,omitempty"`
-	Diff        string   `json:"diff,omitempty"` // before/after, unified style ("- "/"+ " lines)
-	Destructive bool     `json:"destructive"`
-	Reversible  bool     `json:"reversible"`
-	VPCWide     bool     `json:"vpcWide,omitempty"` // affects more than the target (a peering, a zone)
-	Affects     string   `json:"affects,omitempty"` // what else it affects, said before the second key
-	Advice      bool     `json:"advice,omitempty"`  // advice only: nothing the tool can apply
-	Commands    []string `json:"commands"`          // equivalent gcloud/kubectl commands
+	ID          string `json:"id"`    // stable, e.g. "create-internal-lb/default/development-agent"
+	Check       string `json:"check"` // the check id that proposes it
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	Diff        string `json:"diff,omitempty"` // before/after, unified style ("- "/"+ " lines)
+	Destructive bool   `json:"destructive"`
+	Reversible  bool   `json:"reversible"`
+	VPCWide     bool   `json:"vpcWide,omitempty"` // affects more than the target (a peering, a zone)
+	Affects     string `json:"affects,omitempty"` // what else it affects, said before the second key
+	Advice      bool   `json:"advice,omitempty"`  // advice only: nothing the tool can apply
+	// Alternative plans are offered but not applied by `gkedoctor fix CHECK-ID`; they need their own id.
+	Alternative bool     `json:"alternative,omitempty"`
+	Commands    []string `json:"commands"` // equivalent gcloud/kubectl commands
 
 	// Snapshot reads and returns the objects the fix will change and the undo actions, before any
 	// change. Its output is journaled before Apply runs.

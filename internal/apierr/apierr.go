@@ -64,7 +64,10 @@ func (e *Error) Error() string {
 		}
 	case NotConfigured, ReadOnly:
 		if e.Err != nil {
-			msg += ": " + e.Err.Error()
+			if msg != "" {
+				msg += ": "
+			}
+			msg += e.Err.Error()
 		}
 		if e.Remedy != "" {
 			msg += " (run: " + e.Remedy + ")"

@@ -1,0 +1,15 @@
+// Command gkedoctor diagnoses and fixes connectivity failures between Cloud Run (or any VPC client) and
+// GKE, and inside GKE. See README.md and `gkedoctor --help`.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/gkedoctor/gkedoctor/internal/cli"
+	"github.com/gkedoctor/gkedoctor/internal/iostreams"
+)
+
+func main() {
+	os.Exit(cli.Execute(context.Background(), iostreams.System(), os.Args[1:]))
+}

@@ -1,0 +1,155 @@
+// Package app turns what the user asked for (flags) into a Session: the clients, the target, the
+// inventory, the check environment and the fix applier. Commands and the TUI share it; it holds the
+// Complete/Validate logic so the cobra commands stay thin.
+package app
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/internal/kube"
+)
+
+// Options are the flags shared by every command that touches a cluster or project (DESIGN §1).
+type Options struct {
+	Kube *genericclioptions.ConfigFlags
+
+	Project, Location, Cluster string
+
+	CloudRunService string
+	Services        []string
+	Workload        string
+	DNSNames        []string
+	Peers           []string
+
+	ReadOnly bool
+	Resolver string
+	Timeout  time.Duration
+	NoGCP    bool
+	Demo     bool
+	// DemoLatency scales the demo world's simulated delays (0 in tests).
+	DemoLatency time.Duration
+
+	// JournalDir overrides the journal location (tests).
+	JournalDir string
+
+	// filled by Complete
+	resolved       kube.Resolved
+	kubeResolveErr error
+	services       []checks.NamespacedName
+}
+
+// NewOptions returns options with kubectl's flags.
+func NewOptions() *Options {
+	return &Options{Kube: genericclioptions.NewConfigFlags(true), Timeout: 5 * time.Minute}
+}
+
+// ParseGKEContext splits a gke_PROJECT_LOCATION_CLUSTER context name. Project ids cannot contain
+// underscores, locations neither, so the cluster is everything after the second underscore.
+func ParseGKEContext(name string) (project, location, cluster string, ok bool) {
+	rest, found := strings.CutPrefix(name, "gke_")
+	if !found {
+		return "", "", "", false
+	}
+	parts := strings.SplitN(rest, "_", 3)
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
+
+// Complete fills defaults: the kubeconfig context and namespace, and project/location/cluster from a
+// GKE context name when the flags do not give them. Explicitly named but broken input is returned as
+// an error (a *kube.UsageError); an absent kubeconfig is remembered, not an error.
+func (o *Options) Complete() error {
+	if o.Demo {
+		return nil
+	}
+	res, err := kube.ResolveContext(o.Kube)
+	if err != nil {
+		if _, usage := err.(*kube.UsageError); usage {
+			return err
+		}
+		o.kubeResolveErr = err
+	}
+	o.resolved = res
+	if p, l, c, ok := ParseGKEContext(res.Context); ok {
+		if o.Project == "" {
+			o.Project = p
+		}
+		if o.Location == "" {
+			o.Location = l
+		}
+		if o.Cluster == "" {
+			o.Cluster = c
+		}
+	}
+	return nil
+}
+
+// Validate checks the flags' syntax; each problem is one clear error.
+func (o *Options) Validate() error {
+	ns := o.namespace()
+	o.services = nil
+	for _, s := range o.Services {
+		n, err := checks.ParseNamespacedName(s, ns)
+		if err != nil {
+			return fmt.Errorf("--service %w", err)
+		}
+		o.services = append(o.services, n)
+	}
+	if o.Workload != "" {
+		if parts := strings.Split(o.Workload, "/"); len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return fmt.Errorf("--workload %q is not KIND/NAMESPACE/NAME (e.g. deployment/default/orchestrai)", o.Workload)
+		}
+	}
+	if o.Resolver != "" {
+		if _, _, err := net.SplitHostPort(o.Resolver); err != nil {
+			if net.ParseIP(o.Resolver) == nil {
+				return fmt.Errorf("--resolver %q is not HOST:PORT or an IP address", o.Resolver)
+			}
+		}
+	}
+	for _, p := range o.Peers {
+		if err := validatePeer(p); err != nil {
+			return err
+		}
+	}
+	for _, n := range o.DNSNames {
+		if strings.TrimSpace(n) == "" || strings.ContainsAny(n, " /\\") {
+			return fmt.Errorf("--dns-name %q is not a DNS name", n)
+		}
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, got %s", o.Timeout)
+	}
+	return nil
+}
+
+func validatePeer(p string) error {
+	if _, _, err := net.ParseCIDR(p); err == nil {
+		return nil
+	}
+	if net.ParseIP(p) != nil {
+		return nil
+	}
+	if host, port, err := net.SplitHostPort(p); err == nil && net.ParseIP(host) != nil && port != "" {
+		return nil
+	}
+	return fmt.Errorf("--peer %q is not a CIDR, an IP or IP:PORT", p)
+}
+
+func (o *Options) namespace() string {
+	if o.Kube != nil && o.Kube.Namespace != nil && *o.Kube.Namespace != "" {
+		return *o.Kube.Namespace
+	}
+	if o.resolved.Namespace != "" {
+		return o.resolved.Namespace
+	}
+	return "default"
+}

@@ -1,0 +1,198 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/gcp"
+	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/kube"
+	"github.com/gkedoctor/gkedoctor/internal/version"
+)
+
+// World is a running demo world (internal/sim): the same clients as production, pointed at
+// in-process servers on loopback.
+type World interface {
+	Target() checks.Target
+	KubeClient(readOnly bool) kubernetes.Interface
+	GCPEndpoint() string
+	Resolver() string
+	Dialer() checks.Dialer
+	Close()
+}
+
+// DemoStarter starts the demo world; the command wires internal/sim in (so this package and its tests
+// do not depend on the simulator).
+var DemoStarter func(ctx context.Context, latency time.Duration) (World, error)
+
+// Session is one run's wiring.
+type Session struct {
+	Options *Options
+	Env     *checks.Env
+	Inv     *inventory.Inventory
+	Applier *fixes.Applier
+	Journal *fixes.Journal
+	World   World
+	KubeErr error // why there is no Kubernetes client (nil when there is one)
+	GCPErr  error // why there are no Google clients
+	closers []func()
+}
+
+// Close releases the session (stops the demo world).
+func (s *Session) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// Build creates the session. Only problems with explicit input are errors; missing credentials or
+// kubeconfig are recorded and make the dependent checks skip.
+func Build(ctx context.Context, o *Options) (*Session, error) {
+	s := &Session{Options: o}
+	var (
+		kc      kubernetes.Interface
+		g       *gcp.Clients
+		target  checks.Target
+		where   = detectWhere()
+		dialer  checks.Dialer
+		resolv  = o.Resolver
+		gcpOpts = gcp.Options{ReadOnly: o.ReadOnly, UserAgent: "gkedoctor/" + version.Version}
+	)
+	if resolv != "" && !strings.Contains(resolv, ":") {
+		resolv = net.JoinHostPort(resolv, "53")
+	}
+	if o.Demo {
+		if DemoStarter == nil {
+			return nil, fmt.Errorf("this build has no demo world")
+		}
+		w, err := DemoStarter(ctx, o.DemoLatency)
+		if err != nil {
+			return nil, fmt.Errorf("start the demo world: %w", err)
+		}
+		s.World = w
+		s.closers = append(s.closers, w.Close)
+		target = w.Target()
+		if o.Project != "" {
+			target.Project = o.Project
+		}
+		kc = w.KubeClient(o.ReadOnly)
+		gcpOpts.Endpoint = w.GCPEndpoint()
+		where, dialer = checks.DemoWorld, w.Dialer()
+		if resolv == "" {
+			resolv = w.Resolver()
+		}
+	} else {
+		target = checks.Target{Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+			Namespace: o.namespace(), Context: o.resolved.Context}
+		if o.kubeResolveErr != nil {
+			s.KubeErr = o.kubeResolveErr
+		} else {
+			c, err := kube.New(o.Kube, o.ReadOnly)
+			if err != nil {
+				if _, usage := err.(*kube.UsageError); usage {
+					return nil, err
+				}
+				s.KubeErr = err
+			} else {
+				kc = c.Clientset
+				if c.Context != "" {
+					target.Context = c.Context
+				}
+			}
+		}
+		ep, err := gcp.EndpointFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		gcpOpts.Endpoint = ep
+		if where != checks.Laptop {
+			dialer = &net.Dialer{Timeout: 3 * time.Second}
+		}
+		if resolv == "" {
+			resolv = defaultResolver(where)
+		}
+	}
+	if o.NoGCP {
+		s.GCPErr = apierr.NotConfiguredf("drop --no-gcp", "Google APIs are off (--no-gcp)")
+	} else {
+		c, err := gcp.New(ctx, gcpOpts)
+		if err != nil {
+			s.GCPErr = err
+		} else {
+			g = c
+		}
+	}
+	if kc == nil && s.KubeErr == nil {
+		s.KubeErr = apierr.NotConfiguredf("gcloud container clusters get-credentials CLUSTER --location LOCATION", "no Kubernetes client")
+	}
+	s.Inv = inventory.New(inventory.Scope{Project: target.Project, Location: target.Location, Cluster: target.Cluster}, kc, s.KubeErr, g, s.GCPErr)
+	s.Env = &checks.Env{
+		Target:   target,
+		Targets:  checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, DNSNames: o.DNSNames, Peers: o.Peers},
+		Inv:      s.Inv,
+		Resolver: resolv,
+		Dialer:   dialer,
+		Where:    where,
+		ReadOnly: o.ReadOnly,
+		Demo:     o.Demo,
+		Now:      time.Now,
+		FixDeps:  &fixes.Deps{Kube: kc, GCP: g},
+	}
+	dir := o.JournalDir
+	if dir == "" {
+		dir = fixes.DefaultDir()
+		if o.Demo {
+			// The demo world is new in every process: its fixes never mix with real ones.
+			dir = filepath.Join(filepath.Dir(dir), "journal-demo")
+		}
+	}
+	s.Journal = fixes.OpenJournal(dir)
+	s.Applier = &fixes.Applier{Journal: s.Journal, ReadOnly: o.ReadOnly, Deps: s.Env.FixDeps,
+		Target: fixes.Target{Project: target.Project, Location: target.Location, Cluster: target.Cluster, Context: target.Context, Demo: o.Demo}}
+	return s, nil
+}
+
+// detectWhere tells laptop, VPC (GCE/Cloud Shell) and in-cluster apart without touching the network.
+func detectWhere() checks.Where {
+	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return checks.InCluster
+	}
+	if onGCE("/sys/class/dmi/id/product_name") {
+		return checks.InVPC
+	}
+	return checks.Laptop
+}
+
+func onGCE(productFile string) bool {
+	b, err := os.ReadFile(productFile)
+	return err == nil && strings.Contains(string(b), "Google")
+}
+
+// defaultResolver: the VPC resolver in the VPC or cluster, else the system's first nameserver.
+func defaultResolver(where checks.Where) string {
+	if where == checks.InVPC {
+		return "169.254.169.254:53"
+	}
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" && net.ParseIP(f[1]) != nil {
+			return net.JoinHostPort(f[1], "53")
+		}
+	}
+	return ""
+}
