@@ -92,7 +92,7 @@ func setPlan(key, value string, journalDir string, t *testing.T, between func())
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
-func atoi(s string) int  { var i int; _ = json.Unmarshal([]byte(s), &i); return i }
+func atoi(s string) int { var i int; _ = json.Unmarshal([]byte(s), &i); return i }
 
 func TestApplyJournalsFirstAndUndoRestores(t *testing.T) {
 	dir := t.TempDir()
