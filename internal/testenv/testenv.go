@@ -192,7 +192,7 @@ func (s *APIServer) start(ctx context.Context, bin string, extraArgs []string) e
 		return fmt.Errorf("admin client: %w", err)
 	}
 	s.clientset, s.httpClient = cs, hc
-	if err := s.createDefaultServiceAccounts(ctx); err != nil {
+	if err := s.awaitBootstrap(ctx); err != nil {
 		return err
 	}
 	return s.writeKubeconfig()
@@ -295,6 +295,10 @@ func (s *APIServer) startAPIServer(ctx context.Context, bin, certDir string, ext
 			"--audit-log-mode=blocking",
 			// API Priority and Fairness only slows start-up here.
 			"--enable-priority-and-fairness=false",
+			// The kubernetes Service is still created, but its Endpoints
+			// would hold the loopback advertise address, which validation
+			// rejects every 10 s; without endpoints the log stays readable.
+			"--endpoint-reconciler-type=none",
 		}
 		args = append(args, extraArgs...)
 		p, err := startProcess("kube-apiserver", bin, args, s.APIServerLogPath)
@@ -372,21 +376,40 @@ func probe(ctx context.Context, client *http.Client, url, token string, ok func(
 	return ok(resp.StatusCode, string(body)), fmt.Sprintf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
 }
 
-// createDefaultServiceAccounts does what kube-controller-manager's
-// serviceaccount controller would: without a default ServiceAccount the
-// ServiceAccount admission plugin rejects pods that name none. The system
-// namespaces appear shortly after /readyz, so this retries until ctx ends.
-func (s *APIServer) createDefaultServiceAccounts(ctx context.Context) error {
+// awaitBootstrap waits for what the server creates on its own shortly after
+// /readyz (the system namespaces, the kubernetes Service) and creates what
+// kube-controller-manager's serviceaccount controller would: the default
+// ServiceAccounts, without which the ServiceAccount admission plugin rejects
+// pods that name none.
+func (s *APIServer) awaitBootstrap(ctx context.Context) error {
+	var steps []func(context.Context) error
 	for _, ns := range []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease} {
+		steps = append(steps, func(ctx context.Context) error {
+			if err := s.createServiceAccount(ctx, ns, "default"); err != nil {
+				return fmt.Errorf("create ServiceAccount %s/default: %w", ns, err)
+			}
+			return nil
+		})
+	}
+	steps = append(steps, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := s.clientset.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get Service default/kubernetes: %w", err)
+		}
+		return nil
+	})
+	for _, step := range steps {
 		for {
-			err := s.createServiceAccount(ctx, ns, "default")
+			err := step(ctx)
 			if err == nil {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("create ServiceAccount %s/default: %w", ns, err)
-			case <-time.After(100 * time.Millisecond):
+				return fmt.Errorf("%w (%v)\n%s", err, context.Cause(ctx), s.LogTail(20))
+			case <-time.After(50 * time.Millisecond):
 			}
 		}
 	}

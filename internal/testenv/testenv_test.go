@@ -180,8 +180,10 @@ func TestRecreatedServiceAccountInvalidatesToken(t *testing.T) {
 		t.Fatalf("re-created ServiceAccount kept UID %s", oldUID)
 	}
 
-	// The authenticator reads ServiceAccounts through an informer; allow it
-	// to see the new object.
+	// kube-apiserver caches successful token authentications for 10 s (a
+	// constant, TokenSuccessCacheTTL, with no flag), so the old token keeps
+	// working that long after the re-creation, in production too.
+	recreated := time.Now()
 	err = eventually(ctx, func() error {
 		err := listPods()
 		if apierrors.IsUnauthorized(err) {
@@ -192,6 +194,7 @@ func TestRecreatedServiceAccountInvalidatesToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("list pods with the old token after re-creation: %v", err)
 	}
+	t.Logf("old token rejected with 401 %v after the ServiceAccount was re-created", time.Since(recreated).Round(time.Millisecond))
 
 	// Why: TokenReview (what gkedoctor's check calls) and the server log.
 	want := fmt.Sprintf("service account UID (%s) does not match claim (%s)", newUID, oldUID)
