@@ -11,4 +11,8 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-const supported = true
+const (
+	supported = true
+	// pdeathsig: servers die with the test binary.
+	pdeathsig = true
+)

@@ -11,7 +11,10 @@ import (
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
 
-const supported = false
+const (
+	supported = false
+	pdeathsig = false
+)
 
 func killGroup(int) error    { return errors.New("testenv: unsupported platform") }
 func processExists(int) bool { return false }

@@ -11,4 +11,7 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
-const supported = true
+const (
+	supported = true
+	pdeathsig = false
+)

@@ -123,8 +123,13 @@ func Start(ctx context.Context, opts Options) (*APIServer, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	dir, err := os.MkdirTemp("", "gkedoctor-testenv-")
+	sweepStaleDirs()
+	dir, err := os.MkdirTemp("", dirPattern)
 	if err != nil {
+		return nil, fmt.Errorf("testenv: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("testenv: %w", err)
 	}
 	s := &APIServer{

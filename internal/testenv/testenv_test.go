@@ -62,6 +62,7 @@ func eventually(ctx context.Context, f func() error) error {
 // kubeconfig, the version, GKE's service range and the default
 // ServiceAccount that the missing controller-manager would have created.
 func TestServerDefaults(t *testing.T) {
+	t.Parallel()
 	srv := testenv.Shared(t)
 	ctx := testContext(t)
 
@@ -123,6 +124,7 @@ func TestServerDefaults(t *testing.T) {
 // re-creating the ServiceAccount under the same name turns the token's calls
 // into 401s, and the server says why.
 func TestRecreatedServiceAccountInvalidatesToken(t *testing.T) {
+	t.Parallel()
 	srv := testenv.Shared(t)
 	ctx := testContext(t)
 	admin := srv.Clientset()
@@ -242,6 +244,7 @@ func TestRecreatedServiceAccountInvalidatesToken(t *testing.T) {
 // plain REST endpoint ignores WebSocket upgrade headers and answers 200,
 // which websocket clients report as "Handshake status 200 OK".
 func TestWebSocketUpgradeOnPodListIs200(t *testing.T) {
+	t.Parallel()
 	srv := testenv.Shared(t)
 	ctx := testContext(t)
 
@@ -324,6 +327,7 @@ func TestWebSocketUpgradeOnPodListIs200(t *testing.T) {
 // TestStopLeavesNoProcess runs a private server and checks that Stop kills
 // both processes (and their groups) and removes the temporary directory.
 func TestStopLeavesNoProcess(t *testing.T) {
+	t.Parallel()
 	ctx := testContext(t)
 	start := time.Now()
 	srv, err := testenv.Start(ctx, testenv.Options{})
