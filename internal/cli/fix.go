@@ -1,0 +1,349 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/app"
+	"github.com/gkedoctor/gkedoctor/internal/iostreams"
+	"github.com/gkedoctor/gkedoctor/internal/report"
+)
+
+type fixOptions struct {
+	App    *app.Options
+	Output string
+	All    bool
+	Yes    bool
+	DryRun bool
+	IDs    []string
+}
+
+// AppliedFix is one fix's outcome in `fix -o json` (added beside the report's results).
+type AppliedFix struct {
+	FixID     string `json:"fixId"`
+	Check     string `json:"check"`
+	Title     string `json:"title"`
+	JournalID string `json:"journalId,omitempty"`
+	State     string `json:"state"` // applied, not-effective, failed, aborted, skipped, planned
+	Message   string `json:"message,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func newFixCmd(ios *iostreams.IOStreams, shared *app.Options) *cobra.Command {
+	o := &fixOptions{App: shared}
+	cmd := &cobra.Command{
+		Use:   "fix ID... | --all",
+		Short: "Apply fixes non-interactively (asks unless --yes); --dry-run shows the plans",
+		Long: `Runs the named checks and applies their recommended fixes. ID is a check id (its recommended fixes)
+or a fix id (as shown by --dry-run or in the report). Every fix is journaled before it changes
+anything and can be reverted with "gkedoctor undo". Destructive or VPC-wide fixes are listed as such
+before the question. Exit code 1 when a fix failed or the re-check still fails.`,
+		Example: `  gkedoctor fix --demo clusterip-unreachable --yes
+  gkedoctor fix --all --dry-run
+  gkedoctor fix create-internal-lb/default/development-agent`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.IDs = args
+			return o.run(cmd.Context(), ios)
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json, markdown, junit")
+	cmd.Flags().BoolVar(&o.All, "all", false, "apply the recommended fix of every failing check")
+	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plans (diff and equivalent commands) and change nothing")
+	return cmd
+}
+
+func (o *fixOptions) validate() error {
+	if err := validateOutput(o.Output); err != nil {
+		return err
+	}
+	if len(o.IDs) == 0 && !o.All {
+		return usageErrorf("name what to fix (a check id or a fix id), or pass --all; --dry-run shows the plans")
+	}
+	if len(o.IDs) > 0 && o.All {
+		return usageErrorf("give ids or --all, not both")
+	}
+	if o.App.ReadOnly && !o.DryRun {
+		return usageErrorf("fix cannot apply anything with --read-only; use --dry-run to see the plans")
+	}
+	if err := o.App.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	return nil
+}
+
+func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
+	if o.DryRun {
+		o.App.ReadOnly = true // a dry run changes nothing, by construction
+	}
+	if err := o.App.Complete(); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	// Which checks to run: check ids directly; fix ids need every check (we do not know the owner).
+	var checkIDs []string
+	for _, id := range o.IDs {
+		if _, ok := checks.InfoFor(id); ok {
+			checkIDs = append(checkIDs, id)
+		} else {
+			checkIDs = nil
+			break
+		}
+	}
+	list, err := checks.Select(checkIDs)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.App.Timeout)
+	defer cancel()
+	s, err := app.Build(ctx, o.App)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	textOut := o.Output == "text"
+	progressW := ios.ErrOut
+	if textOut {
+		progressW = ios.Out
+	}
+	_, results := runChecks(ctx, ios, s, list, o.Output, "fix")
+	plans, err := selectPlans(o.IDs, o.All, results)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	var outcomes []AppliedFix
+	if len(plans) == 0 {
+		fmt.Fprintln(progressW, "Nothing to fix: no failing check has an applicable fix.")
+		rep := newReport("fix", s, time.Now(), results)
+		return o.finish(ios, rep, results, nil)
+	}
+	printPlans(progressW, plans)
+	if o.DryRun {
+		for _, p := range plans {
+			outcomes = append(outcomes, AppliedFix{FixID: p.ID, Check: p.Check, Title: p.Title, State: "planned"})
+		}
+		rep := newReport("fix", s, time.Now(), results)
+		return o.finish(ios, rep, results, outcomes)
+	}
+	if !o.Yes {
+		if !ios.IsStdinTTY() {
+			return usageErrorf("refusing to apply %d fix(es) without confirmation: stdin is not a terminal; pass --yes", len(plans))
+		}
+		if !confirm(ios, fmt.Sprintf("Apply %d fix(es) to %s?", len(plans), describeTarget(s))) {
+			fmt.Fprintln(progressW, "Nothing applied.")
+			return &silentExit{code: ExitOK}
+		}
+	}
+	failed := false
+	start := time.Now()
+	rechecked := map[string]bool{}
+	for _, p := range plans {
+		fmt.Fprintf(progressW, "\n→ %s\n", p.Title)
+		res, err := s.Applier.Apply(ctx, p, func(line string) { fmt.Fprintf(progressW, "  … %s\n", line) })
+		af := AppliedFix{FixID: p.ID, Check: p.Check, Title: p.Title}
+		if res != nil && res.Entry != nil {
+			af.JournalID = res.Entry.ID
+			af.Message = strings.TrimSpace(res.Message + " " + res.Waited)
+		}
+		switch {
+		case err == nil:
+			af.State = "applied"
+			fmt.Fprintf(progressW, "  ✓ applied (journal %s). %s\n", af.JournalID, af.Message)
+		case fixes.IsWaitError(err):
+			af.State, af.Error = "not-effective", err.Error()
+			failed = true
+			fmt.Fprintf(progressW, "  ! %v (journal %s; undo with: gkedoctor undo %s)\n", err, af.JournalID, af.JournalID)
+		default:
+			af.State, af.Error = "failed", err.Error()
+			if res != nil && res.Entry != nil && res.Entry.State == fixes.StateAborted {
+				af.State = "aborted"
+			}
+			failed = true
+			fmt.Fprintf(progressW, "  ✗ %v\n", err)
+		}
+		outcomes = append(outcomes, af)
+		s.Inv.Invalidate()
+		rechecked[p.Check] = true
+	}
+	// Re-run every check whose fix was attempted, on fresh facts.
+	var again []checks.Check
+	for _, c := range list {
+		if rechecked[c.ID()] {
+			again = append(again, c)
+		}
+	}
+	if textOut && len(again) > 0 {
+		fmt.Fprintln(progressW, "\nRe-checking:")
+	}
+	eng := &checks.Engine{Concurrency: 4, Timeout: 2 * time.Minute}
+	var onEvent func(checks.Event)
+	if textOut {
+		onEvent = report.NewText(ios.Out, report.TextOptions{Color: ios.ColorEnabled()}).Event
+	}
+	newResults := eng.Run(ctx, s.Env, again, onEvent)
+	byID := map[string]checks.Result{}
+	for _, r := range newResults {
+		byID[r.ID] = r
+	}
+	for i, r := range results {
+		if nr, ok := byID[r.ID]; ok {
+			results[i] = nr
+		}
+	}
+	rep := newReport("fix", s, start, results)
+	err = o.finish(ios, rep, results, outcomes)
+	if failed {
+		return &silentExit{code: ExitFindings}
+	}
+	return err
+}
+
+func (o *fixOptions) finish(ios *iostreams.IOStreams, rep *report.Report, results []checks.Result, outcomes []AppliedFix) error {
+	if o.Output == "json" {
+		// The report object with the fixes' outcomes beside it (fields may be added, never renamed).
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		if outcomes == nil {
+			outcomes = []AppliedFix{}
+		}
+		m["applied"] = outcomes
+		enc := json.NewEncoder(ios.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+	} else if err := render(ios, o.Output, rep); err != nil {
+		return err
+	}
+	if o.DryRun {
+		return nil
+	}
+	return exitFor(report.ExitCode(results))
+}
+
+// selectPlans picks the plans to apply: for a check id its recommended plans (not advice, not
+// alternatives); for a fix id that plan; with all, the recommended plans of every failing check.
+func selectPlans(ids []string, all bool, results []checks.Result) ([]*fixes.Plan, error) {
+	var out []*fixes.Plan
+	recommended := func(r checks.Result) []*fixes.Plan {
+		var ps []*fixes.Plan
+		if r.Status != checks.Fail && r.Status != checks.Warn {
+			return nil
+		}
+		for _, p := range r.Fixes {
+			if !p.Advice && !p.Alternative {
+				ps = append(ps, p)
+			}
+		}
+		return ps
+	}
+	if all {
+		for _, r := range results {
+			out = append(out, recommended(r)...)
+		}
+		return out, nil
+	}
+	for _, id := range ids {
+		found := false
+		for _, r := range results {
+			if r.ID == id {
+				found = true
+				ps := recommended(r)
+				if len(ps) == 0 {
+					if r.Status == checks.Pass || r.Status == checks.Skip {
+						return nil, fmt.Errorf("check %s is %s: nothing to fix (%s)", id, r.Status, r.Summary)
+					}
+					return nil, fmt.Errorf("check %s has no fix the tool can apply; see its advice with `gkedoctor audit %s`", id, id)
+				}
+				out = append(out, ps...)
+			}
+			for _, p := range r.Fixes {
+				if p.ID == id {
+					found = true
+					if p.Advice {
+						return nil, fmt.Errorf("fix %s is advice only: %s", id, strings.Join(p.Commands, "; "))
+					}
+					out = append(out, p)
+				}
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no check or proposed fix has id %q (run `gkedoctor fix --all --dry-run` to see the fix ids)", id)
+		}
+	}
+	return out, nil
+}
+
+func printPlans(w io.Writer, plans []*fixes.Plan) {
+	fmt.Fprintf(w, "\n%d fix(es) planned:\n", len(plans))
+	for _, p := range plans {
+		flags := []string{}
+		if p.Destructive {
+			flags = append(flags, "destructive")
+		}
+		if p.VPCWide {
+			flags = append(flags, "VPC-wide")
+		}
+		if p.Reversible {
+			flags = append(flags, "reversible")
+		}
+		fmt.Fprintf(w, "\n  %s  [%s]\n  id: %s\n", p.Title, strings.Join(flags, ", "), p.ID)
+		if p.Affects != "" {
+			fmt.Fprintf(w, "  affects: %s\n", p.Affects)
+		}
+		if p.Diff != "" {
+			for _, l := range strings.Split(strings.TrimRight(p.Diff, "\n"), "\n") {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
+		}
+		for _, c := range p.Commands {
+			fmt.Fprintf(w, "  $ %s\n", c)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func confirm(ios *iostreams.IOStreams, q string) bool {
+	fmt.Fprintf(ios.ErrOut, "%s [y/N] ", q)
+	line, _ := bufio.NewReader(ios.In).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes"
+}
+
+func describeTarget(s *app.Session) string {
+	if s.Env.Demo {
+		return "the demo world"
+	}
+	t := s.Env.Target
+	parts := []string{}
+	if t.Project != "" {
+		parts = append(parts, "project "+t.Project)
+	}
+	if t.Cluster != "" {
+		parts = append(parts, "cluster "+t.Cluster)
+	}
+	if t.Context != "" {
+		parts = append(parts, "context "+t.Context)
+	}
+	if len(parts) == 0 {
+		return "the current target"
+	}
+	return strings.Join(parts, ", ")
+}

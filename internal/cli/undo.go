@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/app"
+	"github.com/gkedoctor/gkedoctor/internal/iostreams"
+)
+
+type undoOptions struct {
+	App  *app.Options
+	Last bool
+	List bool
+	ID   string
+}
+
+func newUndoCmd(ios *iostreams.IOStreams, shared *app.Options) *cobra.Command {
+	o := &undoOptions{App: shared}
+	cmd := &cobra.Command{
+		Use:   "undo [JOURNAL-ID | --last]",
+		Short: "Revert a journaled fix (--list shows the journal)",
+		Long: `Reverts a fix from the journal ($XDG_STATE_HOME/gkedoctor/journal, one JSON file per applied fix
+holding the objects as they were before). Undo refuses to overwrite an object that changed since the
+fix, and refuses to run against another cluster or project than the one the fix was applied to.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.ID = args[0]
+			}
+			return o.run(cmd.Context(), ios)
+		},
+	}
+	cmd.Flags().BoolVar(&o.Last, "last", false, "undo the most recent applied fix")
+	cmd.Flags().BoolVar(&o.List, "list", false, "list the journal and change nothing")
+	return cmd
+}
+
+func (o *undoOptions) validate() error {
+	if o.List {
+		return nil
+	}
+	if o.ID == "" && !o.Last {
+		return usageErrorf("name a journal id or pass --last (gkedoctor undo --list shows the journal)")
+	}
+	if o.ID != "" && o.Last {
+		return usageErrorf("give a journal id or --last, not both")
+	}
+	if o.App.ReadOnly {
+		return usageErrorf("undo changes things and cannot run with --read-only")
+	}
+	return nil
+}
+
+func (o *undoOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.List {
+		dir := o.App.JournalDir
+		if dir == "" {
+			dir = fixes.DefaultDir()
+		}
+		return listJournal(ios, fixes.OpenJournal(dir))
+	}
+	if err := o.App.Complete(); err != nil {
+		return err
+	}
+	if err := o.App.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.App.Timeout)
+	defer cancel()
+	s, err := app.Build(ctx, o.App)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var e *fixes.Entry
+	if o.Last {
+		e, err = s.Journal.Last(s.Applier.Target)
+	} else {
+		e, err = s.Journal.Get(o.ID)
+	}
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	fmt.Fprintf(ios.Out, "Undoing %s: %s\n", e.ID, e.Title)
+	if err := s.Applier.Undo(ctx, e); err != nil {
+		return &exitError{code: ExitFindings, msg: err.Error()}
+	}
+	fmt.Fprintf(ios.Out, "✓ undone: %s\n", e.Title)
+	return nil
+}
+
+func listJournal(ios *iostreams.IOStreams, j *fixes.Journal) error {
+	entries, err := j.List()
+	if err != nil {
+		return &exitError{code: ExitFindings, msg: err.Error()}
+	}
+	if len(entries) == 0 {
+		fmt.Fprintf(ios.Out, "The journal in %s is empty.\n", j.Dir)
+		return nil
+	}
+	tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tCHECK\tFIX")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.ID, e.State, e.Check, e.Title)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,134 @@
+package release
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+type goreleaser struct {
+	Version int `json:"version"`
+	Builds  []struct {
+		Main    string   `json:"main"`
+		Binary  string   `json:"binary"`
+		Env     []string `json:"env"`
+		Flags   []string `json:"flags"`
+		Ldflags []string `json:"ldflags"`
+		Goos    []string `json:"goos"`
+		Goarch  []string `json:"goarch"`
+	} `json:"builds"`
+	Archives []struct {
+		Formats []string `json:"formats"`
+	} `json:"archives"`
+	Checksum struct {
+		NameTemplate string `json:"name_template"`
+	} `json:"checksum"`
+}
+
+func root(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("module root not found")
+		}
+		dir = parent
+	}
+}
+
+func load(t *testing.T) goreleaser {
+	b, err := os.ReadFile(filepath.Join(root(t), ".goreleaser.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g goreleaser
+	if err := yaml.UnmarshalStrict(b, &g); err != nil {
+		// Strict decoding would reject fields we do not model; decode leniently but still require a parse.
+		if err := yaml.Unmarshal(b, &g); err != nil {
+			t.Fatalf(".goreleaser.yaml does not parse: %v", err)
+		}
+	}
+	return g
+}
+
+func TestGoreleaserConfig(t *testing.T) {
+	g := load(t)
+	if g.Version != 2 {
+		t.Fatalf("version %d, want 2", g.Version)
+	}
+	if len(g.Builds) != 1 {
+		t.Fatalf("want one build, got %d", len(g.Builds))
+	}
+	b := g.Builds[0]
+	if b.Main != "./cmd/gkedoctor" || b.Binary != "gkedoctor" {
+		t.Fatalf("build %+v", b)
+	}
+	if !contains(b.Env, "CGO_ENABLED=0") || !contains(b.Flags, "-trimpath") {
+		t.Fatalf("CGO must be off and -trimpath on: %+v", b)
+	}
+	if !strings.Contains(strings.Join(b.Ldflags, " "), "internal/version.Version={{.Version}}") {
+		t.Fatalf("the version is not stamped by ldflags: %v", b.Ldflags)
+	}
+	for _, os := range []string{"linux", "darwin", "windows"} {
+		if !contains(b.Goos, os) {
+			t.Errorf("goos lacks %s", os)
+		}
+	}
+	for _, a := range []string{"amd64", "arm64"} {
+		if !contains(b.Goarch, a) {
+			t.Errorf("goarch lacks %s", a)
+		}
+	}
+	if len(g.Archives) == 0 || g.Checksum.NameTemplate == "" {
+		t.Fatal("archives and checksums must be configured")
+	}
+}
+
+// TestReleaseMatrixBuilds builds every target of the matrix with the release flags, and runs the
+// native one to read the stamped version back.
+func TestReleaseMatrixBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds six binaries; run without -short (make test does)")
+	}
+	g := load(t)
+	b := g.Builds[0]
+	dir := t.TempDir()
+	for _, goos := range b.Goos {
+		for _, goarch := range b.Goarch {
+			out := filepath.Join(dir, goos+"-"+goarch, "gkedoctor")
+			ld := strings.NewReplacer("{{.Version}}", "9.9.9-test", "{{.ShortCommit}}", "abc1234", "{{.Date}}", "2026-01-01T00:00:00Z").Replace(strings.Join(b.Ldflags, " "))
+			args := append([]string{"build"}, b.Flags...)
+			args = append(args, "-ldflags", ld, "-o", out, b.Main)
+			cmd := exec.Command("go", args...)
+			cmd.Dir = root(t)
+			cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s/%s: go build failed: %v\n%s", goos, goarch, err, msg)
+			}
+			if goos == runtime.GOOS && goarch == runtime.GOARCH {
+				v, err := exec.Command(out, "version").CombinedOutput()
+				if err != nil || !strings.Contains(string(v), "gkedoctor 9.9.9-test (abc1234, 2026-01-01T00:00:00Z)") {
+					t.Fatalf("stamped version not reported: %q %v", v, err)
+				}
+			}
+		}
+	}
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
