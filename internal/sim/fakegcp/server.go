@@ -74,13 +74,13 @@ type Server struct {
 	containerOps map[string]*containerOp       // key(project, location, name)
 
 	// compute
-	networks   map[string]*networkEntry              // key(project, name)
-	subnets    map[string]*compute.Subnetwork        // key(project, region, name)
-	routesC    map[string]*compute.Route             // key(project, name)
-	firewalls  map[string]*compute.Firewall          // key(project, name)
-	fwdRules   map[string]*compute.ForwardingRule    // key(project, region, name)
-	addresses  map[string]*compute.Address           // key(project, region, name)
-	computeOps map[string]*compute.Operation         // key(project, scope, name); scope "global" or region
+	networks   map[string]*networkEntry           // key(project, name)
+	subnets    map[string]*compute.Subnetwork     // key(project, region, name)
+	routesC    map[string]*compute.Route          // key(project, name)
+	firewalls  map[string]*compute.Firewall       // key(project, name)
+	fwdRules   map[string]*compute.ForwardingRule // key(project, region, name)
+	addresses  map[string]*compute.Address        // key(project, region, name)
+	computeOps map[string]*compute.Operation      // key(project, scope, name); scope "global" or region
 
 	// dns
 	zones map[string]*zoneEntry // key(project, zone name)
@@ -296,7 +296,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, latency time.Dura
 	}
 	if len(c.muts) > 0 {
 		s.mu.Lock()
-		hooks := append([]func(Mutation)(nil), s.hooks...)
+		hooks := append([]func(Mutation){}, s.hooks...)
 		s.mu.Unlock()
 		for _, m := range c.muts {
 			for _, h := range hooks {
