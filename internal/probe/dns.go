@@ -286,6 +286,10 @@ func (c DNSClient) Query(ctx context.Context, server string, name string, qtype 
 func (c DNSClient) attempt(ctx context.Context, network, addr string, q *dns.Msg) DNSResult {
 	wire, err := c.exchange(ctx, network, addr, q)
 	if err != nil {
+		if cerr := ctx.Err(); errors.Is(cerr, context.Canceled) {
+			// The caller gave up; that says nothing about the server.
+			err = cerr
+		}
 		r := DNSResult{Rcode: -1, Err: fmt.Errorf("dns %s %s: %w", network, addr, err)}
 		r.Outcome = classifyNetErr(ctx, err)
 		r.fill(q, network, addr)
@@ -376,6 +380,8 @@ func (c DNSClient) exchange(ctx context.Context, network, addr string, q *dns.Ms
 func classifyNetErr(ctx context.Context, err error) Outcome {
 	var ne net.Error
 	switch {
+	case errors.Is(err, context.Canceled):
+		return OutcomeError
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return OutcomeTimeout
 	case errors.As(err, &ne) && ne.Timeout():
@@ -433,6 +439,9 @@ func ParseAnswer(query *dns.Msg, wire []byte) (res DNSResult) {
 			res.Rcode = int(flags & 0xf)
 			res.RcodeName = rcodeName(res.Rcode)
 			res.Outcome = outcomeForRcode(res.Rcode, false)
+			if res.Outcome == OutcomeError {
+				res.Err = fmt.Errorf("server answered %s (truncated)", res.RcodeName)
+			}
 			return res
 		}
 		return malformed("reply is not a valid DNS message (%d bytes): %v", len(wire), err)

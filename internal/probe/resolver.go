@@ -101,7 +101,7 @@ func ParseResolvConf(r io.Reader) []string {
 			continue
 		}
 		ip, err := netip.ParseAddr(f[1])
-		if err != nil {
+		if err != nil || !validZone(ip.Zone()) {
 			continue
 		}
 		out = append(out, ip.String())
@@ -166,12 +166,18 @@ func ParseServerAddr(s string) (string, error) {
 		return bad("a URL")
 	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if !validZone(ap.Addr().Zone()) {
+			return bad("bad IPv6 zone")
+		}
 		if ap.Port() == 0 {
 			return bad("port 0")
 		}
 		return ap.String(), nil
 	}
 	if ip, err := netip.ParseAddr(s); err == nil {
+		if !validZone(ip.Zone()) {
+			return bad("bad IPv6 zone")
+		}
 		return netip.AddrPortFrom(ip, 53).String(), nil
 	}
 	host, port := s, "53"
@@ -186,10 +192,25 @@ func ParseServerAddr(s string) (string, error) {
 		return bad(fmt.Sprintf("port %q is not a number from 1 to 65535", port))
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
+		if !validZone(ip.Zone()) {
+			return bad("bad IPv6 zone")
+		}
 		return net.JoinHostPort(ip.String(), port), nil
 	}
 	if !validHostname(host) {
 		return bad(fmt.Sprintf("%q is neither an IP address nor a host name", host))
 	}
 	return net.JoinHostPort(strings.TrimSuffix(host, "."), port), nil
+}
+
+// validZone accepts the IPv6 zones an interface name or index can produce.
+// netip accepts any bytes after '%', which would not survive a round trip
+// through HOST:PORT.
+func validZone(z string) bool {
+	for _, c := range z {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -81,6 +81,9 @@ func TCP(ctx context.Context, dialer Dialer, addr string) TCPResult {
 	conn, err := dialer.DialContext(ctx, "tcp", addr)
 	res.Duration = time.Since(start)
 	if err != nil {
+		if cerr := ctx.Err(); errors.Is(cerr, context.Canceled) {
+			err = cerr
+		}
 		res.Outcome = classifyDialErr(ctx, err)
 		res.Err = fmt.Errorf("tcp connect %s: %w", addr, err)
 		return res
@@ -93,7 +96,7 @@ func TCP(ctx context.Context, dialer Dialer, addr string) TCPResult {
 func classifyDialErr(ctx context.Context, err error) TCPOutcome {
 	var ne net.Error
 	switch {
-	case errors.Is(err, ErrNotLoopback):
+	case errors.Is(err, ErrNotLoopback), errors.Is(err, context.Canceled):
 		return TCPError
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return TCPRefused

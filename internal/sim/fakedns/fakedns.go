@@ -61,8 +61,10 @@ type Server struct {
 	Addr string
 
 	// Default answers names that have neither an entry from Set nor an answer
-	// from the handler. Start sets it to NXDOMAIN. Assign it before the first
-	// query is sent; while queries may be in flight use SetDefault.
+	// from the handler. Start sets it to NXDOMAIN. Assign it right after Start,
+	// before any query and before calling Set or SetHandler (whose lock then
+	// orders the write before the server's reads); at any other time use
+	// SetDefault, which is safe while queries are in flight.
 	Default Answer
 
 	mu       sync.Mutex

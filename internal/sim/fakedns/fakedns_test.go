@@ -99,6 +99,7 @@ func TestDefaultIsNXDOMAINAndReplaceable(t *testing.T) {
 func TestDefaultFieldSetBeforeQueries(t *testing.T) {
 	s := start(t)
 	s.Default = Answer{Rcode: dns.RcodeServerFailure}
+	s.Set("configured.example.", dns.TypeA, Answer{}) // orders the write before the server's reads
 	r, err := exchange(t, s.Addr, "tcp", "x.example.", dns.TypeAAAA)
 	if err != nil || r.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("reply %v, %v; want SERVFAIL", r, err)
