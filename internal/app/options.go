@@ -46,7 +46,11 @@ type Options struct {
 
 // NewOptions returns options with kubectl's flags.
 func NewOptions() *Options {
-	return &Options{Kube: genericclioptions.NewConfigFlags(true), Timeout: 5 * time.Minute}
+	kf := genericclioptions.NewConfigFlags(true)
+	// kubectl's --cluster names a kubeconfig cluster entry; here --cluster is the GKE cluster (DESIGN
+	// §1). The kubeconfig cluster is chosen through --context, as usual.
+	kf.ClusterName = nil
+	return &Options{Kube: kf, Timeout: 5 * time.Minute}
 }
 
 // ParseGKEContext splits a gke_PROJECT_LOCATION_CLUSTER context name. Project ids cannot contain
