@@ -1237,7 +1237,7 @@ func (s *Server) addressSubnet(project, region, ref string) (*compute.Subnetwork
 		}
 		return nil, errInvalid("An INTERNAL address needs 'subnetwork': region '%s' has no subnetwork of network 'default'.", region)
 	}
-	link := ref
+	link := normalizeLink(project, "subnetworks", ref)
 	if !strings.Contains(ref, "/") {
 		link = regionalLink(project, region, "subnetworks", ref)
 	}

@@ -35,16 +35,18 @@ func splitPath(escaped string) ([]string, bool) {
 }
 
 // match finds the route for method and path. found reports a route matched the path with another
-// method. Routes with a verb segment are preferred to plain variables, so "ops/{op}:wait" wins over
-// "ops/{op}" for a segment ending in ":wait".
+// method. The most specific pattern wins (literal and verb segments count), so "ops/{op}:wait" beats
+// "ops/{op}" for a segment ending in ":wait"; if the most specific match is for another method the
+// answer is "no route" rather than a less specific route that happens to take this method.
 func (s *Server) match(method string, segs []string) (rt *route, vars map[string]string, found bool) {
-	bestScore := -1
+	bestScore, bestAny := -1, -1
 	for i := range s.routes {
 		cand := &s.routes[i]
 		v, score, ok := cand.matchPath(segs)
 		if !ok {
 			continue
 		}
+		bestAny = max(bestAny, score)
 		if cand.method != method {
 			found = true
 			continue
@@ -52,6 +54,9 @@ func (s *Server) match(method string, segs []string) (rt *route, vars map[string
 		if score > bestScore {
 			rt, vars, bestScore = cand, v, score
 		}
+	}
+	if rt != nil && bestScore < bestAny {
+		return nil, nil, true
 	}
 	return rt, vars, found
 }
