@@ -1,9 +1,13 @@
 package unbound_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -216,5 +220,74 @@ func TestConfigIsValidatedBeforeStarting(t *testing.T) {
 			r.Stop()
 			t.Errorf("%s: started", name)
 		}
+	}
+}
+
+// TestNoOrphanWhenTheTestProcessDies starts Unbound from a child copy of
+// this test binary, kills that child with SIGKILL (no cleanup runs) and
+// checks that Unbound dies with it.
+func TestNoOrphanWhenTheTestProcessDies(t *testing.T) {
+	if os.Getenv("GKEDOCTOR_UNBOUND_HELPER") == "1" {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		r, err := unbound.Start(ctx, unbound.Config{})
+		if err != nil {
+			fmt.Println("ERROR", err)
+			os.Exit(1)
+		}
+		fmt.Println("PID", r.Pid())
+		time.Sleep(time.Minute) // killed by the parent long before
+		os.Exit(0)
+	}
+	unbound.Require(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoOrphanWhenTheTestProcessDies$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GKEDOCTOR_UNBOUND_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pidc := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "PID" {
+				n, _ := strconv.Atoi(f[1])
+				pidc <- n
+				return
+			}
+		}
+		pidc <- 0
+	}()
+	var pid int
+	select {
+	case pid = <-pidc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("helper did not start unbound")
+	}
+	if pid <= 0 {
+		t.Fatal("helper failed to start unbound")
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("unbound %d not running: %v", pid, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := syscall.Kill(pid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL) // do not leave it behind
+			t.Fatalf("unbound %d outlived its parent (kill 0: %v)", pid, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
