@@ -8,8 +8,10 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/internal/cli"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
+	"github.com/gkedoctor/gkedoctor/tui"
 )
 
 func main() {
+	cli.TUI = tui.Run
 	os.Exit(cli.Execute(context.Background(), iostreams.System(), os.Args[1:]))
 }

@@ -1,0 +1,591 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/report"
+)
+
+// handleKey routes a key to the active screen. ctrl+c always quits (twice while a fix runs), whatever
+// the key map says, so nobody is trapped by a remapping.
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	if msg.String() == "ctrl+c" {
+		return m.quit()
+	}
+	if !key.Matches(msg, m.keys.Quit) {
+		m.quitArmed = false
+	}
+	switch m.screen {
+	case screenFilter:
+		return m.keyFilter(msg)
+	case screenConfirm:
+		return m.keyConfirm(msg)
+	case screenPick:
+		return m.keyPick(msg)
+	case screenHelp:
+		return m.keyHelp(msg)
+	case screenGuided:
+		return m.keyGuided(msg)
+	case screenDetail:
+		return m.keyDetail(msg)
+	default:
+		return m.keyList(msg)
+	}
+}
+
+// explainDisabled shows why a disabled key does nothing; it reports whether msg was such a key.
+func (m *Model) explainDisabled(msg tea.KeyPressMsg, sc screen) bool {
+	name, reason, ok := m.keys.disabledReason(msg, m.keys.screenBindings(sc)...)
+	if !ok {
+		return false
+	}
+	b := m.bindingByName(name)
+	text := fmt.Sprintf("%s %s — disabled: %s", b.Help().Key, b.Help().Desc, reason)
+	if reason == "read-only" {
+		text += " (started with --read-only: nothing can be changed from this session)"
+	}
+	m.setStatus(levelWarn, text)
+	return true
+}
+
+func (m *Model) bindingByName(name string) key.Binding {
+	for _, a := range m.keys.actions() {
+		if a.name == name {
+			return *a.b
+		}
+	}
+	return key.Binding{}
+}
+
+// common handles the keys shared by the checklist, the detail pane and guided mode.
+func (m *Model) common(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.quit(), true
+	case key.Matches(msg, k.Fix):
+		return m.fixSelected(), true
+	case key.Matches(msg, k.Undo):
+		return m.undo(), true
+	case key.Matches(msg, k.Rerun):
+		return m.rerunSelected(), true
+	case key.Matches(msg, k.RerunAll) && m.screen != screenGuided:
+		return m.rerunAll(), true
+	case key.Matches(msg, k.Copy):
+		return m.copyCommands(), true
+	case key.Matches(msg, k.Export):
+		m.setStatus(levelInfo, "writing the report…")
+		return m.export(), true
+	case key.Matches(msg, k.Help):
+		m.openHelp()
+		return nil, true
+	case key.Matches(msg, k.Filter) && m.screen != screenGuided:
+		return m.openFilter(), true
+	case key.Matches(msg, k.Guided):
+		if m.screen == screenGuided {
+			m.leaveGuided()
+		} else {
+			m.enterGuided(false)
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+func (m *Model) keyList(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		m.move(-1)
+	case key.Matches(msg, k.Down):
+		m.move(1)
+	case key.Matches(msg, k.PageUp):
+		m.move(-max(1, m.bodyHeight()-1))
+	case key.Matches(msg, k.PageDown):
+		m.move(max(1, m.bodyHeight()-1))
+	case key.Matches(msg, k.Top):
+		m.move(-len(m.rows))
+	case key.Matches(msg, k.Bottom):
+		m.move(len(m.rows))
+	case key.Matches(msg, k.Expand):
+		m.fold(true)
+	case key.Matches(msg, k.Collapse):
+		m.fold(false)
+	case key.Matches(msg, k.Toggle):
+		if r := m.current(); r != nil {
+			if len(r.children) > 0 {
+				m.fold(!r.expanded)
+			} else if r.parent != nil {
+				m.fold(false)
+			}
+		}
+	case key.Matches(msg, k.Focus):
+		m.screen = screenDetail
+		m.layout()
+	default:
+		if cmd, ok := m.common(msg); ok {
+			return cmd
+		}
+		m.explainDisabled(msg, screenList)
+	}
+	return nil
+}
+
+// fold expands or collapses the selected primary; collapsing on a child moves to its parent.
+func (m *Model) fold(open bool) {
+	r := m.current()
+	if r == nil {
+		return
+	}
+	m.userMoved = true
+	if r.parent != nil && !open {
+		r.parent.expanded = false
+		m.selected = r.parent.id()
+		return
+	}
+	if len(r.children) > 0 {
+		r.expanded = open
+	}
+}
+
+func (m *Model) keyDetail(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		m.vp.ScrollUp(1)
+	case key.Matches(msg, k.Down):
+		m.vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		m.vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		m.vp.PageDown()
+	case key.Matches(msg, k.Top):
+		m.vp.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		m.vp.GotoBottom()
+	case key.Matches(msg, k.Back), key.Matches(msg, k.Focus):
+		m.screen = screenList
+		m.layout()
+	default:
+		if cmd, ok := m.common(msg); ok {
+			return cmd
+		}
+		m.explainDisabled(msg, screenDetail)
+	}
+	return nil
+}
+
+func (m *Model) openHelp() {
+	if m.screen != screenHelp {
+		m.prevScreen = m.screen
+	}
+	m.screen = screenHelp
+	m.help.ShowAll = true
+}
+
+func (m *Model) keyHelp(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Help), key.Matches(msg, k.Back):
+		m.screen = m.prevScreen
+		m.help.ShowAll = false
+		m.layout()
+	case key.Matches(msg, k.Quit):
+		return m.quit()
+	}
+	return nil
+}
+
+func (m *Model) openFilter() tea.Cmd {
+	m.prevScreen = m.screen
+	if m.prevScreen == screenDetail {
+		m.prevScreen = screenList
+	}
+	m.screen = screenFilter
+	m.input.SetValue(m.filter)
+	m.input.CursorEnd()
+	m.layout()
+	return m.input.Focus()
+}
+
+func (m *Model) keyFilter(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Accept):
+		m.filter = strings.TrimSpace(m.input.Value())
+	case key.Matches(msg, k.Clear):
+		m.filter = ""
+	default:
+		var cmd tea.Cmd
+		m.input, cmd = m.input.Update(msg)
+		m.filter = m.input.Value()
+		if vis := m.visible(); len(vis) > 0 && m.cursorIndex(vis) < 0 {
+			m.selected = vis[0].id()
+		}
+		return cmd
+	}
+	m.input.Blur()
+	m.screen = m.prevScreen
+	m.userMoved = true
+	m.layout()
+	return nil
+}
+
+func (m *Model) quit() tea.Cmd {
+	if (m.fix != nil || m.undoing) && !m.quitArmed {
+		m.quitArmed = true
+		m.setStatus(levelWarn, "a fix is still running: press q (or ctrl+c) again to quit anyway; the journal keeps what it did (gkedoctor undo --list)")
+		return nil
+	}
+	return tea.Quit
+}
+
+// applicable splits a result's plans: every plan the tool can apply, and the recommended set
+// (neither advice nor alternative), the way `gkedoctor fix CHECK-ID` picks them.
+func applicable(res *checks.Result) (all, recommended []*fixes.Plan, advice int) {
+	if res == nil {
+		return nil, nil, 0
+	}
+	for _, p := range res.Fixes {
+		if p == nil {
+			continue
+		}
+		if p.Advice || p.Apply == nil {
+			advice++
+			continue
+		}
+		all = append(all, p)
+		if !p.Alternative {
+			recommended = append(recommended, p)
+		}
+	}
+	return all, recommended, advice
+}
+
+// fixSelected is f: apply the selected check's fix, asking first when it is destructive or VPC-wide,
+// and letting the user pick when there are several.
+func (m *Model) fixSelected() tea.Cmd {
+	if m.cfg.readOnly {
+		m.setStatus(levelWarn, "f fix — disabled: read-only (started with --read-only: nothing can be changed from this session)")
+		return nil
+	}
+	if m.fix != nil || m.undoing {
+		m.setStatus(levelWarn, "a fix is already running; wait for it to finish")
+		return nil
+	}
+	r := m.current()
+	if r == nil {
+		return nil
+	}
+	switch {
+	case r.state == statePlanned:
+		m.setStatus(levelInfo, r.id()+" is planned: not available in this build, so there is nothing to fix")
+		return nil
+	case r.state == stateQueued || r.state == stateRunning:
+		m.setStatus(levelInfo, r.id()+" is still running; the fix is offered when it has finished")
+		return nil
+	case r.result == nil:
+		m.setStatus(levelInfo, r.id()+" has not run yet (r runs it)")
+		return nil
+	case r.result.Status == checks.Pass || r.result.Status == checks.Skip:
+		m.setStatus(levelInfo, "nothing to fix: "+r.id()+" is "+string(r.result.Status))
+		return nil
+	}
+	all, rec, advice := applicable(r.result)
+	switch {
+	case len(all) == 0 && advice > 0:
+		m.setStatus(levelInfo, "the fix for "+r.id()+" is advice only: see the detail pane (c copies the commands)")
+		return nil
+	case len(all) == 0:
+		m.setStatus(levelInfo, "no fix is known for this cause of "+r.id())
+		return nil
+	case len(all) == 1:
+		return m.requestApply(r.id(), all)
+	}
+	m.pick = &pickState{check: r.id(), plans: all, recommended: rec}
+	m.prevScreen = m.screen
+	m.screen = screenPick
+	return nil
+}
+
+// requestApply asks once more for a destructive or VPC-wide plan, else applies at once.
+func (m *Model) requestApply(check string, plans []*fixes.Plan) tea.Cmd {
+	for _, p := range plans {
+		if p.NeedsConfirmation() {
+			m.confirm = &confirmState{check: check, plans: plans}
+			if m.screen != screenConfirm && m.screen != screenPick {
+				m.prevScreen = m.screen
+			}
+			m.screen = screenConfirm
+			return nil
+		}
+	}
+	return m.startApply(check, plans)
+}
+
+// startApply is the only way to an Applier call. It refuses in read-only mode itself, whatever screen
+// asked: the guard transports are the real protection, this keeps the UI honest.
+func (m *Model) startApply(check string, plans []*fixes.Plan) tea.Cmd {
+	if m.cfg.readOnly {
+		m.setStatus(levelWarn, "f fix — disabled: read-only (started with --read-only: nothing can be changed from this session)")
+		return nil
+	}
+	if m.fix != nil || m.undoing || len(plans) == 0 {
+		return nil
+	}
+	m.jobSeq++
+	now := m.cfg.now()
+	job := &fixJob{id: m.jobSeq, check: check, plans: plans, started: now}
+	if p := plans[0]; p.WaitTimeout > 0 {
+		job.deadline = now.Add(p.WaitTimeout)
+	}
+	m.fix = job
+	m.quitArmed = false
+	m.setStatus(levelInfo, "applying: "+plans[0].Title)
+	m.bumpCheck(check)
+	return tea.Batch(m.applyFix(job.id, plans[0]), m.startSpinner())
+}
+
+func (m *Model) keyConfirm(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	c := m.confirm
+	switch {
+	case key.Matches(msg, k.Yes) && c != nil:
+		m.confirm = nil
+		m.screen = m.returnScreen()
+		return m.startApply(c.check, c.plans)
+	case key.Matches(msg, k.No), key.Matches(msg, k.Quit) && msg.String() == "q":
+		m.confirm = nil
+		m.screen = m.returnScreen()
+		m.setStatus(levelInfo, "not applied")
+	}
+	return nil
+}
+
+func (m *Model) returnScreen() screen {
+	switch m.prevScreen {
+	case screenDetail, screenGuided:
+		return m.prevScreen
+	}
+	return screenList
+}
+
+func (m *Model) keyPick(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	p := m.pick
+	if p == nil {
+		m.screen = m.returnScreen()
+		return nil
+	}
+	if n, err := strconv.Atoi(msg.String()); err == nil && n >= 1 && n <= len(p.plans) {
+		m.pick = nil
+		return m.requestApply(p.check, []*fixes.Plan{p.plans[n-1]})
+	}
+	switch {
+	case key.Matches(msg, k.ApplySet):
+		m.pick = nil
+		if len(p.recommended) == 0 {
+			m.screen = m.returnScreen()
+			m.setStatus(levelInfo, "no recommended set: pick one fix by its number")
+			return nil
+		}
+		return m.requestApply(p.check, p.recommended)
+	case key.Matches(msg, k.Cancel), key.Matches(msg, k.Quit) && msg.String() == "q":
+		m.pick = nil
+		m.screen = m.returnScreen()
+		m.setStatus(levelInfo, "not applied")
+	}
+	return nil
+}
+
+// fixApplied records one plan's outcome and goes on with the set, or re-checks when it is done.
+func (m *Model) fixApplied(msg fixAppliedMsg) tea.Cmd {
+	job := m.fix
+	if job == nil || msg.job != job.id {
+		return nil
+	}
+	title := msg.plan.Title
+	journalID := ""
+	if msg.applied != nil && msg.applied.Entry != nil {
+		journalID = msg.applied.Entry.ID
+	}
+	var line string
+	lv := levelOK
+	stop := false
+	switch {
+	case msg.err == nil:
+		line = "✓ applied: " + title
+		if journalID != "" {
+			line += " (journal " + journalID + "; u undoes it)"
+		}
+		if msg.applied != nil {
+			if t := strings.TrimSpace(strings.TrimSpace(msg.applied.Message) + " " + strings.TrimSpace(msg.applied.Waited)); t != "" {
+				line += ". " + t
+			}
+		}
+	case fixes.IsWaitError(msg.err):
+		lv = levelWarn
+		line = "! " + title + ": " + msg.err.Error()
+		if journalID != "" {
+			line += " (journal " + journalID + "; u undoes it)"
+		}
+	default:
+		lv, stop = levelErr, true
+		line = "✗ fix failed: " + msg.err.Error()
+	}
+	job.results = append(job.results, line)
+	if lv > job.worst {
+		job.worst = lv
+	}
+	job.idx++
+	if !stop && job.idx < len(job.plans) {
+		next := job.plans[job.idx]
+		job.lines = nil
+		job.deadline = time.Time{}
+		if next.WaitTimeout > 0 {
+			job.deadline = m.cfg.now().Add(next.WaitTimeout)
+		}
+		m.setStatus(lv, line+" — next: "+next.Title)
+		m.bumpCheck(job.check)
+		return m.applyFix(job.id, next)
+	}
+	if stop && job.idx < len(job.plans) {
+		job.results = append(job.results, fmt.Sprintf("stopped: %d more fix(es) of the set were not applied", len(job.plans)-job.idx))
+	}
+	m.fix = nil
+	m.quitArmed = false
+	if r, ok := m.byID[job.check]; ok {
+		r.fixNote, r.fixLevel = strings.Join(job.results, "\n"), job.worst
+		r.version++
+	}
+	summary := line
+	if len(job.results) > 1 {
+		summary = fmt.Sprintf("%d fixes: %s", len(job.plans), line)
+	}
+	m.setStatus(job.worst, summary+" — re-checking…")
+	m.verify[job.check] = "fix"
+	return m.runIDs(m.family(job.check), false)
+}
+
+// undo is u: revert the newest fix in the journal, then re-check what it touched.
+func (m *Model) undo() tea.Cmd {
+	if m.cfg.readOnly {
+		m.setStatus(levelWarn, "u undo last fix — disabled: read-only (started with --read-only: nothing can be changed from this session)")
+		return nil
+	}
+	if m.fix != nil || m.undoing {
+		m.setStatus(levelWarn, "a fix is running; undo when it has finished")
+		return nil
+	}
+	m.undoing = true
+	m.setStatus(levelInfo, "undoing the last fix…")
+	return tea.Batch(m.undoLast(), m.startSpinner())
+}
+
+func (m *Model) undoDone(msg undoDoneMsg) tea.Cmd {
+	m.undoing = false
+	m.quitArmed = false
+	if msg.err != nil {
+		if msg.entry == nil {
+			m.setStatus(levelWarn, "! "+msg.err.Error())
+		} else {
+			m.setStatus(levelErr, "✗ undo failed: "+msg.err.Error())
+		}
+		return nil
+	}
+	e := msg.entry
+	m.setStatus(levelOK, "↺ undone: "+e.Title+" (journal "+e.ID+") — re-checking "+e.Check+"…")
+	if r, ok := m.byID[e.Check]; ok {
+		r.fixNote, r.fixLevel = "↺ undone: "+e.Title+" (journal "+e.ID+")", levelInfo
+		r.version++
+	}
+	if _, ok := m.byID[e.Check]; !ok {
+		return m.runAll(false)
+	}
+	m.verify[e.Check] = "undo"
+	return m.runIDs(m.family(e.Check), false)
+}
+
+func (m *Model) rerunSelected() tea.Cmd {
+	r := m.current()
+	if r == nil {
+		return nil
+	}
+	switch r.state {
+	case statePlanned:
+		m.setStatus(levelInfo, r.id()+" is planned: not available in this build")
+		return nil
+	case stateQueued, stateRunning:
+		m.setStatus(levelInfo, r.id()+" is already running")
+		return nil
+	}
+	if m.screen == screenGuided {
+		m.guided.phase = phaseRunning
+	}
+	m.setStatus(levelInfo, "re-running "+r.id()+" on fresh facts…")
+	return m.runIDs(map[string]bool{r.id(): true}, true)
+}
+
+func (m *Model) rerunAll() tea.Cmd {
+	if m.busyChecks() {
+		m.setStatus(levelInfo, "checks are still running; R re-runs them all when they have finished")
+		return nil
+	}
+	m.setStatus(levelInfo, "re-running every check on fresh facts…")
+	return m.runAll(true)
+}
+
+// copyCommands puts the selected check's equivalent commands on the clipboard with OSC 52.
+func (m *Model) copyCommands() tea.Cmd {
+	r := m.current()
+	if r == nil {
+		return nil
+	}
+	cmds := commandsOf(r)
+	if len(cmds) == 0 {
+		m.setStatus(levelInfo, "nothing to copy: "+r.id()+" has no commands yet")
+		return nil
+	}
+	text := strings.Join(cmds, "\n") + "\n"
+	m.setStatus(levelOK, fmt.Sprintf("✓ copied %d command(s) of %s to the clipboard (OSC 52: the terminal must allow it)", len(cmds), r.id()))
+	return tea.SetClipboard(text)
+}
+
+// commandsOf lists a check's evidence and fix commands, redacted, without repeats.
+func commandsOf(r *row) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(c string) {
+		c = strings.TrimSpace(report.Redact(c))
+		if c != "" && !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	ev := r.steps
+	if r.result != nil {
+		ev = r.result.Evidence
+	}
+	for _, e := range ev {
+		add(e.Command)
+	}
+	if r.result != nil {
+		for _, p := range r.result.Fixes {
+			if p == nil {
+				continue
+			}
+			for _, c := range p.Commands {
+				add(c)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,213 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/gkedoctor/gkedoctor/checks"
+)
+
+// Guided mode walks the failure modes one at a time for someone reading each step aloud: explain
+// what the step looks at and what good looks like, run it on enter, then show what good looks like
+// beside what was seen, and go on to the next on enter.
+
+type guidedPhase int
+
+const (
+	phaseExplain guidedPhase = iota
+	phaseRunning
+	phaseResult
+	phaseFinished
+)
+
+type guidedState struct {
+	on    bool
+	ids   []string
+	idx   int
+	phase guidedPhase
+}
+
+func (g guidedState) current() string {
+	if g.idx >= 0 && g.idx < len(g.ids) {
+		return g.ids[g.idx]
+	}
+	return ""
+}
+
+// enterGuided starts guided mode at the selected failure mode (or the first one).
+func (m *Model) enterGuided(atStart bool) {
+	var ids []string
+	for _, r := range m.top {
+		if r.state != statePlanned && (r.info.Kind == "primary" || r.info.Kind == "related" || r.info.Kind == "") {
+			ids = append(ids, r.id())
+		}
+	}
+	if len(ids) == 0 {
+		m.setStatus(levelWarn, "guided mode has nothing to walk: no failure-mode check is available in this build")
+		return
+	}
+	idx := 0
+	if !atStart {
+		sel := m.current()
+		if sel != nil && sel.parent != nil {
+			sel = sel.parent
+		}
+		for i, id := range ids {
+			if sel != nil && id == sel.id() {
+				idx = i
+			}
+		}
+	}
+	m.guided = guidedState{on: true, ids: ids, idx: idx, phase: phaseExplain}
+	m.selected = ids[idx]
+	m.screen = screenGuided
+	m.setStatus(levelInfo, "guided mode: enter runs each step; esc returns to the checklist")
+	m.layout()
+}
+
+func (m *Model) leaveGuided() {
+	m.guided.on = false
+	m.screen = screenList
+	m.setStatus(levelInfo, "")
+	m.layout()
+}
+
+func (m *Model) keyGuided(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Next):
+		return m.guidedNext()
+	case key.Matches(msg, k.Up):
+		m.vp.ScrollUp(1)
+	case key.Matches(msg, k.Down):
+		m.vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		m.vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		m.vp.PageDown()
+	case key.Matches(msg, k.Back):
+		m.leaveGuided()
+	default:
+		if cmd, ok := m.common(msg); ok {
+			return cmd
+		}
+		m.explainDisabled(msg, screenGuided)
+	}
+	return nil
+}
+
+func (m *Model) guidedNext() tea.Cmd {
+	g := &m.guided
+	switch g.phase {
+	case phaseExplain:
+		r := m.byID[g.current()]
+		if r == nil {
+			return nil
+		}
+		if r.state == stateQueued || r.state == stateRunning {
+			g.phase = phaseRunning
+			return nil
+		}
+		g.phase = phaseRunning
+		return m.runIDs(map[string]bool{r.id(): true}, true)
+	case phaseRunning:
+		m.setStatus(levelInfo, "still running: the result appears here when it is done")
+		return nil
+	case phaseResult:
+		g.idx++
+		if g.idx >= len(g.ids) {
+			g.idx = len(g.ids) - 1
+			g.phase = phaseFinished
+			return nil
+		}
+		g.phase = phaseExplain
+		m.selected = g.current()
+		return nil
+	case phaseFinished:
+		m.leaveGuided()
+	}
+	return nil
+}
+
+// guidedLines renders the guided step for the viewport.
+func (m *Model) guidedLines(w int) []string {
+	g := m.guided
+	s := m.st
+	var out []string
+	if g.phase == phaseFinished {
+		out = append(out, s.Section.Render("That was every failure mode."), "")
+		var counts []string
+		for _, id := range g.ids {
+			if r := m.byID[id]; r != nil {
+				word, gl := m.statusWord(r)
+				counts = append(counts, fmt.Sprintf("  %s %-7s %s", gl, word, id))
+			}
+		}
+		out = append(out, counts...)
+		out = append(out, "")
+		out = append(out, wrapText("Press enter or esc to return to the checklist; e writes the report for the ticket.", w)...)
+		return out
+	}
+	r := m.byID[g.current()]
+	if r == nil {
+		return nil
+	}
+	info := r.info
+	step := fmt.Sprintf("Step %d of %d · %s", g.idx+1, len(g.ids), info.ID)
+	out = append(out, s.Dim.Render(truncate(step, w)))
+	if info.FailureMode != "" {
+		out = append(out, s.Dim.Render(truncate(info.FailureMode, w)))
+	}
+	out = append(out, "")
+	section := func(title string, body []string) {
+		out = append(out, s.Section.Render(title))
+		out = append(out, body...)
+		out = append(out, "")
+	}
+	good := indentLines(wrapText(info.Good, w-2), "  ")
+	switch g.phase {
+	case phaseExplain:
+		section("What this step looks at", indentLines(wrapText(info.Explanation, w-2), "  "))
+		section("What you should see", good)
+		if req := requiresText(info); req != "" {
+			section("What it needs", indentLines(wrapText(req, w-2), "  "))
+		}
+		if r.result != nil {
+			word, gl := m.statusWord(r)
+			out = append(out, s.Dim.Render(truncate(fmt.Sprintf("Last run: %s %s — enter runs it again on fresh facts.", gl, word), w)))
+		}
+		out = append(out, s.Bold.Render(truncate("Press enter to run this step.", w)))
+	case phaseRunning, phaseResult:
+		section("What you should see", good)
+		out = append(out, s.Section.Render("What we saw"))
+		out = append(out, indentLines(m.resultLines(r, w-2), "  ")...)
+		out = append(out, "")
+		if g.phase == phaseRunning {
+			out = append(out, s.Dim.Render("Running… the result appears here when it is done."))
+		} else if g.idx+1 < len(g.ids) {
+			out = append(out, s.Bold.Render(truncate("Press enter for the next failure mode: "+g.ids[g.idx+1]+".", w)))
+		} else {
+			out = append(out, s.Bold.Render(truncate("Press enter to finish.", w)))
+		}
+	}
+	return out
+}
+
+// requiresText says what a check needs to look (APIs, IAM permissions, RBAC).
+func requiresText(info checks.Info) string {
+	apis, perms, rbac := info.Requires.APIs, info.Requires.Permissions, info.Requires.RBAC
+	var parts []string
+	if len(apis) > 0 {
+		parts = append(parts, "APIs: "+strings.Join(apis, ", "))
+	}
+	if len(perms) > 0 {
+		parts = append(parts, "IAM: "+strings.Join(perms, ", "))
+	}
+	if len(rbac) > 0 {
+		parts = append(parts, "RBAC: "+strings.Join(rbac, "; "))
+	}
+	return strings.Join(parts, ". ")
+}
