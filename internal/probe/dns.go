@@ -119,7 +119,9 @@ func (r DNSResult) EAI() (name string, code int) {
 }
 
 // eai maps the probe's outcome onto glibc's behaviour (resolv/res_send.c,
-// resolv/res_query.c, nss_dns and sysdeps/posix/getaddrinfo.c).
+// resolv/res_query.c, nss_dns and sysdeps/posix/getaddrinfo.c). The NXDOMAIN,
+// NODATA, SERVFAIL and REFUSED rows are checked against a real glibc client
+// by internal/testenv/unbound's TestSymptomMatchesGlibc.
 func (r DNSResult) eai() (name string, code int, text string) {
 	const (
 		again  = "Temporary failure in name resolution"
