@@ -1,0 +1,358 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	run "google.golang.org/api/run/v2"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/inventory"
+)
+
+// Source is a VPC client of the cluster: today a Cloud Run service (App Engine and VMs are described
+// by the same fields when they are added).
+type Source struct {
+	Kind           string // "cloud-run"
+	Name           string // short name
+	FullName       string // projects/P/locations/L/services/S
+	Location       string
+	ServiceAccount string // "" means the Compute Engine default service account
+	Connector      string // projects/P/locations/L/connectors/C, "" when none
+	Egress         string // ALL_TRAFFIC or PRIVATE_RANGES_ONLY ("" in the API means PRIVATE_RANGES_ONLY)
+	DirectVPC      *DirectVPC
+	URLs           []ClientURL
+	Service        *run.GoogleCloudRunV2Service
+}
+
+// HasVPCAccess reports whether the source can reach the VPC at all.
+func (s Source) HasVPCAccess() bool { return s.Connector != "" || s.DirectVPC != nil }
+
+// EffectiveEgress returns the egress setting with the API's default applied.
+func (s Source) EffectiveEgress() string {
+	if s.Egress == "" || s.Egress == "VPC_EGRESS_UNSPECIFIED" {
+		return "PRIVATE_RANGES_ONLY"
+	}
+	return s.Egress
+}
+
+// DirectVPC is Direct VPC egress (template.vpcAccess.networkInterfaces[0]).
+type DirectVPC struct {
+	Network, Subnetwork string
+	Tags                []string
+}
+
+// ClientURL is a URL found in a client's configuration.
+type ClientURL struct {
+	EnvVar string
+	URL    string
+	Host   string
+	Port   int
+}
+
+// Dest kinds: how the client addresses the GKE Service.
+const (
+	TargetClusterDNS = "cluster-dns-name" // NAME.NS.svc.cluster.local and friends
+	TargetClusterIP  = "cluster-ip"       // a ClusterIP literal
+	TargetLBIP       = "lb-ip"            // a load balancer ingress IP literal
+	TargetOtherName  = "other-name"       // a name that is not a cluster name (a zone you own, say)
+	TargetNotCluster = "not-in-cluster"   // an address that is no Service of this cluster
+	TargetFlag       = "flag"             // named with --service
+)
+
+// Dest is one GKE Service (or address) the client wants to reach.
+type Dest struct {
+	From      string // "env DEV_AGENT_URL of Cloud Run gke-connectivity-tester4" or "--service"
+	Source    string // source name ("" for --service)
+	Host      string // as the client uses it
+	Port      int
+	Kind      string
+	Namespace string
+	Name      string
+	Service   *corev1.Service // nil when not found in the cluster
+}
+
+// Ref is NS/NAME or the host when no Service matched.
+func (t Dest) Ref() string {
+	if t.Name != "" {
+		return t.Namespace + "/" + t.Name
+	}
+	return t.Host
+}
+
+// Path is what the client uses to reach the cluster: its sources and the destinations they call.
+type Path struct {
+	Sources []Source
+	Dests   []Dest
+	Notes   []string // what discovery could not do, for the evidence
+}
+
+var urlRE = regexp.MustCompile(`(?i)\b(https?|grpcs?|wss?|tcp)://[^\s,;"'<>]+`)
+
+// ExtractURLs finds URLs in an environment variable value (several may be listed in one value).
+func ExtractURLs(envVar, value string) []ClientURL {
+	var out []ClientURL
+	for _, m := range urlRE.FindAllString(value, -1) {
+		u, err := url.Parse(m)
+		if err != nil || u.Hostname() == "" {
+			continue
+		}
+		port := 0
+		if p := u.Port(); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n <= 0 || n > 65535 {
+				continue
+			}
+			port = n
+		} else {
+			switch strings.ToLower(u.Scheme) {
+			case "https", "wss", "grpcs":
+				port = 443
+			default:
+				port = 80
+			}
+		}
+		out = append(out, ClientURL{EnvVar: envVar, URL: m, Host: strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), Port: port})
+	}
+	return out
+}
+
+// ClusterName parses a Kubernetes Service DNS name under domain (default cluster.local):
+// NAME.NS.svc.DOMAIN, NAME.NS.svc, or NAME.NS. It returns ok=false for anything else.
+func ClusterName(host, domain string) (ns, name string, ok bool) {
+	if domain == "" {
+		domain = "cluster.local"
+	}
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "" || net.ParseIP(h) != nil {
+		return "", "", false
+	}
+	for _, suffix := range []string{".svc." + strings.ToLower(strings.TrimSuffix(domain, ".")), ".svc"} {
+		if rest, found := strings.CutSuffix(h, suffix); found {
+			parts := strings.Split(rest, ".")
+			if len(parts) == 2 && validLabel(parts[0]) && validLabel(parts[1]) {
+				return parts[1], parts[0], true
+			}
+			return "", "", false
+		}
+	}
+	parts := strings.Split(h, ".")
+	if len(parts) == 2 && validLabel(parts[0]) && validLabel(parts[1]) && !strings.ContainsAny(h, "_") {
+		// NAME.NS: only a cluster name if it is not a public-looking name; the caller checks the
+		// namespace exists in the cluster's Services before trusting it.
+		return parts[1], parts[0], true
+	}
+	return "", "", false
+}
+
+func validLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Region returns the region of a location (a zone's region, or the region itself).
+func Region(location string) string {
+	parts := strings.Split(location, "-")
+	if len(parts) == 3 && len(parts[2]) == 1 {
+		return parts[0] + "-" + parts[1]
+	}
+	return location
+}
+
+// DiscoverPath finds the sources and targets of this run, once per run (memoised in the inventory).
+func DiscoverPath(ctx context.Context, env *Env) (*Path, error) {
+	return inventory.Memo(ctx, env.Inv, "derived/path", func(ctx context.Context) (*Path, error) {
+		return discoverPath(ctx, env)
+	})
+}
+
+func discoverPath(ctx context.Context, env *Env) (*Path, error) {
+	p := &Path{}
+	inv := env.Inv
+	// Sources: the named Cloud Run service, else every service of the location with VPC access.
+	location := Region(inv.Scope.Location)
+	var services []*run.GoogleCloudRunV2Service
+	if env.Targets.CloudRunService != "" {
+		s, err := inv.RunService(ctx, location, env.Targets.CloudRunService)
+		if err != nil {
+			return nil, fmt.Errorf("read Cloud Run service %s: %w", env.Targets.CloudRunService, err)
+		}
+		services = append(services, s)
+	} else if inv.Scope.Project != "" && location != "" {
+		all, err := inv.RunServices(ctx, location)
+		if err != nil {
+			if !apierr.IsCouldNotLook(err) || len(env.Targets.Services) == 0 {
+				return nil, fmt.Errorf("list Cloud Run services: %w", err)
+			}
+			p.Notes = append(p.Notes, "could not list Cloud Run services: "+err.Error())
+		}
+		for _, s := range all {
+			if src := sourceOf(s); src.HasVPCAccess() {
+				services = append(services, s)
+			}
+		}
+		if len(all) > 0 && len(services) == 0 {
+			p.Notes = append(p.Notes, fmt.Sprintf("%d Cloud Run service(s) in %s, none with VPC access; name one with --cloud-run-service to analyse it", len(all), location))
+		}
+	} else if len(env.Targets.Services) == 0 {
+		return nil, apierr.NotConfiguredf("--project and --location (or a gke_ context), or --service NS/NAME", "no Cloud Run source and no target Service")
+	}
+	for _, s := range services {
+		p.Sources = append(p.Sources, sourceOf(s))
+	}
+	// Targets: every URL the sources use, mapped to a Service, plus --service.
+	var svcs []corev1.Service
+	needAll := false
+	for _, src := range p.Sources {
+		if len(src.URLs) > 0 {
+			needAll = true
+		}
+	}
+	domain := "cluster.local"
+	if c, err := inv.Cluster(ctx); err == nil && c.NetworkConfig != nil && c.NetworkConfig.DnsConfig != nil && c.NetworkConfig.DnsConfig.ClusterDnsDomain != "" {
+		domain = c.NetworkConfig.DnsConfig.ClusterDnsDomain
+	}
+	if needAll {
+		all, err := inv.Services(ctx)
+		if err != nil {
+			p.Notes = append(p.Notes, "could not list the cluster's Services, so URLs could not be matched to them: "+err.Error())
+		}
+		svcs = all
+	}
+	seen := map[string]bool{}
+	for _, src := range p.Sources {
+		for _, u := range src.URLs {
+			t := MapHost(u.Host, u.Port, domain, svcs)
+			t.From = fmt.Sprintf("env %s of Cloud Run %s", u.EnvVar, src.Name)
+			t.Source = src.Name
+			key := src.Name + "|" + t.Host + "|" + strconv.Itoa(t.Port)
+			if !seen[key] {
+				seen[key] = true
+				p.Dests = append(p.Dests, t)
+			}
+		}
+	}
+	for _, n := range env.Targets.Services {
+		svc, err := inv.Service(ctx, n.Namespace, n.Name)
+		if err != nil {
+			return nil, fmt.Errorf("read --service %s: %w", n, err)
+		}
+		port := 0
+		if len(svc.Spec.Ports) > 0 {
+			port = int(svc.Spec.Ports[0].Port)
+		}
+		host := svc.Spec.ClusterIP
+		kind := TargetFlag
+		p.Dests = append(p.Dests, Dest{From: "--service " + n.String(), Host: host, Port: port, Kind: kind, Namespace: n.Namespace, Name: n.Name, Service: svc})
+	}
+	return p, nil
+}
+
+// MapHost maps a host the client uses to a Service of the cluster.
+func MapHost(host string, port int, domain string, svcs []corev1.Service) Dest {
+	t := Dest{Host: host, Port: port}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		for i := range svcs {
+			s := &svcs[i]
+			for _, cip := range append([]string{s.Spec.ClusterIP}, s.Spec.ClusterIPs...) {
+				if a, err := netip.ParseAddr(cip); err == nil && a == ip {
+					t.Kind, t.Namespace, t.Name, t.Service = TargetClusterIP, s.Namespace, s.Name, s
+					return t
+				}
+			}
+			for _, in := range s.Status.LoadBalancer.Ingress {
+				if a, err := netip.ParseAddr(in.IP); err == nil && a == ip {
+					t.Kind, t.Namespace, t.Name, t.Service = TargetLBIP, s.Namespace, s.Name, s
+					return t
+				}
+			}
+		}
+		t.Kind = TargetNotCluster
+		return t
+	}
+	if ns, name, ok := ClusterName(host, domain); ok {
+		for i := range svcs {
+			if svcs[i].Namespace == ns && svcs[i].Name == name {
+				t.Kind, t.Namespace, t.Name, t.Service = TargetClusterDNS, ns, name, &svcs[i]
+				return t
+			}
+		}
+		if strings.Contains(host, ".svc") {
+			t.Kind, t.Namespace, t.Name = TargetClusterDNS, ns, name // a cluster name, Service not found
+			return t
+		}
+	}
+	t.Kind = TargetOtherName
+	return t
+}
+
+func sourceOf(s *run.GoogleCloudRunV2Service) Source {
+	src := Source{Kind: "cloud-run", FullName: s.Name, Service: s}
+	parts := strings.Split(s.Name, "/")
+	if len(parts) == 6 {
+		src.Name, src.Location = parts[5], parts[3]
+	} else {
+		src.Name = s.Name
+	}
+	if s.Template == nil {
+		return src
+	}
+	src.ServiceAccount = s.Template.ServiceAccount
+	if va := s.Template.VpcAccess; va != nil {
+		src.Connector, src.Egress = va.Connector, va.Egress
+		if len(va.NetworkInterfaces) > 0 {
+			ni := va.NetworkInterfaces[0]
+			src.DirectVPC = &DirectVPC{Network: ni.Network, Subnetwork: ni.Subnetwork, Tags: ni.Tags}
+		}
+		if src.Connector != "" && !strings.Contains(src.Connector, "/") {
+			src.Connector = fmt.Sprintf("projects/%s/locations/%s/connectors/%s", projectOf(s.Name), src.Location, src.Connector)
+		}
+	}
+	var names []string
+	envs := map[string]string{}
+	for _, c := range s.Template.Containers {
+		for _, e := range c.Env {
+			if e.Value != "" {
+				envs[e.Name] = e.Value
+				names = append(names, e.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		src.URLs = append(src.URLs, ExtractURLs(n, envs[n])...)
+	}
+	return src
+}
+
+func projectOf(full string) string {
+	parts := strings.Split(full, "/")
+	if len(parts) >= 2 && parts[0] == "projects" {
+		return parts[1]
+	}
+	return ""
+}
+
+// ShortName returns the last segment of a resource name or URL.
+func ShortName(s string) string {
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
