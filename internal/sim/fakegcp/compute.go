@@ -1195,7 +1195,7 @@ func (s *Server) insertAddress(c *call) (any, *apiError) {
 		if _, err := netip.ParseAddr(a.Address); err != nil {
 			return nil, errInvalid("Invalid value for field 'resource.address': '%s'.", a.Address)
 		}
-		if s.ipInUse(p, rg, a.Address) {
+		if s.usedIPs(p, rg)[a.Address] {
 			return nil, newError(http.StatusBadRequest, "ipInUseByAnotherResource", "IP '%s' is already being used by another resource.", a.Address)
 		}
 	}
@@ -1252,26 +1252,24 @@ func (s *Server) addressSubnet(project, region, ref string) (*compute.Subnetwork
 	return sn, nil
 }
 
-// ipInUse reports whether ip is held by an address or a forwarding rule of the region. Callers hold s.mu.
-func (s *Server) ipInUse(project, region, ip string) bool {
+// usedIPs returns the IPs held by the addresses and forwarding rules of a region. Callers hold s.mu.
+func (s *Server) usedIPs(project, region string) map[string]bool {
+	used := map[string]bool{}
 	for _, k := range keysWithPrefix(s.addresses, project, region) {
-		if s.addresses[k].Address == ip {
-			return true
-		}
+		used[s.addresses[k].Address] = true
 	}
 	for _, k := range keysWithPrefix(s.fwdRules, project, region) {
-		if s.fwdRules[k].IPAddress == ip {
-			return true
-		}
+		used[s.fwdRules[k].IPAddress] = true
 	}
-	return false
+	return used
 }
 
 // freeIP returns the first free host address of pfx after the gateway, or "". Callers hold s.mu.
 func (s *Server) freeIP(project, region string, pfx netip.Prefix) string {
+	used := s.usedIPs(project, region)
 	a := pfx.Masked().Addr().Next().Next() // skip the network and gateway addresses
 	for i := 0; i < 1<<16 && pfx.Contains(a); i++ {
-		if !s.ipInUse(project, region, a.String()) {
+		if !used[a.String()] {
 			if n := a.Next(); pfx.Contains(n) { // keep the broadcast address free
 				return a.String()
 			}

@@ -2,7 +2,6 @@ package fakegcp
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	container "google.golang.org/api/container/v1"
@@ -246,13 +245,7 @@ func (s *Server) getContainerOp(c *call) (any, *apiError) {
 	p, l, n := c.v("project"), c.v("location"), c.v("operation")
 	o, ok := s.containerOps[key(p, l, n)]
 	if !ok {
-		return nil, errNotFound(strings.TrimSuffix("projects/"+p+"/locations/"+l+"/operations/"+n, "/"))
+		return nil, errNotFound("projects/" + p + "/locations/" + l + "/operations/" + n)
 	}
 	return clone(o.op), nil
-}
-
-// withStatus overrides the canonical status name of an error.
-func (e *apiError) withStatus(status string) *apiError {
-	e.Status = status
-	return e
 }

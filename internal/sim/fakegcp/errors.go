@@ -154,6 +154,12 @@ func errorInfo(reason, domain string, md map[string]string) map[string]any {
 	}
 }
 
+// withStatus overrides the canonical status name of an error.
+func (e *apiError) withStatus(status string) *apiError {
+	e.Status = status
+	return e
+}
+
 // writeError sends e in the envelope and returns the status sent.
 func writeError(w http.ResponseWriter, e *apiError) int {
 	code := e.Code

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	compute "google.golang.org/api/compute/v1"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
+	compute "google.golang.org/api/compute/v1"
 	container "google.golang.org/api/container/v1"
 	dns "google.golang.org/api/dns/v1"
 	run "google.golang.org/api/run/v2"

@@ -115,8 +115,11 @@ func parseFilter(expr string, prototype any) ([]filterTerm, *apiError) {
 		for i := range parts {
 			parts[i] = regexp.QuoteMeta(parts[i])
 		}
-		terms = append(terms, filterTerm{field: idx, negate: op == "!=" || op == "ne",
-			value: regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")})
+		re, err := regexp.Compile("^" + strings.Join(parts, ".*") + "$")
+		if err != nil { // e.g. invalid UTF-8 in the value
+			return nil, errInvalid("Invalid list filter expression '%s': %v.", expr, err)
+		}
+		terms = append(terms, filterTerm{field: idx, negate: op == "!=" || op == "ne", value: re})
 	}
 	return terms, nil
 }

@@ -41,6 +41,10 @@ import (
 // maxBody bounds a request body; larger bodies are answered with 400.
 const maxBody = 8 << 20
 
+// maxLoggedRequests bounds the request log; the oldest entries are dropped beyond it, so a long demo
+// session or a fuzz run does not grow without bound.
+const maxLoggedRequests = 100_000
+
 // defaultPageSize is the page size when neither the request nor Server.PageSize sets one (the
 // compute API's documented default).
 const defaultPageSize = 500
@@ -197,7 +201,7 @@ func (s *Server) SetOperationDelay(d time.Duration) {
 	s.opDelay = d
 }
 
-// Requests returns a copy of the request log, oldest first.
+// Requests returns a copy of the request log, oldest first (the most recent 50,000–100,000 requests).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -233,6 +237,9 @@ func (s *Server) OnMutation(f func(Mutation)) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Time: time.Now()}
 	s.mu.Lock()
+	if len(s.requests) >= maxLoggedRequests {
+		s.requests = append(s.requests[:0:0], s.requests[len(s.requests)-maxLoggedRequests/2:]...)
+	}
 	s.requests = append(s.requests, rec)
 	latency := s.latency
 	s.mu.Unlock()

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	compute "google.golang.org/api/compute/v1"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
+	compute "google.golang.org/api/compute/v1"
 	dns "google.golang.org/api/dns/v1"
 	"google.golang.org/api/googleapi"
 
