@@ -1,0 +1,88 @@
+package report
+
+import "strings"
+
+// sanitize replaces control characters (other than newline and tab) with U+FFFD. Checks quote things
+// they read from the cluster and the network; an ESC sequence in an annotation or a DNS answer must not
+// drive the user's terminal or end up in a ticket.
+func sanitize(s string) string {
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+func isControl(r rune) bool {
+	if r == '\n' || r == '\t' {
+		return false
+	}
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f)
+}
+
+// mapStrings returns a deep copy of r with f applied to every string a person reads. Renderers use it
+// to sanitise (text) or redact and sanitise (Markdown, JUnit) once, instead of at every print.
+func (r *Report) mapStrings(f func(string) string) *Report {
+	c := *r.normalized()
+	c.Tool = Tool{Name: f(c.Tool.Name), Version: f(c.Tool.Version)}
+	c.Mode = f(c.Mode)
+	c.Target = Target{
+		Project:   f(c.Target.Project),
+		Location:  f(c.Target.Location),
+		Cluster:   f(c.Target.Cluster),
+		Namespace: f(c.Target.Namespace),
+		Context:   f(c.Target.Context),
+	}
+	c.StartedAt = f(c.StartedAt)
+	c.Where = f(c.Where)
+	c.NotTested = mapSlice(c.NotTested, f)
+	for i := range c.Results {
+		c.Results[i] = c.Results[i].mapStrings(f)
+	}
+	return &c
+}
+
+func (res Result) mapStrings(f func(string) string) Result {
+	res.ID = f(res.ID)
+	res.Title = f(res.Title)
+	res.Cause = f(res.Cause)
+	res.Summary = f(res.Summary)
+	res.Parent = f(res.Parent)
+	res.Path = mapSlice(res.Path, f)
+	ev := make([]Evidence, len(res.Evidence))
+	for i, e := range res.Evidence {
+		ev[i] = Evidence{Step: f(e.Step), Status: e.Status, Detail: f(e.Detail), Command: f(e.Command)}
+	}
+	res.Evidence = ev
+	fx := make([]Fix, len(res.Fixes))
+	for i, x := range res.Fixes {
+		x.ID = f(x.ID)
+		x.Check = f(x.Check)
+		x.Title = f(x.Title)
+		x.Description = f(x.Description)
+		x.Affects = f(x.Affects)
+		x.Diff = f(x.Diff)
+		x.Commands = mapSlice(x.Commands, f)
+		fx[i] = x
+	}
+	res.Fixes = fx
+	return res
+}
+
+func mapSlice(in []string, f func(string) string) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = f(s)
+	}
+	return out
+}
+
+// redactAndSanitize is what goes into anything pasted elsewhere (a ticket, a CI log).
+func redactAndSanitize(s string) string { return sanitize(Redact(s)) }
