@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
@@ -196,6 +197,7 @@ type Check interface {
 // Recorder collects evidence as a check goes, and streams each step to the engine's listeners.
 type Recorder struct {
 	id       string
+	mu       sync.Mutex // a check abandoned at its timeout may still record while the engine reads
 	evidence []Evidence
 	emit     func(Event)
 }
@@ -206,14 +208,20 @@ func NewRecorder(id string) *Recorder { return &Recorder{id: id} }
 // Step records one piece of evidence.
 func (r *Recorder) Step(step string, st Status, detail, command string) {
 	ev := Evidence{Step: step, Status: st, Detail: detail, Command: command}
+	r.mu.Lock()
 	r.evidence = append(r.evidence, ev)
+	r.mu.Unlock()
 	if r.emit != nil {
 		r.emit(Event{Kind: EventStep, CheckID: r.id, Step: &ev, Time: time.Now()})
 	}
 }
 
 // Evidence returns what was recorded so far.
-func (r *Recorder) Evidence() []Evidence { return append([]Evidence(nil), r.evidence...) }
+func (r *Recorder) Evidence() []Evidence {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Evidence(nil), r.evidence...)
+}
 
 // CheckFunc adapts a function to Check.
 type CheckFunc struct {
