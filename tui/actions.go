@@ -341,6 +341,7 @@ func (m *Model) startApply(check string, plans []*fixes.Plan) tea.Cmd {
 	if m.fix != nil || m.undoing || len(plans) == 0 {
 		return nil
 	}
+	m.userMoved = true // the user is working on this check: the selection stays
 	m.jobSeq++
 	now := m.cfg.now()
 	job := &fixJob{id: m.jobSeq, check: check, plans: plans, started: now}
@@ -486,6 +487,7 @@ func (m *Model) undo() tea.Cmd {
 		return nil
 	}
 	m.undoing = true
+	m.userMoved = true
 	m.setStatus(levelInfo, "undoing the last fix…")
 	return tea.Batch(m.undoLast(), m.startSpinner())
 }
@@ -530,6 +532,7 @@ func (m *Model) rerunSelected() tea.Cmd {
 	if m.screen == screenGuided {
 		m.guided.phase = phaseRunning
 	}
+	m.userMoved = true
 	m.setStatus(levelInfo, "re-running "+r.id()+" on fresh facts…")
 	return m.runIDs(map[string]bool{r.id(): true}, true)
 }

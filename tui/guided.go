@@ -157,11 +157,25 @@ func (m *Model) guidedLines(w int) []string {
 	}
 	info := r.info
 	step := fmt.Sprintf("Step %d of %d · %s", g.idx+1, len(g.ids), info.ID)
-	out = append(out, s.Dim.Render(truncate(step, w)))
 	if info.FailureMode != "" {
-		out = append(out, s.Dim.Render(truncate(info.FailureMode, w)))
+		step += " · " + info.FailureMode
 	}
-	out = append(out, "")
+	out = append(out, s.Dim.Render(truncate(step, w)))
+	// What enter does next, at the top where it is seen without scrolling (and again at the end).
+	var prompt string
+	switch g.phase {
+	case phaseExplain:
+		prompt = "Press enter to run this step."
+	case phaseRunning:
+		prompt = "Running… the result appears below when it is done."
+	case phaseResult:
+		if g.idx+1 < len(g.ids) {
+			prompt = "Press enter for the next failure mode: " + g.ids[g.idx+1] + "."
+		} else {
+			prompt = "Press enter to finish."
+		}
+	}
+	out = append(out, s.Bold.Render(truncate(prompt, w)), "")
 	section := func(title string, body []string) {
 		out = append(out, s.Section.Render(title))
 		out = append(out, body...)
@@ -179,19 +193,12 @@ func (m *Model) guidedLines(w int) []string {
 			word, gl := m.statusWord(r)
 			out = append(out, s.Dim.Render(truncate(fmt.Sprintf("Last run: %s %s — enter runs it again on fresh facts.", gl, word), w)))
 		}
-		out = append(out, s.Bold.Render(truncate("Press enter to run this step.", w)))
+		out = append(out, s.Bold.Render(truncate(prompt, w)))
 	case phaseRunning, phaseResult:
 		section("What you should see", good)
 		out = append(out, s.Section.Render("What we saw"))
 		out = append(out, indentLines(m.resultLines(r, w-2), "  ")...)
-		out = append(out, "")
-		if g.phase == phaseRunning {
-			out = append(out, s.Dim.Render("Running… the result appears here when it is done."))
-		} else if g.idx+1 < len(g.ids) {
-			out = append(out, s.Bold.Render(truncate("Press enter for the next failure mode: "+g.ids[g.idx+1]+".", w)))
-		} else {
-			out = append(out, s.Bold.Render(truncate("Press enter to finish.", w)))
-		}
+		out = append(out, "", s.Bold.Render(truncate(prompt, w)))
 	}
 	return out
 }

@@ -331,7 +331,42 @@ type testChecks struct {
 	delay   time.Duration
 }
 
+// The test checks are registered in the real registry (the engine resolves dependencies through it);
+// each dispatches to the checks of the running test, so every test gets its own world.
+var (
+	registerOnce sync.Once
+	activeChecks atomic.Pointer[testChecks]
+	testCheckIDs = []string{"clusterip-unreachable", "run-vpc-egress", "ilb-provisioned", "dns-servfail", "sa-token-401"}
+)
+
+func (tc *testChecks) activate() {
+	activeChecks.Store(tc)
+	registerOnce.Do(func() {
+		for _, id := range testCheckIDs {
+			id := id
+			checks.Register(checks.CheckFunc{CheckID: id, Fn: func(ctx context.Context, env *checks.Env, rec *checks.Recorder) checks.Result {
+				tc := activeChecks.Load()
+				if tc == nil {
+					return checks.ErrorResult(errors.New("no active test"))
+				}
+				return tc.fn(id)(ctx, env, rec)
+			}})
+		}
+	})
+}
+
+// lookup is the model's view of the registry: the test checks, and nothing else (so
+// pod-egress-cross-project stays planned whatever the real registry holds).
 func (tc *testChecks) lookup(id string) (checks.Check, bool) {
+	for _, x := range testCheckIDs {
+		if x == id {
+			return checks.Lookup(id)
+		}
+	}
+	return nil, false
+}
+
+func (tc *testChecks) fn(id string) func(ctx context.Context, env *checks.Env, rec *checks.Recorder) checks.Result {
 	fn := map[string]func(ctx context.Context, env *checks.Env, rec *checks.Recorder) checks.Result{
 		"clusterip-unreachable": func(ctx context.Context, env *checks.Env, rec *checks.Recorder) checks.Result {
 			env.Dep(ctx, "ilb-provisioned")
@@ -381,9 +416,11 @@ func (tc *testChecks) lookup(id string) (checks.Check, bool) {
 		},
 	}[id]
 	if fn == nil {
-		return nil, false
+		return func(context.Context, *checks.Env, *checks.Recorder) checks.Result {
+			return checks.ErrorResult(fmt.Errorf("no test check %s", id))
+		}
 	}
-	return checks.CheckFunc{CheckID: id, Fn: fn}, true
+	return fn
 }
 
 // spyApplier records every call before handing it to the real Applier.
@@ -410,6 +447,7 @@ func testConfig(t *testing.T, readOnly bool) (config, *testChecks, *spyApplier) 
 	t.Helper()
 	w, id := newWorld()
 	tc := &testChecks{w: w, id: id, dnsFail: true}
+	tc.activate()
 	target := fixes.Target{Project: "dev-orchestra", Location: "europe-west1", Cluster: "dev-orchestra-cluster", Demo: true}
 	j := fixes.OpenJournal(t.TempDir())
 	spy := &spyApplier{next: &fixes.Applier{Journal: j, ReadOnly: readOnly, Target: target}}
