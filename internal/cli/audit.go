@@ -158,8 +158,7 @@ func render(ios *iostreams.IOStreams, format string, rep *report.Report) error {
 	case "junit":
 		return report.WriteJUnit(w, rep)
 	default:
-		report.NewText(w, report.TextOptions{Color: ios.ColorEnabled()}).Final(rep)
-		return nil
+		return report.NewText(w, report.TextOptions{Color: ios.ColorEnabled()}).Final(rep)
 	}
 }
 

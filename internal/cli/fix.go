@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -212,21 +213,32 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 func (o *fixOptions) finish(ios *iostreams.IOStreams, rep *report.Report, results []checks.Result, outcomes []AppliedFix) error {
 	if o.Output == "json" {
 		// The report object with the fixes' outcomes beside it (fields may be added, never renamed).
-		b, err := json.Marshal(rep)
-		if err != nil {
+		var buf bytes.Buffer
+		if err := report.WriteJSON(&buf, rep); err != nil {
 			return err
 		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 			return err
 		}
 		if outcomes == nil {
 			outcomes = []AppliedFix{}
 		}
-		m["applied"] = outcomes
-		enc := json.NewEncoder(ios.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(m); err != nil {
+		applied, err := marshalNoEscape(outcomes)
+		if err != nil {
+			return err
+		}
+		m["applied"] = applied
+		out, err := marshalNoEscape(m)
+		if err != nil {
+			return err
+		}
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, out, "", "  "); err != nil {
+			return err
+		}
+		pretty.WriteByte('\n')
+		if _, err := ios.Out.Write(pretty.Bytes()); err != nil {
 			return err
 		}
 	} else if err := render(ios, o.Output, rep); err != nil {
@@ -346,4 +358,15 @@ func describeTarget(s *app.Session) string {
 		return "the current target"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// marshalNoEscape encodes v without HTML escaping, so commands like `2>&1` stay readable.
+func marshalNoEscape(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
