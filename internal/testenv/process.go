@@ -62,10 +62,11 @@ func (p *process) exited() (bool, error) {
 }
 
 // kill SIGKILLs the process group and waits for the process to be reaped.
+// Once the leader has been reaped its pid may be reused, so its group is not
+// signalled any more (neither server starts processes of its own).
 func (p *process) kill(timeout time.Duration) error {
 	if done, _ := p.exited(); done {
-		// The leader is gone, but it may have left children in its group.
-		return killGroup(p.pid())
+		return nil
 	}
 	if err := killGroup(p.pid()); err != nil {
 		return fmt.Errorf("kill %s (pid %d): %w", p.name, p.pid(), err)
