@@ -144,8 +144,7 @@ func Start(ctx context.Context, opts Options) (*APIServer, error) {
 		s.apiAudiences = []string{Issuer}
 	}
 	if err := s.start(ctx, bin, opts.ExtraAPIServerArgs); err != nil {
-		s.stop(false)
-		return nil, fmt.Errorf("testenv: %w", err)
+		return nil, fmt.Errorf("testenv: %w", errors.Join(err, s.stop(false)))
 	}
 	return s, nil
 }
