@@ -49,7 +49,7 @@ func TestChecklist_runsEveryCheckAndSelectsTheFirstFailure(t *testing.T) {
 	scr := h.screen()
 	for _, s := range []string{"✗ fail", "clusterip-unreachable", "○ planned", "pod-egress-cross-project", "– skip", "[RW]",
 		"dev-orchestra / europe-west1 / dev-orchestra-cluster", "demo VPC (simulated)", "Cause target-is-clusterip",
-		"$ kubectl -n default get service development-agent -o wide"} {
+		"$ kubectl -n default get service development-agent"} {
 		if !strings.Contains(scr, s) {
 			t.Errorf("screen lacks %q:\n%s", s, scr)
 		}
@@ -208,7 +208,7 @@ func TestFix_appliesOnOneKeyShowsProgressAndRechecks(t *testing.T) {
 		return h.m.fix != nil && len(h.m.fix.lines) > 0 && strings.Contains(strings.Join(h.m.fix.lines, "\n"), "journaled as")
 	})
 	scr := h.screen()
-	if !strings.Contains(scr, "applying: Create an internal LoadBalancer") || !strings.Contains(scr, "deadline") {
+	if !strings.Contains(scr, "fixing · 5m0s left") || !strings.Contains(scr, "deadline 09:31:53 (5m0s left)") {
 		t.Errorf("the fix in progress is not shown with its deadline:\n%s", scr)
 	}
 	close(gate)

@@ -119,15 +119,15 @@ func (m *Model) headerLines(w int) []string {
 		return v
 	}
 	line1 := s.Header.Render(" gkedoctor ") + " " + badge + " " +
-		s.Bold.Render(orNone(t.Project, "project")+" / "+orNone(t.Location, "location")+" / "+orNone(t.Cluster, "cluster")) +
-		s.Dim.Render("  ns ") + orNone(t.Namespace, "namespace")
+		s.Bold.Render(orNone(t.Project, "project")+" / "+orNone(t.Location, "location")+" / "+orNone(t.Cluster, "cluster"))
 	where := string(env.Where)
 	if where == "" {
 		where = "unknown"
 	}
-	line2 := s.Dim.Render(" context ") + orNone(t.Context, "context") + s.Dim.Render("  ·  runs from ") + where
+	line2 := s.Dim.Render(" context ") + orNone(t.Context, "context") + s.Dim.Render(" · ns ") + orNone(t.Namespace, "namespace") +
+		s.Dim.Render(" · runs from ") + where
 	if m.cfg.readOnly {
-		line2 += s.Dim.Render("  ·  read-only: fixes disabled")
+		line2 += s.Dim.Render(" · read-only: fixes disabled")
 	}
 	out := []string{padRight(line1, w), padRight(line2, w)}
 	if m.cfg.kubeErr != nil || m.cfg.gcpErr != nil {
@@ -350,7 +350,11 @@ func (m *Model) detailPane(w, h int, prefix string) []string {
 	}
 	out := make([]string, 0, h)
 	scroll := ""
-	if m.vp.TotalLineCount() > m.vp.Height() {
+	switch {
+	case m.vp.TotalLineCount() <= m.vp.Height():
+	case m.vp.YOffset() == 0:
+		scroll = " ↓ more"
+	default:
 		scroll = fmt.Sprintf(" %3.0f%%", m.vp.ScrollPercent()*100)
 	}
 	out = append(out, padRight(" "+tstyle.Render(truncate(clean(title), max(1, w-2-len(scroll))))+s.Dim.Render(scroll), w))
@@ -414,15 +418,12 @@ func (m *Model) detailLines(r *row, w int) []string {
 		meta = append(meta, info.FailureMode)
 	}
 	out = append(out, s.Dim.Render(truncate(strings.Join(meta, " · "), w)))
-	switch r.state {
-	case statePlanned:
+	switch {
+	case r.state == statePlanned:
 		out = append(out, s.Planned.Render("○ planned — not available in this build"), "")
-	case stateIdle:
+	case r.state == stateIdle && r.result == nil:
 		out = append(out, s.Dim.Render("· not run yet (r runs it)"), "")
-	case stateQueued:
-		out = append(out, s.Dim.Render("· queued"), "")
-	}
-	if r.state == stateRunning || r.state == stateDone {
+	default:
 		out = append(out, m.resultLines(r, w)...)
 	}
 	if len(r.children) > 0 {
@@ -464,25 +465,42 @@ func (m *Model) detailLines(r *row, w int) []string {
 	return out
 }
 
-// resultLines renders what a check found: status, summary, cause, path, evidence and fixes. While it
-// runs, the evidence gathered so far.
+// resultLines renders what a check found: status, any fix in progress and the last fix's outcome,
+// then summary, cause, path, evidence and fixes. While it runs for the first time, the evidence gathered
+// so far; while it is re-checked, the previous result under a line that says so.
 func (m *Model) resultLines(r *row, w int) []string {
 	s := m.st
 	var out []string
 	word, gl := m.statusWord(r)
+	res := r.result
+	ev := r.steps
+	var head string
 	stStyle := s.Running
-	if r.result != nil && r.state == stateDone {
-		stStyle = s.statusStyle(r.result.Status)
+	switch {
+	case r.state == stateDone && res != nil:
+		stStyle = s.statusStyle(res.Status)
+		head = gl + " " + strings.ToUpper(word)
+	case res != nil:
+		head = gl + " RE-CHECKING — previous result: " + glyph(res.Status) + " " + string(res.Status)
+	default:
+		head = gl + " " + strings.ToUpper(word)
 	}
-	head := gl + " " + strings.ToUpper(word)
 	if d := m.durationText(r); d != "" {
 		head += " · " + d
 	}
-	out = append(out, stStyle.Render(head))
-	ev := r.steps
-	res := r.result
-	if r.state == stateRunning {
-		res = nil
+	out = append(out, stStyle.Render(truncate(head, w)))
+	if m.fix != nil && m.fix.check == r.id() {
+		out = append(out, m.fixProgressLines(w)...)
+	}
+	if r.fixNote != "" && m.fix == nil {
+		st := map[level]lipgloss.Style{levelInfo: s.MsgInfo, levelOK: s.MsgOK, levelWarn: s.MsgWarn, levelErr: s.MsgErr}[r.fixLevel]
+		out = append(out, s.Label.Render("Last fix"))
+		for _, l := range strings.Split(r.fixNote, "\n") {
+			for _, wl := range indentLines(wrapText(clean(l), w-2), "  ") {
+				out = append(out, st.Render(wl))
+			}
+		}
+		out = append(out, "")
 	}
 	if res != nil {
 		ev = res.Evidence
@@ -518,22 +536,6 @@ func (m *Model) resultLines(r *row, w int) []string {
 		out = append(out, s.Section.Render(title))
 		for _, e := range ev {
 			out = append(out, m.evidenceLines(e, w)...)
-		}
-		out = append(out, "")
-	}
-	if m.fix != nil && m.fix.check == r.id() {
-		out = append(out, m.fixProgressLines(w)...)
-	}
-	if r.fixNote != "" {
-		st := map[level]lipgloss.Style{levelOK: s.MsgOK, levelWarn: s.MsgWarn, levelErr: s.MsgErr}[r.fixLevel]
-		if r.fixLevel == levelInfo {
-			st = s.MsgInfo
-		}
-		out = append(out, s.Label.Render("Last fix"))
-		for _, l := range strings.Split(r.fixNote, "\n") {
-			for _, wl := range indentLines(wrapText(clean(l), w-2), "  ") {
-				out = append(out, st.Render(wl))
-			}
 		}
 		out = append(out, "")
 	}
@@ -595,9 +597,9 @@ func cmdLines(s *styles, cmd string, w int, indent string) []string {
 		if i > 0 {
 			p = "  "
 		}
-		for j, wl := range hardWrap(p+l, max(4, w-len(indent))) {
+		for j, wl := range wrapText(p+l, max(4, w-len(indent)-2)) {
 			if j > 0 {
-				wl = "  " + wl
+				wl = "  " + wl // continuation of a wrapped line
 			}
 			out = append(out, indent+s.Cmd.Render(wl))
 		}
@@ -748,15 +750,21 @@ func (m *Model) footerLines(w int) []string {
 	case m.screen == screenFilter:
 		status = m.input.View()
 	case m.fix != nil:
+		// Deadline and the latest progress first: the title is the part that may be cut.
 		f := m.fix
 		p := f.plans[min(f.idx, len(f.plans)-1)]
-		status = m.spin.View() + " applying: " + clean(p.Title)
-		if n := len(f.lines); n > 0 {
-			status += " — " + clean(f.lines[n-1])
+		parts := []string{m.spin.View() + " fixing"}
+		if len(f.plans) > 1 {
+			parts[0] += fmt.Sprintf(" %d/%d", f.idx+1, len(f.plans))
 		}
 		if !f.deadline.IsZero() {
-			status += fmt.Sprintf(" (%s left)", max(0, f.deadline.Sub(m.cfg.now()).Round(time.Second)))
+			parts = append(parts, fmt.Sprintf("%s left", max(0, f.deadline.Sub(m.cfg.now()).Round(time.Second))))
 		}
+		if n := len(f.lines); n > 0 {
+			parts = append(parts, clean(f.lines[n-1]))
+		}
+		parts = append(parts, clean(p.Title))
+		status = strings.Join(parts, " · ")
 		if m.quitArmed {
 			status = s.MsgWarn.Render(clean(m.status.text))
 		}
@@ -844,7 +852,13 @@ func (m *Model) confirmBox(w int) string {
 	}
 	lines = append(lines, s.DialogTitle.Render(q), "")
 	for _, p := range c.plans {
-		lines = append(lines, indentLines(wrapText(clean(p.Title), inner-2), "• ")...)
+		for i, l := range wrapText(clean(p.Title), inner-2) {
+			if i == 0 {
+				lines = append(lines, "• "+l)
+			} else {
+				lines = append(lines, "  "+l)
+			}
+		}
 		if fl := planFlags(s, p, false); fl != "" {
 			lines = append(lines, "  "+fl)
 		}
