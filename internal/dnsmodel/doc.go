@@ -1,0 +1,20 @@
+// Package dnsmodel predicts, from configuration alone, what the VPC resolver (the metadata server,
+// 169.254.169.254) answers a client on a given VPC network for a name: which Cloud DNS zone it uses
+// (private zones bound to the network, longest suffix first, forwarding and peering zones included),
+// whether Cloud DNS for GKE publishes the cluster's records to the VPC (cluster, VPC or additive VPC
+// scope from the container API's dnsConfig), and the answer: the records, NODATA, NXDOMAIN, or
+// SERVFAIL for a forwarding zone whose targets the forwarder cannot reach (a ClusterIP, a pod IP of a
+// routes-based cluster, a target the firewall closes to 35.199.192.0/19 on port 53).
+//
+// It also knows the Kubernetes DNS specification's records for a Service (what GKE's Cloud DNS
+// controller writes), and how to recognise a zone GKE manages, so that no fix ever writes to one.
+//
+// Everything here is pure logic over API objects (google.golang.org/api dns/v1, container/v1,
+// compute/v1 and k8s.io/api types): no client, no network, so it works from a laptop and is
+// table-tested. The checks feed it from internal/inventory; the demo world may answer its DNS
+// queries with it.
+//
+// What it does not model (said in every prediction's caveats): outbound server policies and response
+// policies, which come before private zones in Cloud DNS's order, and zones in projects other than
+// the ones given.
+package dnsmodel
