@@ -132,3 +132,21 @@ func contains(xs []string, s string) bool {
 	}
 	return false
 }
+
+// TestGoreleaserCheck runs `goreleaser check` with the pinned GoReleaser that `make test` builds
+// (hack/tools/build-goreleaser.sh) and hands over in GKEDOCTOR_GORELEASER.
+func TestGoreleaserCheck(t *testing.T) {
+	bin := os.Getenv("GKEDOCTOR_GORELEASER")
+	if bin == "" {
+		if os.Getenv("GKEDOCTOR_REQUIRE_TESTBIN") == "1" {
+			t.Fatal("GKEDOCTOR_GORELEASER is not set: run `make test` (it builds goreleaser with hack/tools/build-goreleaser.sh)")
+		}
+		t.Skip("goreleaser not built: run `make test` (or set GKEDOCTOR_GORELEASER to hack/tools/build-goreleaser.sh's output)")
+	}
+	cmd := exec.Command(bin, "check")
+	cmd.Dir = root(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "1 configuration file(s) validated") {
+		t.Fatalf("goreleaser check failed: %v\n%s", err, out)
+	}
+}
