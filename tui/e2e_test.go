@@ -111,7 +111,9 @@ func TestE2E_tmuxSmoke(t *testing.T) {
 	})
 	s.waitFor("the checks to finish", func(scr string) bool { return !listRunning(scr) })
 	s.keys("?")
-	s.waitFor("the full help", func(scr string) bool { return strings.Contains(scr, "re-run all") && strings.Contains(scr, "keys.yaml") })
+	s.waitFor("the full help", func(scr string) bool {
+		return strings.Contains(scr, "re-run all") && strings.Contains(scr, "keys.yaml")
+	})
 	s.keys("Escape")
 	s.waitFor("the checklist again", func(scr string) bool { return strings.Contains(scr, "Checks") })
 	s.quit()
