@@ -137,7 +137,11 @@ func (m *Model) runChecks(run int, list []checks.Check, invalidate bool) tea.Cmd
 // afterwards whatever happened, since a failed fix may have changed something.
 func (m *Model) applyFix(job int, p *fixes.Plan) tea.Cmd {
 	ctx, ap, mb, inv := m.ctx, m.cfg.applier, m.mb, m.cfg.invalidate
+	// Reads and writes get the run's limit; the wait for the effect has its own (plan.WaitTimeout).
+	limit := m.cfg.runTimeout + p.WaitTimeout
 	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
 		res, err := ap.Apply(ctx, p, func(line string) {
 			mb.put(fixProgressMsg{job: job, line: line, at: time.Now()})
 		})
@@ -151,7 +155,10 @@ func (m *Model) applyFix(job int, p *fixes.Plan) tea.Cmd {
 // undoLast reverts the newest undoable journal entry of this target.
 func (m *Model) undoLast() tea.Cmd {
 	ctx, ap, j, target, inv := m.ctx, m.cfg.applier, m.cfg.journal, m.cfg.target, m.cfg.invalidate
+	limit := m.cfg.runTimeout
 	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
 		if j == nil {
 			return undoDoneMsg{err: errors.New("no journal in this session")}
 		}
