@@ -188,7 +188,8 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 	location := Region(inv.Scope.Location)
 	var services []*run.GoogleCloudRunV2Service
 	if env.Targets.CloudRunService != "" {
-		s, err := inv.RunService(ctx, location, env.Targets.CloudRunService)
+		loc, name := CloudRunRef(env.Targets.CloudRunService, location)
+		s, err := inv.RunService(ctx, loc, name)
 		if err != nil {
 			return nil, fmt.Errorf("read Cloud Run service %s: %w", env.Targets.CloudRunService, err)
 		}
@@ -261,6 +262,19 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 		p.Dests = append(p.Dests, Dest{From: "--service " + n.String(), Host: host, Port: port, Kind: kind, Namespace: n.Namespace, Name: n.Name, Service: svc})
 	}
 	return p, nil
+}
+
+// CloudRunRef splits --cloud-run-service: NAME (in defaultLocation, the cluster's region),
+// LOCATION/NAME, or projects/P/locations/LOCATION/services/NAME (the project is the run's).
+func CloudRunRef(ref, defaultLocation string) (location, name string) {
+	parts := strings.Split(strings.Trim(ref, "/"), "/")
+	switch {
+	case len(parts) == 6 && parts[0] == "projects" && parts[2] == "locations" && parts[4] == "services":
+		return parts[3], parts[5]
+	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
+		return parts[0], parts[1]
+	}
+	return defaultLocation, ref
 }
 
 // MapHost maps a host the client uses to a Service of the cluster.

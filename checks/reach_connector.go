@@ -1,0 +1,142 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+
+	vpcaccess "google.golang.org/api/vpcaccess/v1"
+
+	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/inventory"
+)
+
+// vpc-connector-ready: the Serverless VPC Access connector a source uses is READY. A connector in
+// ERROR ("Connector is in a bad state, manual deletion recommended") cannot be repaired in place: the
+// advice is to create a new one, move the services, then delete the old one.
+
+func init() {
+	Register(CheckFunc{CheckID: "vpc-connector-ready", Fn: runVPCConnectorReady})
+}
+
+type connectorFinding struct {
+	Src       *Source
+	Connector *vpcaccess.Connector
+	Status    Status
+	Cause     string
+	Summary   string
+	Evidence  []Evidence
+	Err       error
+}
+
+type connectorAnalysis struct {
+	Facts    *reachFacts
+	Findings []*connectorFinding
+}
+
+func (a *connectorAnalysis) finding(s *Source) *connectorFinding {
+	for _, f := range a.Findings {
+		if f.Src.Name == s.Name {
+			return f
+		}
+	}
+	return nil
+}
+
+func analyseConnectors(ctx context.Context, env *Env) (*connectorAnalysis, error) {
+	return inventory.Memo(ctx, env.Inv, "derived/reach/connectors", func(ctx context.Context) (*connectorAnalysis, error) {
+		f, err := getReachFacts(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		a := &connectorAnalysis{Facts: f}
+		for i := range f.Path.Sources {
+			src := &f.Path.Sources[i]
+			if src.Connector == "" {
+				continue
+			}
+			a.Findings = append(a.Findings, connectorFor(ctx, env, src))
+		}
+		return a, nil
+	})
+}
+
+func connectorFor(ctx context.Context, env *Env, src *Source) *connectorFinding {
+	fd := &connectorFinding{Src: src}
+	name := ShortName(src.Connector)
+	c, err := env.Inv.Connector(ctx, src.Connector)
+	if err != nil {
+		fd.Status, fd.Err = Skip, err
+		r := FromErr("read connector "+name, err)
+		fd.Cause, fd.Summary = r.Cause, r.Summary
+		fd.Evidence = append(fd.Evidence, Evidence{Step: "state of connector " + name, Status: Skip, Detail: err.Error(), Command: connectorDescribe(src)})
+		return fd
+	}
+	fd.Connector = c
+	where := c.IpCidrRange
+	if where == "" && c.Subnet != nil {
+		where = "subnet " + c.Subnet.Name
+	}
+	detail := fmt.Sprintf("state %s, network %s, %s", orPlaceholder(c.State, "STATE_UNSPECIFIED"), c.Network, where)
+	switch c.State {
+	case "READY":
+		fd.Status = Pass
+		fd.Summary = fmt.Sprintf("connector %s used by %s is READY", name, sourceLabel(src))
+	case "ERROR":
+		fd.Status, fd.Cause = Fail, "connector-not-ready"
+		fd.Summary = fmt.Sprintf("connector %s used by %s is in ERROR (\"Connector is in a bad state, manual deletion recommended\"): it cannot be repaired in place", name, sourceLabel(src))
+	case "CREATING", "UPDATING":
+		fd.Status, fd.Cause = Warn, "connector-not-ready"
+		fd.Summary = fmt.Sprintf("connector %s used by %s is %s, not READY yet", name, sourceLabel(src), c.State)
+	default:
+		fd.Status, fd.Cause = Fail, "connector-not-ready"
+		fd.Summary = fmt.Sprintf("connector %s used by %s is %s, not READY", name, sourceLabel(src), orPlaceholder(c.State, "STATE_UNSPECIFIED"))
+	}
+	fd.Evidence = append(fd.Evidence, Evidence{Step: "state of connector " + name, Status: fd.Status, Detail: detail, Command: connectorDescribe(src)})
+	return fd
+}
+
+// connectorAdvice is the advice for a connector in ERROR, naming every source that uses it.
+func connectorAdvice(fd *connectorFinding, users []*Source) *fixes.Plan {
+	var names []string
+	for _, u := range users {
+		names = append(names, u.Name)
+	}
+	c := fd.Connector
+	o := fixes.ConnectorReplacement{Connector: fd.Src.Connector, Network: c.Network, Range: c.IpCidrRange, Services: names}
+	if c.Subnet != nil {
+		o.Subnet, o.SubnetProject = c.Subnet.Name, c.Subnet.ProjectId
+	}
+	return fixes.NewConnectorAdvice(o)
+}
+
+func runVPCConnectorReady(ctx context.Context, env *Env, rec *Recorder) Result {
+	a, err := analyseConnectors(ctx, env)
+	if err != nil {
+		return reachSkip(err)
+	}
+	if len(a.Findings) == 0 {
+		if len(a.Facts.Path.Sources) > 0 {
+			return SkipResult("not-applicable", "not applicable: no Cloud Run source uses a Serverless VPC Access connector (Direct VPC egress or no VPC access)")
+		}
+		return noSourceResult(a.Facts)
+	}
+	r := combineFindings(rec, a.Findings, func(fd *connectorFinding) (Status, string, string, []Evidence, error) {
+		return fd.Status, fd.Cause, fd.Summary, fd.Evidence, fd.Err
+	}, func(n int) string { return fmt.Sprintf("%d connector(s) in use, all READY", n) })
+	for _, fd := range a.Findings {
+		if fd.Status != Pass && fd.Connector != nil {
+			r.Fixes = append(r.Fixes, connectorAdvice(fd, usersOf(a.Facts, fd.Src.Connector)))
+		}
+	}
+	return r
+}
+
+func usersOf(f *reachFacts, connector string) []*Source {
+	var out []*Source
+	for i := range f.Path.Sources {
+		if f.Path.Sources[i].Connector == connector {
+			out = append(out, &f.Path.Sources[i])
+		}
+	}
+	return out
+}

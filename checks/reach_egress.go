@@ -1,0 +1,246 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	vpcaccess "google.golang.org/api/vpcaccess/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/firewall"
+	"github.com/gkedoctor/gkedoctor/internal/inventory"
+)
+
+// run-vpc-egress: the Cloud Run service has VPC access (a connector or Direct VPC egress), its egress
+// setting sends every target address into the VPC (PRIVATE_RANGES_ONLY only sends RFC 1918 / RFC 6598
+// destinations; GKE's default services range 34.118.224.0/20 is neither), and the VPC it lands in is
+// the cluster's network or peered with it.
+
+func init() {
+	Register(CheckFunc{CheckID: "run-vpc-egress", Fn: runRunVPCEgress})
+}
+
+type egressFinding struct {
+	Src       *Source
+	Status    Status
+	Cause     string
+	Summary   string
+	Evidence  []Evidence
+	Err       error
+	Offending []*target // addresses PRIVATE_RANGES_ONLY sends to the internet
+	// NetworkMismatch: the connector / Direct VPC network is neither the cluster's nor peered with it.
+	NetworkMismatch bool
+	Network         string // projects/P/global/networks/N the source lands in, when known
+}
+
+type egressAnalysis struct {
+	Facts    *reachFacts
+	Findings []*egressFinding
+}
+
+func (a *egressAnalysis) finding(s *Source) *egressFinding {
+	for _, f := range a.Findings {
+		if f.Src.Name == s.Name {
+			return f
+		}
+	}
+	return nil
+}
+
+func analyseEgress(ctx context.Context, env *Env) (*egressAnalysis, error) {
+	return inventory.Memo(ctx, env.Inv, "derived/reach/egress", func(ctx context.Context) (*egressAnalysis, error) {
+		f, err := getReachFacts(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		a := &egressAnalysis{Facts: f}
+		for i := range f.Path.Sources {
+			a.Findings = append(a.Findings, egressFor(ctx, env, f, &f.Path.Sources[i]))
+		}
+		return a, nil
+	})
+}
+
+// connectorNetwork returns the project and name of the network a connector sits in.
+func connectorNetwork(src *Source, c *vpcaccess.Connector) (project, name string) {
+	project = projectOf(src.Connector)
+	if c.Subnet != nil && c.Subnet.ProjectId != "" {
+		project = c.Subnet.ProjectId
+	}
+	p, n := firewall.SplitNetwork(c.Network)
+	if p != "" {
+		project = p
+	}
+	return project, n
+}
+
+func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egressFinding {
+	fd := &egressFinding{Src: src}
+	step := func(st Status, s, detail, cmd string) {
+		fd.Evidence = append(fd.Evidence, Evidence{Step: s, Status: st, Detail: detail, Command: cmd})
+	}
+	label := sourceLabel(src)
+	if !src.HasVPCAccess() {
+		fd.Status, fd.Cause = Fail, "no-vpc-access"
+		fd.Summary = fmt.Sprintf("%s has no VPC access (no connector, no Direct VPC egress): it cannot reach any internal address", label)
+		step(Fail, "VPC access of "+label, "template.vpcAccess has neither a connector nor network interfaces", runDescribe(src))
+		return fd
+	}
+	if src.Connector != "" {
+		step(Pass, "VPC access of "+label, "Serverless VPC Access connector "+ShortName(src.Connector), runDescribe(src))
+	} else {
+		step(Pass, "VPC access of "+label, fmt.Sprintf("Direct VPC egress: network %s, subnetwork %s", src.DirectVPC.Network, orPlaceholder(src.DirectVPC.Subnetwork, "(default)")), runDescribe(src))
+	}
+	// Egress versus the addresses the client's packets go to.
+	egress := src.EffectiveEgress()
+	var unknown []string
+	for _, t := range f.targetsOf(src) {
+		switch {
+		case !t.Addr.IsValid():
+			unknown = append(unknown, t.Dest.Host)
+		case egress != "ALL_TRAFFIC" && !isPrivate(t.Addr):
+			fd.Offending = append(fd.Offending, t)
+		}
+	}
+	shown := egress
+	if src.Egress == "" {
+		shown += " (the default)"
+	}
+	if len(fd.Offending) > 0 {
+		var as []string
+		for _, t := range fd.Offending {
+			as = append(as, fmt.Sprintf("%s (%s, for %s)", t.Addr, t.Class, t.Ref()))
+		}
+		step(Fail, "egress setting of "+label, fmt.Sprintf("egress %s sends only RFC 1918 / RFC 6598 destinations into the VPC; %s are outside those ranges, so those packets go to the internet", shown, strings.Join(as, ", ")),
+			fmt.Sprintf("gcloud run services describe %s --region %s --format='value(template.vpcAccess.egress)'", src.Name, src.Location))
+	} else {
+		detail := "egress " + shown
+		if egress != "ALL_TRAFFIC" {
+			detail += ": every target address is in RFC 1918 / RFC 6598 ranges"
+		}
+		if len(unknown) > 0 {
+			detail += fmt.Sprintf(" (addresses not known for %s: they depend on DNS)", strings.Join(unknown, ", "))
+		}
+		step(Pass, "egress setting of "+label, detail, fmt.Sprintf("gcloud run services describe %s --region %s --format='value(template.vpcAccess.egress)'", src.Name, src.Location))
+	}
+	// The network the packets land in versus the cluster's.
+	var errs couldNotLook
+	var srcProject, srcNet string
+	if src.Connector != "" {
+		c, err := env.Inv.Connector(ctx, src.Connector)
+		if err != nil {
+			errs.add(err)
+			step(Skip, "network of connector "+ShortName(src.Connector), err.Error(), connectorDescribe(src))
+		} else {
+			srcProject, srcNet = connectorNetwork(src, c)
+		}
+	} else {
+		srcProject, srcNet = firewall.SplitNetwork(src.DirectVPC.Network)
+		if srcProject == "" {
+			srcProject = projectOf(src.FullName)
+		}
+	}
+	if srcNet != "" {
+		fd.Network = "projects/" + srcProject + "/global/networks/" + srcNet
+	}
+	cf := f.Cluster
+	switch {
+	case f.Cluster.Err != nil:
+		errs.add(cf.Err)
+		step(Skip, "network of the cluster", cf.Err.Error(), clusterCommand(env))
+	case srcNet == "":
+	case srcNet == cf.Network && srcProject == cf.NetworkProject:
+		step(Pass, "network", fmt.Sprintf("%s lands in %s, the cluster's network", label, fd.Network), clusterCommand(env))
+	default:
+		n, err := env.Inv.Network(ctx, cf.NetworkProject, cf.Network)
+		if err != nil {
+			errs.add(err)
+			step(Skip, "peering of "+cf.networkLink(), err.Error(), fmt.Sprintf("gcloud compute networks peerings list --network %s --project %s", cf.Network, cf.NetworkProject))
+			break
+		}
+		peered := ""
+		for _, pe := range n.Peerings {
+			p, nn := firewall.SplitNetwork(pe.Network)
+			if nn == srcNet && (p == "" || p == srcProject) && pe.State == "ACTIVE" {
+				peered = pe.Name
+			}
+		}
+		cmd := fmt.Sprintf("gcloud compute networks peerings list --network %s --project %s", cf.Network, cf.NetworkProject)
+		if peered != "" {
+			step(Pass, "network", fmt.Sprintf("%s lands in %s; the cluster's network %s is peered with it (peering %s, ACTIVE)", label, fd.Network, cf.networkLink(), peered), cmd)
+		} else {
+			fd.NetworkMismatch = true
+			step(Fail, "network", fmt.Sprintf("%s lands in %s, but the cluster is in %s and no ACTIVE peering joins them", label, fd.Network, cf.networkLink()), cmd)
+		}
+	}
+	switch {
+	case len(fd.Offending) > 0:
+		fd.Status, fd.Cause = Fail, "egress-private-ranges-only"
+		var as []string
+		for _, t := range fd.Offending {
+			as = append(as, t.Addr.String())
+		}
+		fd.Summary = fmt.Sprintf("%s has egress %s, so its packets to %s (outside RFC 1918 / RFC 6598) go to the internet instead of the VPC", label, egress, strings.Join(as, ", "))
+	case fd.NetworkMismatch:
+		fd.Status, fd.Cause = Fail, "no-vpc-access"
+		fd.Summary = fmt.Sprintf("%s has VPC access to %s, not to the cluster's network %s (and they are not peered)", label, fd.Network, cf.networkLink())
+	case len(errs.errs) > 0:
+		r := errs.result("check the network of " + label)
+		fd.Status, fd.Cause, fd.Summary, fd.Err = Skip, r.Cause, r.Summary, errs.errs[0]
+	default:
+		fd.Status = Pass
+		fd.Summary = fmt.Sprintf("%s sends its targets through the VPC (%s, egress %s) into the cluster's network", label, accessLabel(src), egress)
+	}
+	return fd
+}
+
+func accessLabel(src *Source) string {
+	if src.Connector != "" {
+		return "connector " + ShortName(src.Connector)
+	}
+	if src.DirectVPC != nil {
+		return "Direct VPC egress"
+	}
+	return "no VPC access"
+}
+
+func connectorDescribe(src *Source) string {
+	return fmt.Sprintf("gcloud compute networks vpc-access connectors describe %s --region %s --project %s --format='value(state,network,ipCidrRange,subnet.name)'",
+		ShortName(src.Connector), locationOf(src.Connector), projectOf(src.Connector))
+}
+
+// locationOf returns the LOCATION of projects/P/locations/LOCATION/….
+func locationOf(full string) string {
+	parts := strings.Split(full, "/")
+	if len(parts) >= 4 && parts[2] == "locations" {
+		return parts[3]
+	}
+	return ""
+}
+
+func noSourceResult(f *reachFacts) Result {
+	if f.RunErr != nil {
+		return FromErr("list the Cloud Run services", f.RunErr)
+	}
+	msg := "not applicable: no Cloud Run source to check (name one with --cloud-run-service NAME; services without VPC access are only analysed when named)"
+	if len(f.Path.Notes) > 0 {
+		msg += " (" + strings.Join(f.Path.Notes, "; ") + ")"
+	}
+	return SkipResult("not-applicable", msg)
+}
+
+func runRunVPCEgress(ctx context.Context, env *Env, rec *Recorder) Result {
+	a, err := analyseEgress(ctx, env)
+	if err != nil {
+		return reachSkip(err)
+	}
+	if len(a.Findings) == 0 {
+		return noSourceResult(a.Facts)
+	}
+	r := combineFindings(rec, a.Findings, func(fd *egressFinding) (Status, string, string, []Evidence, error) {
+		return fd.Status, fd.Cause, fd.Summary, fd.Evidence, fd.Err
+	}, func(n int) string {
+		return fmt.Sprintf("%d Cloud Run service(s) reach the cluster's network with egress covering their targets", n)
+	})
+	return r
+}

@@ -1,0 +1,256 @@
+package fixes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	compute "google.golang.org/api/compute/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/gcp"
+)
+
+// The firewall fix (FAILURE-MODES §1, "Firewall (only when cause 3 is confirmed)"): a new ingress
+// allow rule allow-serverless-to-CLUSTER-PORT from the client's source range (the connector's /28 or
+// the Direct VPC subnet) to the nodes' network tag on the Service port. Undo deletes it. On Shared VPC
+// the rule lives in the host project, where the user often lacks permission: then the plan turns into
+// advice with the gcloud command (GKE's own, from a LoadBalancerManualChange event, when there is one).
+
+const undoDeleteFirewall = "compute.delete-firewall"
+
+// FirewallRule describes the rule to create.
+type FirewallRule struct {
+	Project        string // the network's project (the Shared VPC host, or the cluster's project)
+	ClusterProject string
+	Network        string // projects/P/global/networks/N
+	Name           string
+	SourceRange    string
+	TargetTag      string // "" when the nodes' tag is unknown: advice only
+	Protocol       string // tcp or udp
+	Port           int
+	// ManualChange is the gcloud command of a LoadBalancerManualChange event, if any.
+	ManualChange string
+	// Deny names a deny rule that decides today; an allow rule would have to outrank it, which is a
+	// security decision: advice only.
+	Deny         string
+	DenyPriority int64
+}
+
+var fwNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// FirewallRuleName is allow-serverless-to-CLUSTER-PORT, shortened to a valid rule name.
+func FirewallRuleName(cluster string, port int) string {
+	suffix := "-" + strconv.Itoa(port)
+	base := "allow-serverless-to-" + strings.ToLower(cluster)
+	if len(base)+len(suffix) > 63 {
+		base = base[:63-len(suffix)]
+	}
+	base = strings.TrimRight(base, "-")
+	n := base + suffix
+	if !fwNameRE.MatchString(n) {
+		n = "allow-serverless-to-nodes" + suffix
+	}
+	return n
+}
+
+func (o FirewallRule) sharedVPC() bool {
+	return o.ClusterProject != "" && o.Project != o.ClusterProject
+}
+
+func (o FirewallRule) command(priority int64) string {
+	_, net := splitNetwork(o.Network)
+	tag := o.TargetTag
+	if tag == "" {
+		tag = "NODE_NETWORK_TAG"
+	}
+	return fmt.Sprintf("gcloud compute firewall-rules create %s --project %s --network %s --direction INGRESS --priority %d --source-ranges %s --target-tags %s --allow %s:%d",
+		o.Name, o.Project, net, priority, o.SourceRange, tag, o.Protocol, o.Port)
+}
+
+func (o FirewallRule) rule() *compute.Firewall {
+	return &compute.Firewall{
+		Name: o.Name, Network: o.Network, Direction: "INGRESS", Priority: 1000,
+		Description:  "gkedoctor: lets serverless clients (" + o.SourceRange + ") reach the GKE nodes on " + o.Protocol + ":" + strconv.Itoa(o.Port),
+		SourceRanges: []string{o.SourceRange}, TargetTags: []string{o.TargetTag},
+		Allowed: []*compute.FirewallAllowed{{IPProtocol: o.Protocol, Ports: []string{strconv.Itoa(o.Port)}}},
+	}
+}
+
+func (o FirewallRule) describe(prio int64) string {
+	return fmt.Sprintf("%s: INGRESS allow %s:%d from %s to instances tagged %s, priority %d, network %s", o.Name, o.Protocol, o.Port, o.SourceRange, o.TargetTag, prio, o.Network)
+}
+
+type deleteFirewallParams struct {
+	Project string `json:"project"`
+	Name    string `json:"name"`
+	ID      uint64 `json:"id,omitempty,string"` // only the rule the fix created is deleted
+}
+
+func init() { RegisterUndoer(undoDeleteFirewall, undoDeleteFirewallFn) }
+
+// NewFirewallPlan builds the fix, or advice when a deny rule decides or the node tag is unknown.
+func NewFirewallPlan(deps *Deps, o FirewallRule) *Plan {
+	if o.Protocol == "" {
+		o.Protocol = "tcp"
+	}
+	ref := "projects/" + o.Project + "/global/firewalls/" + o.Name
+	p := &Plan{
+		ID:         "create-firewall/" + o.Project + "/" + o.Name,
+		Title:      fmt.Sprintf("Allow %s to reach the GKE nodes on %s:%d (new firewall rule %s)", o.SourceRange, o.Protocol, o.Port, o.Name),
+		Reversible: true,
+		Commands:   []string{o.command(1000)},
+		Diff:       Diff("# "+ref+": absent\n", "# "+o.describe(1000)+"\n"),
+	}
+	p.Description = "Adds one ingress allow rule scoped to the client's source range, the nodes' network tag and the Service port; nothing else changes. Undo deletes it."
+	if o.sharedVPC() {
+		p.Description += fmt.Sprintf(" The network belongs to the Shared VPC host project %s: creating it needs compute.firewalls.create there; without it the tool prints the command for the host project's network admin.", o.Project)
+	}
+	switch {
+	case o.Deny != "":
+		prio := o.DenyPriority - 1
+		if prio < 0 {
+			prio = 0
+		}
+		p.ID = "override-firewall-deny/" + o.Project + "/" + o.Deny
+		p.Title = fmt.Sprintf("Review the deny rule %s that blocks %s from the nodes on %s:%d", o.Deny, o.SourceRange, o.Protocol, o.Port)
+		p.Advice, p.Reversible = true, true
+		p.Description = fmt.Sprintf("The deny rule %s (priority %d) outranks any allow rule at a higher priority number. Someone put it there on purpose: "+
+			"if serverless clients should reach the nodes, add a narrow allow rule that outranks it (priority %d), or narrow the deny rule. Undo: delete the new rule.", o.Deny, o.DenyPriority, prio)
+		p.Commands = []string{o.command(prio), fmt.Sprintf("gcloud compute firewall-rules describe %s --project %s", o.Deny, o.Project)}
+		p.Diff = Diff("# "+ref+": absent\n", "# "+o.describe(prio)+"\n")
+		return p
+	case o.TargetTag == "":
+		p.Advice = true
+		p.Description = "The nodes' network tag is unknown (no node pool tags, no GKE firewall rules for the cluster), so the rule cannot be scoped to them automatically; fill in the tag: " +
+			"gcloud compute instances describe NODE --format='value(tags.items)'."
+		return p
+	}
+	p.Snapshot = func(ctx context.Context) (Snapshot, error) {
+		g, err := gcpOf(deps)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		cur, err := g.Compute.Firewalls.Get(o.Project, o.Name).Context(ctx).Do()
+		if err == nil {
+			return Snapshot{}, &apierr.Error{Kind: apierr.Conflict, Op: "create firewall rule", Resource: ref,
+				Err: fmt.Errorf("a rule named %s already exists (priority %d, created %s): not touching it", o.Name, cur.Priority, cur.CreationTimestamp)}
+		}
+		if apierr.KindOf(gcp.Map(err, "", "")) != apierr.NotFound {
+			return Snapshot{}, gcp.Map(err, "get firewall rule", ref)
+		}
+		return Snapshot{
+			Prior: []Object{{API: "compute.googleapis.com", Kind: "Firewall", Name: ref, Absent: true}},
+			Undo:  []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name})},
+		}, nil
+	}
+	p.Apply = func(ctx context.Context, _ Snapshot) (Outcome, error) {
+		g, err := gcpOf(deps)
+		if err != nil {
+			return Outcome{}, err
+		}
+		op, err := g.Compute.Firewalls.Insert(o.Project, o.rule()).Context(ctx).Do()
+		if err != nil {
+			err = gcp.Map(err, "create firewall rule", ref)
+			if apierr.KindOf(err) == apierr.Permission && o.sharedVPC() {
+				// Shared VPC without permission in the host project: the fix becomes advice.
+				cmds := []string{o.command(1000)}
+				if o.ManualChange != "" {
+					cmds = append([]string{o.ManualChange}, cmds...)
+				}
+				p.Advice, p.Commands = true, cmds
+				return Outcome{Undo: []UndoAction{}}, fmt.Errorf("%w; the network belongs to the Shared VPC host project %s: ask its network or security admin to run: %s",
+					err, o.Project, strings.Join(cmds, " ; "))
+			}
+			return Outcome{}, err
+		}
+		if err := waitGlobalOp(ctx, g, o.Project, op); err != nil {
+			return Outcome{}, fmt.Errorf("create firewall rule %s: %w", ref, err)
+		}
+		got, err := g.Compute.Firewalls.Get(o.Project, o.Name).Context(ctx).Do()
+		if err != nil {
+			return Outcome{Message: "created " + ref}, nil
+		}
+		b, _ := json.Marshal(got)
+		return Outcome{
+			Message: "created firewall rule " + o.describe(got.Priority),
+			Created: []Object{{API: "compute.googleapis.com", Kind: "Firewall", Name: ref, Version: strconv.FormatUint(got.Id, 10), Contents: b}},
+			Undo:    []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name, ID: got.Id})},
+		}, nil
+	}
+	return p
+}
+
+// waitGlobalOp waits for a compute global operation to be DONE and returns its error, if any.
+func waitGlobalOp(ctx context.Context, g *gcp.Clients, project string, op *compute.Operation) error {
+	for op != nil && op.Status != "DONE" {
+		next, err := g.Compute.GlobalOperations.Wait(project, op.Name).Context(ctx).Do()
+		if err != nil {
+			return gcp.Map(err, "wait for operation", op.Name)
+		}
+		op = next
+		if op.Status != "DONE" {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	if op != nil && op.Error != nil && len(op.Error.Errors) > 0 {
+		var msgs []string
+		for _, e := range op.Error.Errors {
+			msgs = append(msgs, e.Code+": "+e.Message)
+		}
+		return errors.New("operation " + op.Name + " failed: " + strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+func undoDeleteFirewallFn(ctx context.Context, deps *Deps, raw json.RawMessage) error {
+	var p deleteFirewallParams
+	if err := json.Unmarshal(raw, &p); err != nil || p.Project == "" || p.Name == "" {
+		return fmt.Errorf("bad undo parameters %s", raw)
+	}
+	g, err := gcpOf(deps)
+	if err != nil {
+		return err
+	}
+	ref := "projects/" + p.Project + "/global/firewalls/" + p.Name
+	cur, err := g.Compute.Firewalls.Get(p.Project, p.Name).Context(ctx).Do()
+	if err != nil {
+		err = gcp.Map(err, "get firewall rule", ref)
+		if apierr.KindOf(err) == apierr.NotFound {
+			return nil // already gone
+		}
+		return err
+	}
+	if p.ID != 0 && cur.Id != p.ID {
+		return &apierr.Error{Kind: apierr.Conflict, Op: "delete firewall rule", Resource: ref, Err: fmt.Errorf("it was re-created since the fix (id %d, the fix created %d)", cur.Id, p.ID)}
+	}
+	op, err := g.Compute.Firewalls.Delete(p.Project, p.Name).Context(ctx).Do()
+	if err != nil {
+		err = gcp.Map(err, "delete firewall rule", ref)
+		if apierr.KindOf(err) == apierr.NotFound {
+			return nil
+		}
+		return err
+	}
+	return waitGlobalOp(ctx, g, p.Project, op)
+}
+
+// splitNetwork returns the project and name of a network reference.
+func splitNetwork(ref string) (project, name string) {
+	parts := strings.Split(strings.TrimSuffix(ref, "/"), "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == "projects" {
+			project = parts[i+1]
+		}
+	}
+	return project, parts[len(parts)-1]
+}
