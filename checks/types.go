@@ -163,13 +163,17 @@ type Env struct {
 	Targets  Targets
 	Inv      *inventory.Inventory
 	Resolver string // host:port for live DNS probes; "" when none
-	Dialer   Dialer // nil when live TCP probes cannot be made from here
-	Where    Where
-	ReadOnly bool
-	Demo     bool
-	Now      func() time.Time
-	FixDeps  *fixes.Deps // clients for plans' appliers and undoers
-	deps     *depRunner
+	// ResolverWhy says why Resolver was chosen ("from --resolver", "running on GCE: the VPC
+	// resolver", "the system resolver …"), or why there is none; DNS checks show it and use it to
+	// tell whether the resolver sees what the VPC sees.
+	ResolverWhy string
+	Dialer      Dialer // nil when live TCP probes cannot be made from here
+	Where       Where
+	ReadOnly    bool
+	Demo        bool
+	Now         func() time.Time
+	FixDeps     *fixes.Deps // clients for plans' appliers and undoers
+	deps        *depRunner
 }
 
 // CanProbeVPC reports whether live probes to VPC-internal addresses are possible from here.

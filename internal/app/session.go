@@ -17,6 +17,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
+	"github.com/gkedoctor/gkedoctor/internal/probe"
 	"github.com/gkedoctor/gkedoctor/internal/version"
 )
 
@@ -66,11 +67,16 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		target  checks.Target
 		where   = detectWhere()
 		dialer  checks.Dialer
-		resolv  = o.Resolver
+		resolv  string
+		why     string
 		gcpOpts = gcp.Options{ReadOnly: o.ReadOnly, UserAgent: "gkedoctor/" + version.Version}
 	)
-	if resolv != "" && !strings.Contains(resolv, ":") {
-		resolv = net.JoinHostPort(resolv, "53")
+	if o.Resolver != "" {
+		r, err := probe.ChooseResolver(o.Resolver, probe.HostEnvironment{})
+		if err != nil {
+			return nil, err
+		}
+		resolv, why = r.Addr, r.Why
 	}
 	if o.Demo {
 		if DemoStarter == nil {
@@ -90,7 +96,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		gcpOpts.Endpoint = w.GCPEndpoint()
 		where, dialer = checks.DemoWorld, w.Dialer()
 		if resolv == "" {
-			resolv = w.Resolver()
+			resolv, why = w.Resolver(), "the demo world's VPC resolver (plays 169.254.169.254)"
 		}
 	} else {
 		target = checks.Target{Project: o.Project, Location: o.Location, Cluster: o.Cluster,
@@ -120,7 +126,11 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 			dialer = &net.Dialer{Timeout: 3 * time.Second}
 		}
 		if resolv == "" {
-			resolv = defaultResolver(where)
+			if r, err := probe.ChooseResolver("", probe.HostEnvironment{}); err == nil {
+				resolv, why = r.Addr, r.Why
+			} else {
+				why = err.Error()
+			}
 		}
 	}
 	if o.NoGCP {
@@ -138,16 +148,17 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	}
 	s.Inv = inventory.New(inventory.Scope{Project: target.Project, Location: target.Location, Cluster: target.Cluster}, kc, s.KubeErr, g, s.GCPErr)
 	s.Env = &checks.Env{
-		Target:   target,
-		Targets:  checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, DNSNames: o.DNSNames, Peers: o.Peers},
-		Inv:      s.Inv,
-		Resolver: resolv,
-		Dialer:   dialer,
-		Where:    where,
-		ReadOnly: o.ReadOnly,
-		Demo:     o.Demo,
-		Now:      time.Now,
-		FixDeps:  &fixes.Deps{Kube: kc, GCP: g},
+		Target:      target,
+		Targets:     checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, DNSNames: o.DNSNames, Peers: o.Peers},
+		Inv:         s.Inv,
+		Resolver:    resolv,
+		ResolverWhy: why,
+		Dialer:      dialer,
+		Where:       where,
+		ReadOnly:    o.ReadOnly,
+		Demo:        o.Demo,
+		Now:         time.Now,
+		FixDeps:     &fixes.Deps{Kube: kc, GCP: g},
 	}
 	dir := o.JournalDir
 	if dir == "" {
@@ -177,22 +188,4 @@ func detectWhere() checks.Where {
 func onGCE(productFile string) bool {
 	b, err := os.ReadFile(productFile)
 	return err == nil && strings.Contains(string(b), "Google")
-}
-
-// defaultResolver: the VPC resolver in the VPC or cluster, else the system's first nameserver.
-func defaultResolver(where checks.Where) string {
-	if where == checks.InVPC {
-		return "169.254.169.254:53"
-	}
-	b, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" && net.ParseIP(f[1]) != nil {
-			return net.JoinHostPort(f[1], "53")
-		}
-	}
-	return ""
 }

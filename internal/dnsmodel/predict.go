@@ -95,6 +95,9 @@ type Prediction struct {
 	// name it is stored under.
 	RRSet  *dns.ResourceRecordSet
 	Owner  string
+	// RRSetZone is the authoritative zone that holds RRSet (Zone may be a peering zone, or the
+	// start of a CNAME chain into another zone).
+	RRSetZone *dns.ManagedZone
 	IPs    []netip.Addr
 	CNAMEs []string // the chain followed, in order
 	// Targets of a forwarding zone.
@@ -150,7 +153,7 @@ func (m *Model) predict(name, network string, depth int, allowPeering bool) Pred
 		target := NormalizeNetwork(zone.PeeringConfig.TargetNetwork.NetworkUrl, m.Project)
 		inner := m.predict(name, target, depth+1, false)
 		p.Outcome, p.Situation, p.IPs, p.RRSet, p.Owner, p.CNAMEs = inner.Outcome, inner.Situation, inner.IPs, inner.RRSet, inner.Owner, inner.CNAMEs
-		p.Targets, p.Err = inner.Targets, inner.Err
+		p.Targets, p.Err, p.RRSetZone = inner.Targets, inner.Err, inner.RRSetZone
 		p.Via += " → network " + NetworkName(target) + ": " + inner.Via
 		p.Reason = "peering zone " + zone.Name + " resolves the name as network " + NetworkName(target) + " does: " + inner.Reason
 	case KindPrivate:
@@ -350,11 +353,12 @@ func (m *Model) authoritative(p *Prediction, z *dns.ManagedZone, depth int) {
 			}
 			inner := m.predict(res.cname, p.Network, depth+1, true)
 			p.Outcome, p.Situation, p.IPs, p.RRSet, p.Owner, p.Targets, p.Err = inner.Outcome, inner.Situation, inner.IPs, inner.RRSet, inner.Owner, inner.Targets, inner.Err
+			p.RRSetZone = inner.RRSetZone
 			p.CNAMEs = append(p.CNAMEs, inner.CNAMEs...)
 			p.Reason = fmt.Sprintf("zone %s has %s CNAME %s; %s", z.Name, name, res.cname, inner.Reason)
 			return
 		case res.rrset != nil:
-			p.RRSet, p.Owner = res.rrset, res.rrset.Name
+			p.RRSet, p.Owner, p.RRSetZone = res.rrset, res.rrset.Name, z
 			for _, d := range res.rrset.Rrdatas {
 				if a, err := netip.ParseAddr(strings.TrimSpace(d)); err == nil {
 					p.IPs = append(p.IPs, a.Unmap())
@@ -395,6 +399,30 @@ func (m *Model) explainMissing(p *Prediction) {
 			}
 		}
 	}
+}
+
+// RecordIn returns the A record set an authoritative zone holds for name (following CNAMEs inside
+// the zone, and wildcards), whether or not the zone is visible to any client; nil when it has none.
+func (m *Model) RecordIn(z *dns.ManagedZone, name string) (*dns.ResourceRecordSet, error) {
+	if m.Records == nil || KindOf(z) != KindPrivate {
+		return nil, nil
+	}
+	rrs, err := m.Records(z)
+	if err != nil {
+		return nil, err
+	}
+	name = Fqdn(name)
+	for hop := 0; hop < maxDepth; hop++ {
+		res := lookup(name, z, rrs)
+		if res.rrset != nil {
+			return res.rrset, nil
+		}
+		if res.cname == "" || !InZone(res.cname, z.DnsName) {
+			return nil, nil
+		}
+		name = res.cname
+	}
+	return nil, nil
 }
 
 type lookupResult struct {

@@ -463,3 +463,26 @@ func TestFromCluster(t *testing.T) {
 		t.Error("nil cluster")
 	}
 }
+
+func TestRecordIn(t *testing.T) {
+	z := clusterBound("gke", "cluster.local.", "projects/p/locations/l/clusters/c")
+	m := model(nil, []*dns.ManagedZone{z}, map[string][]*dns.ResourceRecordSet{"gke": {a(devName, "34.118.231.33"), rr("alias.default.svc.cluster.local.", "CNAME", devName)}})
+	for _, n := range []string{devName, "alias.default.svc.cluster.local"} {
+		got, err := m.RecordIn(z, n)
+		if err != nil || got == nil || got.Rrdatas[0] != "34.118.231.33" {
+			t.Fatalf("%s: %v %v", n, got, err)
+		}
+	}
+	if got, _ := m.RecordIn(z, "ghost.default.svc.cluster.local."); got != nil {
+		t.Errorf("ghost: %v", got)
+	}
+	p := m.Predict(devName, "default")
+	if p.RRSet != nil || len(p.Unseen) != 1 {
+		t.Errorf("an unseen zone answered: %+v", p)
+	}
+	own := private("own", "gkedoctor.internal.", netURL)
+	m = model(nil, []*dns.ManagedZone{own}, map[string][]*dns.ResourceRecordSet{"own": {a("x.gkedoctor.internal.", "10.132.0.6")}})
+	if p := m.Predict("x.gkedoctor.internal", "default"); p.RRSetZone != own || p.Owner != "x.gkedoctor.internal." {
+		t.Errorf("RRSetZone %v owner %s", p.RRSetZone, p.Owner)
+	}
+}

@@ -1,0 +1,481 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	clouddns "google.golang.org/api/dns/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
+	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/probe"
+)
+
+// dnsName is one name a DNS check looks at, with who uses it.
+type dnsName struct {
+	FQDN    string
+	From    []string // "env DEV_AGENT_URL of Cloud Run gke-connectivity-tester4", "--dns-name"
+	Service *corev1.Service
+	Network string // the client's network for this name (projects/P/global/networks/N)
+	// Explicit names (--dns-name, --service) are always checked; names found in the path only when
+	// they are private (a private zone holds them, or their top-level domain is not public).
+	Explicit bool
+}
+
+// dnsFacts are the facts both DNS checks read, gathered once per run.
+type dnsFacts struct {
+	Names      []*dnsName
+	Skipped    []string // path names not checked (public names), for the evidence
+	Path       *Path
+	PathErr    error
+	Cluster    *dnsmodel.Cluster
+	ClusterErr error
+	Project    string
+	Zones      []*clouddns.ManagedZone
+	ZonesErr   error
+	Services   []corev1.Service
+	SvcErr     error
+	Network    string // the main client network ("" unknown)
+	NetworkHow string // how it was found, for the evidence
+	// Notes say what could not be looked at.
+	Notes []string
+}
+
+// dnsGetFacts gathers the facts, memoised in the run's inventory.
+func dnsGetFacts(ctx context.Context, env *Env) (*dnsFacts, error) {
+	return inventory.Memo(ctx, env.Inv, inventory.KeyDNS+"derived/facts", func(ctx context.Context) (*dnsFacts, error) {
+		return dnsGather(ctx, env)
+	})
+}
+
+func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
+	inv := env.Inv
+	f := &dnsFacts{Project: inv.Scope.Project}
+	c, err := inv.Cluster(ctx)
+	if err == nil {
+		f.Cluster = dnsmodel.FromCluster(c, inv.Scope.Project)
+	} else {
+		f.ClusterErr = err
+	}
+	f.Services, f.SvcErr = inv.Services(ctx)
+	if f.Project != "" {
+		f.Zones, f.ZonesErr = inv.ManagedZones(ctx, f.Project)
+	} else {
+		f.ZonesErr = apierr.NotConfiguredf("--project PROJECT (or a gke_PROJECT_LOCATION_CLUSTER context)", "no Google Cloud project, so no Cloud DNS zones")
+	}
+	f.Path, f.PathErr = DiscoverPath(ctx, env)
+	if f.Path != nil {
+		f.Notes = append(f.Notes, f.Path.Notes...)
+	}
+	domain := "cluster.local."
+	if f.Cluster != nil {
+		domain = f.Cluster.Domain
+	}
+	// The client's network: its connector's or Direct VPC egress's, else the cluster's.
+	networks := map[string]string{} // source full name → network
+	if f.Path != nil {
+		for i := range f.Path.Sources {
+			src := &f.Path.Sources[i]
+			n, how := dnsSourceNetwork(ctx, env, src)
+			if n != "" {
+				networks[src.Name] = n
+				if f.Network == "" {
+					f.Network, f.NetworkHow = n, how
+				}
+			} else if how != "" {
+				f.Notes = append(f.Notes, how)
+			}
+		}
+	}
+	if f.Network == "" && f.Cluster != nil && f.Cluster.Network != "" {
+		f.Network = f.Cluster.Network
+		f.NetworkHow = "no VPC client found; assuming a client on the cluster's network " + dnsmodel.NetworkName(f.Network)
+	}
+	seen := map[string]*dnsName{}
+	add := func(host, from string, svc *corev1.Service, network string, explicit bool) {
+		fq, err := probe.NormalizeName(host)
+		if err != nil {
+			f.Notes = append(f.Notes, fmt.Sprintf("%s: %v", from, err))
+			return
+		}
+		if network == "" {
+			network = f.Network
+		}
+		if n, ok := seen[fq]; ok {
+			n.From = append(n.From, from)
+			n.Explicit = n.Explicit || explicit
+			if n.Service == nil {
+				n.Service = svc
+			}
+			return
+		}
+		n := &dnsName{FQDN: fq, From: []string{from}, Service: svc, Network: network, Explicit: explicit}
+		if n.Service == nil {
+			n.Service = dnsServiceForName(fq, domain, f.Services)
+		}
+		seen[fq] = n
+		f.Names = append(f.Names, n)
+	}
+	if f.Path != nil {
+		for _, d := range f.Path.Dests {
+			if d.Kind == TargetClusterIP || d.Kind == TargetLBIP || d.Kind == TargetNotCluster {
+				continue // an address, not a name
+			}
+			if _, err := netip.ParseAddr(d.Host); err == nil || d.Host == "" {
+				continue
+			}
+			if d.Kind == TargetFlag {
+				if d.Service != nil {
+					add(dnsmodel.ServiceFQDN(d.Namespace, d.Name, domain), d.From, d.Service, "", true)
+				}
+				continue
+			}
+			add(d.Host, d.From, d.Service, networks[d.Source], false)
+		}
+	}
+	for _, n := range env.Targets.DNSNames {
+		add(n, "--dns-name", nil, "", true)
+	}
+	return f, nil
+}
+
+// dnsSourceNetwork finds the VPC network a Cloud Run source's traffic (and DNS queries) enter.
+func dnsSourceNetwork(ctx context.Context, env *Env, src *Source) (network, how string) {
+	project := projectOf(src.FullName)
+	switch {
+	case src.DirectVPC != nil && src.DirectVPC.Network != "":
+		n := dnsmodel.NormalizeNetwork(src.DirectVPC.Network, project)
+		return n, fmt.Sprintf("Cloud Run %s uses Direct VPC egress on network %s", src.Name, dnsmodel.NetworkName(n))
+	case src.Connector != "":
+		c, err := env.Inv.Connector(ctx, src.Connector)
+		if err != nil {
+			return "", fmt.Sprintf("could not read connector %s of Cloud Run %s: %v", ShortName(src.Connector), src.Name, err)
+		}
+		p := projectOf(src.Connector)
+		if c.Subnet != nil && c.Subnet.ProjectId != "" {
+			p = c.Subnet.ProjectId
+		}
+		n := dnsmodel.NormalizeNetwork(c.Network, p)
+		if n == "" {
+			return "", fmt.Sprintf("connector %s of Cloud Run %s names no network", ShortName(src.Connector), src.Name)
+		}
+		return n, fmt.Sprintf("Cloud Run %s → connector %s → network %s", src.Name, ShortName(src.Connector), dnsmodel.NetworkName(n))
+	}
+	return "", fmt.Sprintf("Cloud Run %s has no VPC access: its DNS queries never reach the VPC's private zones", src.Name)
+}
+
+// dnsServiceForName maps NAME.NS.svc.DOMAIN (or a name in a zone gkedoctor created, NAME.NS.DOMAIN)
+// to a Service of the cluster.
+func dnsServiceForName(fq, domain string, svcs []corev1.Service) *corev1.Service {
+	ns, name, ok := dnsmodel.ParseServiceFQDN(fq, domain)
+	if !ok && domain != "cluster.local." {
+		ns, name, ok = dnsmodel.ParseServiceFQDN(fq, "cluster.local.")
+	}
+	if !ok {
+		return nil
+	}
+	for i := range svcs {
+		if svcs[i].Namespace == ns && svcs[i].Name == name {
+			return &svcs[i]
+		}
+	}
+	return nil
+}
+
+// dnsModel builds the resolution model for this run (records are read lazily through the inventory
+// with the caller's context).
+func dnsModel(ctx context.Context, env *Env, f *dnsFacts) *dnsmodel.Model {
+	if f.ZonesErr != nil {
+		return nil
+	}
+	m := &dnsmodel.Model{Project: f.Project, Zones: f.Zones, Cluster: f.Cluster,
+		Records: func(z *clouddns.ManagedZone) ([]*clouddns.ResourceRecordSet, error) {
+			return env.Inv.RRSets(ctx, f.Project, z.Name)
+		},
+	}
+	byIP := map[netip.Addr]string{}
+	for _, s := range f.Services {
+		for _, ip := range append([]string{s.Spec.ClusterIP}, s.Spec.ClusterIPs...) {
+			if a, err := netip.ParseAddr(ip); err == nil {
+				byIP[a] = s.Namespace + "/" + s.Name
+			}
+		}
+	}
+	m.ServiceByIP = func(a netip.Addr) string { return byIP[a] }
+	// Firewall rules only matter for forwarding targets that are not cluster addresses.
+	for _, z := range f.Zones {
+		if dnsmodel.KindOf(z) == dnsmodel.KindForwarding && f.Network != "" {
+			proj := projectOf(f.Network)
+			if fws, err := env.Inv.Firewalls(ctx, proj); err == nil {
+				m.Firewalls, m.FirewallsRead = fws, true
+			}
+			break
+		}
+	}
+	return m
+}
+
+// dnsVPCView reports whether the live resolver answers as the VPC resolver does for the client:
+// a resolver the user named, the VPC resolver itself, or the demo world's.
+func dnsVPCView(env *Env) bool {
+	if env.Resolver == "" {
+		return false
+	}
+	return env.ResolverWhy == "" || strings.HasPrefix(env.ResolverWhy, "from --resolver") ||
+		env.Resolver == probe.VPCResolver || env.Where == DemoWorld || env.Demo
+}
+
+// dnsProbe queries the resolver once per name and run (both DNS checks share the answer).
+func dnsProbe(ctx context.Context, env *Env, name string) probe.DNSResult {
+	key := inventory.KeyDNS + "probe/" + env.Resolver + "/" + name
+	res, _ := inventory.Memo(ctx, env.Inv, key, func(ctx context.Context) (probe.DNSResult, error) {
+		pctx, cancel := context.WithTimeout(ctx, 6*time.Second)
+		defer cancel()
+		return probe.DNSClient{Timeout: 3 * time.Second}.Query(pctx, env.Resolver, name, dns.TypeA), nil
+	})
+	return res
+}
+
+// dnsObservation describes a probe result in one line.
+func dnsObservation(r probe.DNSResult) string {
+	var b strings.Builder
+	switch r.Outcome {
+	case probe.OutcomeAnswer:
+		var ips []string
+		for _, a := range r.Answers {
+			if a.Type == "A" || a.Type == "AAAA" {
+				ips = append(ips, fmt.Sprintf("%s (TTL %ds)", a.Data, a.TTL))
+			}
+		}
+		fmt.Fprintf(&b, "NOERROR, A %s", strings.Join(ips, ", "))
+	case probe.OutcomeNoData:
+		fmt.Fprintf(&b, "NOERROR with no A record (NODATA)")
+	case probe.OutcomeTimeout:
+		fmt.Fprintf(&b, "no reply (timeout)")
+	default:
+		if r.RcodeName != "" {
+			b.WriteString(r.RcodeName)
+		} else {
+			b.WriteString(r.Outcome.String())
+		}
+		if r.Err != nil && r.Outcome != probe.OutcomeNXDomain && r.Outcome != probe.OutcomeServFail {
+			fmt.Fprintf(&b, " (%v)", r.Err)
+		}
+	}
+	fmt.Fprintf(&b, " from %s over %s in %s", r.Server, r.Transport, r.Duration.Round(time.Millisecond))
+	if s := r.Symptom(); s != "" {
+		eai, code := r.EAI()
+		fmt.Fprintf(&b, "; an application sees %q (%s, [Errno %d])", s, eai, code)
+	}
+	return b.String()
+}
+
+// dnsPredicted describes a prediction in one line.
+func dnsPredicted(p dnsmodel.Prediction) string {
+	out := "unknown"
+	switch p.Outcome {
+	case probe.OutcomeAnswer:
+		var ips []string
+		for _, ip := range p.IPs {
+			ips = append(ips, ip.String())
+		}
+		out = "A " + strings.Join(ips, ", ")
+	case probe.OutcomeNXDomain:
+		out = "NXDOMAIN"
+	case probe.OutcomeNoData:
+		out = "NODATA"
+	case probe.OutcomeServFail:
+		out = "SERVFAIL"
+	}
+	return out
+}
+
+// dnsSameAnswer compares a prediction with an observation.
+func dnsSameAnswer(p dnsmodel.Prediction, r probe.DNSResult) bool {
+	if p.Outcome == 0 {
+		return true // nothing was predicted
+	}
+	if r.Outcome == probe.OutcomeTimeout && p.Outcome == probe.OutcomeServFail {
+		return true // an unreachable forwarder: some resolvers give up without answering
+	}
+	if p.Outcome != r.Outcome {
+		return false
+	}
+	if p.Outcome != probe.OutcomeAnswer {
+		return true
+	}
+	var want, got []string
+	for _, ip := range p.IPs {
+		want = append(want, ip.String())
+	}
+	for _, ip := range r.IPs() {
+		got = append(got, ip.String())
+	}
+	return dnsmodel.SameIPs(want, got)
+}
+
+// dnsClusterIPOf says whether ip is a ClusterIP, naming the Service.
+func dnsClusterIPOf(ip netip.Addr, f *dnsFacts) (bool, string) {
+	for _, s := range f.Services {
+		for _, c := range append([]string{s.Spec.ClusterIP}, s.Spec.ClusterIPs...) {
+			if a, err := netip.ParseAddr(c); err == nil && a == ip.Unmap() {
+				return true, s.Namespace + "/" + s.Name
+			}
+		}
+	}
+	if f.Cluster.IsClusterIP(ip) {
+		return true, ""
+	}
+	return false, ""
+}
+
+// dnsIsInternalLB reports whether a Service is an internal passthrough load balancer (either
+// annotation key, any case, or the L4 internal load balancer class).
+func dnsIsInternalLB(s *corev1.Service) bool {
+	if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return false
+	}
+	for _, k := range []string{"networking.gke.io/load-balancer-type", "cloud.google.com/load-balancer-type"} {
+		if strings.EqualFold(s.Annotations[k], "internal") {
+			return true
+		}
+	}
+	return s.Spec.LoadBalancerClass != nil && *s.Spec.LoadBalancerClass == "networking.gke.io/l4-regional-internal"
+}
+
+func dnsIngressIP(s *corev1.Service) string {
+	for _, in := range s.Status.LoadBalancer.Ingress {
+		if in.IP != "" {
+			return in.IP
+		}
+	}
+	return ""
+}
+
+// dnsILBFor finds the internal load balancer in front of target: the target itself when it is one,
+// else NAME-ilb (what the reachability fix creates), else an internal LoadBalancer Service in the
+// same namespace with the same selector. It returns the Service (nil when none) and its IP ("" while
+// pending).
+func dnsILBFor(target *corev1.Service, svcs []corev1.Service) (*corev1.Service, string) {
+	if target == nil {
+		return nil, ""
+	}
+	if dnsIsInternalLB(target) {
+		return target, dnsIngressIP(target)
+	}
+	var best *corev1.Service
+	for i := range svcs {
+		s := &svcs[i]
+		if s.Namespace != target.Namespace || !dnsIsInternalLB(s) {
+			continue
+		}
+		if s.Name == target.Name+"-ilb" {
+			return s, dnsIngressIP(s)
+		}
+		if best == nil && len(target.Spec.Selector) > 0 && dnsSameSelector(s.Spec.Selector, target.Spec.Selector) {
+			best = s
+		}
+	}
+	if best != nil {
+		return best, dnsIngressIP(best)
+	}
+	return nil, ""
+}
+
+func dnsSameSelector(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// dnsGuardDomains are the cluster DNS domains that mark a zone as GKE's.
+func dnsGuardDomains(f *dnsFacts) []string {
+	out := []string{"cluster.local."}
+	if f.Cluster != nil {
+		out = append(out, f.Cluster.Domains()...)
+	}
+	return out
+}
+
+// dnsOwnedZonePlans builds the owned-zone plan (and the alternative client-env plans) for the
+// Services behind names: an A record per Service to its internal load balancer's IP, or to the
+// NAME-ilb Service the reachability fix creates when there is none yet. nil when no name maps to a
+// Service that can have an internal load balancer.
+func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
+	if f.Project == "" || f.Network == "" {
+		return nil
+	}
+	p := fixes.OwnedZoneParams{Project: f.Project, Network: f.Network, GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps}
+	if f.Cluster != nil {
+		p.Cluster = ShortName(f.Cluster.Name)
+	}
+	if dnsVPCView(env) {
+		p.Resolver = env.Resolver
+	}
+	// Reuse a zone gkedoctor created on this network (its name and domain may have been edited).
+	for _, z := range f.Zones {
+		if z.Labels[fixes.OwnedLabelKey] == fixes.OwnedLabelValue && dnsmodel.VisibleTo(z, f.Network, f.Project) {
+			p.ZoneName, p.Domain = z.Name, z.DnsName
+			break
+		}
+	}
+	labels := map[string]string{} // host → label
+	seen := map[string]bool{}
+	for _, n := range names {
+		s := n.Service
+		if s == nil || s.Spec.Type == corev1.ServiceTypeExternalName || s.Spec.ClusterIP == corev1.ClusterIPNone {
+			continue
+		}
+		label := s.Name + "." + s.Namespace
+		labels[strings.TrimSuffix(n.FQDN, ".")] = label
+		if seen[label] {
+			continue
+		}
+		seen[label] = true
+		r := fixes.OwnedRecord{Label: label, Service: s.Namespace + "/" + s.Name, ILBService: s.Namespace + "/" + s.Name + "-ilb"}
+		if ilb, ip := dnsILBFor(s, f.Services); ilb != nil {
+			r.ILBService, r.IP = ilb.Namespace+"/"+ilb.Name, ip
+		}
+		p.Records = append(p.Records, r)
+	}
+	if len(p.Records) == 0 {
+		return nil
+	}
+	sort.Slice(p.Records, func(i, j int) bool { return p.Records[i].Label < p.Records[j].Label })
+	if f.Path != nil {
+		for _, src := range f.Path.Sources {
+			if src.Service == nil || src.Service.Template == nil {
+				continue
+			}
+			for _, c := range src.Service.Template.Containers {
+				for _, e := range c.Env {
+					hosts := map[string]string{}
+					for _, u := range ExtractURLs(e.Name, e.Value) {
+						if l, ok := labels[u.Host]; ok {
+							hosts[u.Host] = l
+						}
+					}
+					if len(hosts) > 0 {
+						p.Env = append(p.Env, fixes.EnvRef{Source: src.FullName, EnvVar: e.Name, Value: e.Value, Hosts: hosts})
+					}
+				}
+			}
+		}
+	}
+	plans := []*fixes.Plan{fixes.NewOwnedZonePlan(p)}
+	return append(plans, fixes.NewClientEnvPlans(p)...)
+}

@@ -1,0 +1,490 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
+	"github.com/gkedoctor/gkedoctor/internal/probe"
+)
+
+func init() {
+	Register(CheckFunc{CheckID: "dns-servfail", Fn: runDNSServfail})
+}
+
+// dnsEval is what is known about one name: the prediction from configuration and the live answer.
+type dnsEval struct {
+	N      *dnsName
+	Pred   *dnsmodel.Prediction // nil when the Cloud DNS facts could not be read
+	Obs    *probe.DNSResult     // nil when no live probe was made
+	ObsVPC bool                 // Obs is what the client's VPC resolver answers
+	// The verdict for this name.
+	Status  Status
+	Cause   string
+	Summary string
+	// recordUse is the record a dns-stale-record verdict is about.
+	recordUse *dnsRecordUse
+}
+
+// unknown reports that nothing could be concluded for the name.
+func (e *dnsEval) unknown() bool { return e.Status == "" }
+
+// dnsEvaluate predicts and probes one name and records both in the evidence.
+func dnsEvaluate(ctx context.Context, env *Env, f *dnsFacts, m *dnsmodel.Model, rec *Recorder, n *dnsName) *dnsEval {
+	e := &dnsEval{N: n}
+	if m != nil {
+		p := m.Predict(n.FQDN, n.Network)
+		e.Pred = &p
+		cmd := ""
+		if p.Zone != nil {
+			cmd = fmt.Sprintf("gcloud dns managed-zones describe %s --project %s", p.Zone.Name, f.Project)
+			if p.Kind == dnsmodel.KindPrivate {
+				cmd = fmt.Sprintf("gcloud dns record-sets list --zone %s --project %s --name %s", p.Zone.Name, f.Project, n.FQDN)
+			}
+		}
+		rec.Step("predict "+n.FQDN, Pass, fmt.Sprintf("from configuration: %s via %s: %s", dnsPredicted(p), p.Via, p.Reason), cmd)
+	}
+	if env.Resolver == "" {
+		return e
+	}
+	vpc := dnsVPCView(env)
+	if !vpc && e.Pred != nil && e.Pred.Zone != nil {
+		rec.Step("query "+n.FQDN, Skip, fmt.Sprintf("not queried live: the resolver here (%s, %s) does not see the VPC's private zones, and %s answers this name",
+			env.Resolver, env.ResolverWhy, e.Pred.Via), "")
+		return e
+	}
+	r := dnsProbe(ctx, env, n.FQDN)
+	e.Obs = &r
+	e.ObsVPC = vpc || (e.Pred != nil && e.Pred.Zone == nil && len(e.Pred.Unseen) == 0 && e.Pred.Via == "public DNS")
+	st := Pass
+	if r.Outcome != probe.OutcomeAnswer {
+		st = Fail
+	}
+	detail := "observed: " + dnsObservation(r)
+	if !e.ObsVPC {
+		st = Skip
+		detail += fmt.Sprintf(" — this is %s (%s), which may not answer as the VPC does, so it is not used for the verdict", env.Resolver, env.ResolverWhy)
+	}
+	rec.Step("query "+n.FQDN, st, detail, r.Dig())
+	if e.Pred != nil && e.ObsVPC && e.Pred.Outcome != 0 {
+		if dnsSameAnswer(*e.Pred, r) {
+			rec.Step("compare "+n.FQDN, Pass, fmt.Sprintf("prediction (%s) and observation agree", dnsPredicted(*e.Pred)), "")
+		} else {
+			rec.Step("compare "+n.FQDN, Warn, fmt.Sprintf("prediction and observation differ: configuration says %s, the resolver answered %s; something the model does not see is in play (a server or response policy, a zone in another project, a change in progress)",
+				dnsPredicted(*e.Pred), dnsObservationShort(r)), "")
+		}
+	}
+	return e
+}
+
+// dnsObservationShort names an observed outcome in one word or the answer's addresses.
+func dnsObservationShort(r probe.DNSResult) string {
+	if r.Outcome == probe.OutcomeAnswer {
+		var ips []string
+		for _, ip := range r.IPs() {
+			ips = append(ips, ip.String())
+		}
+		return "A " + strings.Join(ips, ", ")
+	}
+	if r.RcodeName != "" && r.Outcome != probe.OutcomeNoData {
+		return r.RcodeName
+	}
+	return strings.ToUpper(r.Outcome.String())
+}
+
+// dnsObservedCause maps an observed failure to its cause id and sentence.
+func dnsObservedCause(n string, r probe.DNSResult, resolver string) (string, string) {
+	symptom := ""
+	if s := r.Symptom(); s != "" {
+		eai, code := r.EAI()
+		symptom = fmt.Sprintf(`; an application sees "%s" (%s, [Errno %d])`, s, eai, code)
+	}
+	switch r.Outcome {
+	case probe.OutcomeServFail:
+		return "observed-servfail", fmt.Sprintf("%s: the resolver %s answered SERVFAIL%s", n, resolver, symptom)
+	case probe.OutcomeNXDomain:
+		return "observed-nxdomain", fmt.Sprintf("%s: the resolver %s answered NXDOMAIN (the name does not exist)%s", n, resolver, symptom)
+	case probe.OutcomeNoData:
+		return "observed-nodata", fmt.Sprintf("%s: the resolver %s knows the name but has no A record for it (NODATA)%s", n, resolver, symptom)
+	}
+	return "observed-no-answer", fmt.Sprintf("%s: the resolver %s gave no usable answer (%s)%s", n, resolver, dnsObservationShort(r), symptom)
+}
+
+// dnsConfigCause is the §2 cause a prediction shows, if any ("" for a name that resolves to an
+// address other than a ClusterIP). known is false when the prediction cannot tell.
+func dnsConfigCause(p *dnsmodel.Prediction, n *dnsName, f *dnsFacts) (cause, summary string, known bool) {
+	if p == nil {
+		return "", "", false
+	}
+	name := strings.TrimSuffix(n.FQDN, ".")
+	switch p.Situation {
+	case dnsmodel.SitForwardUnreachable:
+		return "forwarding-to-clusterip", fmt.Sprintf("%s: SERVFAIL, because %s", name, p.Reason), true
+	case dnsmodel.SitClusterOnly:
+		return "cluster-scope", fmt.Sprintf("%s: NXDOMAIN (\"Name or service not known\"), because %s", name, p.Reason), true
+	case dnsmodel.SitWrongDomain:
+		return "wrong-domain", fmt.Sprintf("%s: NXDOMAIN, because %s", name, p.Reason), true
+	case dnsmodel.SitOtherNetwork:
+		return "zone-other-network", fmt.Sprintf("%s: %s", name, p.Reason), true
+	case dnsmodel.SitNoRecord, dnsmodel.SitNoZone:
+		if s := n.Service; s != nil && s.Spec.ClusterIP == corev1.ClusterIPNone && p.Zone != nil {
+			if managed, _ := dnsmodel.GKEManaged(p.Zone, f.Cluster); managed {
+				return "headless-no-endpoints", fmt.Sprintf("%s: %s; %s/%s is a headless Service, which the Kubernetes DNS spec leaves without any record while none of its endpoints is ready",
+					name, p.Reason, s.Namespace, s.Name), true
+			}
+		}
+		return "no-record", fmt.Sprintf("%s: %s", name, p.Reason), true
+	case dnsmodel.SitAnswer:
+		if c, why := dnsAnswerClusterIP(p.IPs, f); c {
+			return "answer-is-clusterip", fmt.Sprintf("%s resolves to %s, %s: reachable only inside the cluster, so the connection from the VPC hangs", name, dnsIPs(p.IPs), why), true
+		}
+		return "", "", true
+	}
+	return "", "", false
+}
+
+func dnsAnswerClusterIP(ips []netip.Addr, f *dnsFacts) (bool, string) {
+	for _, ip := range ips {
+		if ok, svc := dnsClusterIPOf(ip, f); ok {
+			if svc != "" {
+				return true, "the ClusterIP of Service " + svc
+			}
+			return true, "an address in the cluster's services range " + f.Cluster.ServicesCIDR.String()
+		}
+	}
+	return false, ""
+}
+
+func dnsIPs(ips []netip.Addr) string {
+	var s []string
+	for _, ip := range ips {
+		s = append(s, ip.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// verdictServfail decides one name for dns-servfail.
+func (e *dnsEval) verdictServfail(f *dnsFacts, env *Env) {
+	name := strings.TrimSuffix(e.N.FQDN, ".")
+	cause, summary, known := dnsConfigCause(e.Pred, e.N, f)
+	if e.Obs != nil && e.ObsVPC {
+		r := *e.Obs
+		if r.Outcome == probe.OutcomeAnswer {
+			if c, why := dnsAnswerClusterIP(r.IPs(), f); c {
+				e.Status, e.Cause = Fail, "answer-is-clusterip"
+				e.Summary = fmt.Sprintf("%s resolves to %s, %s: reachable only inside the cluster, so the connection from the VPC hangs", name, dnsIPs(r.IPs()), why)
+				return
+			}
+			if ips := r.IPs(); len(ips) > 0 && dnsDefaultServicesRange.Contains(ips[0]) && f.Cluster == nil {
+				e.Status, e.Cause = Warn, "answer-is-clusterip"
+				e.Summary = fmt.Sprintf("%s resolves to %s, in GKE's default services range %s: probably a ClusterIP, unreachable from the VPC (the cluster could not be read to be sure)",
+					name, dnsIPs(r.IPs()), dnsDefaultServicesRange)
+				return
+			}
+			e.Status, e.Summary = Pass, fmt.Sprintf("%s resolves to %s from the VPC (resolver %s)", name, dnsIPs(r.IPs()), env.Resolver)
+			return
+		}
+		if cause != "" && e.Pred != nil && dnsSameAnswer(*e.Pred, r) {
+			e.Status, e.Cause = Fail, cause
+			e.Summary = summary + fmt.Sprintf(" (observed: %s)", dnsObservationShort(r))
+			if s := r.Symptom(); s != "" {
+				e.Summary += fmt.Sprintf(`; an application sees "%s"`, s)
+			}
+			return
+		}
+		e.Status = Fail
+		e.Cause, e.Summary = dnsObservedCause(name, r, env.Resolver)
+		if e.Pred != nil && e.Pred.Outcome != 0 {
+			e.Summary += fmt.Sprintf("; the configuration predicted %s (%s), so something the model does not see is in play", dnsPredicted(*e.Pred), e.Pred.Reason)
+		}
+		return
+	}
+	if !known {
+		return
+	}
+	not := "not queried live from here"
+	switch {
+	case env.Resolver == "":
+		not += " (no resolver: pass --resolver HOST:PORT, or run in the VPC)"
+	case !dnsVPCView(env):
+		not += " (this machine's resolver does not see the VPC's private zones; run in the VPC or pass --resolver)"
+	}
+	if cause == "" {
+		e.Status, e.Summary = Pass, fmt.Sprintf("%s resolves to %s from the VPC (predicted from configuration; %s)", name, dnsIPs(e.Pred.IPs), not)
+		return
+	}
+	e.Status, e.Cause, e.Summary = Fail, cause, summary+" (predicted from configuration; "+not+")"
+}
+
+var dnsDefaultServicesRange = netip.MustParsePrefix("34.118.224.0/20")
+
+// dnsCommonEvidence records what both DNS checks looked at. It returns false (with the result) when
+// there is nothing to look at.
+func dnsCommonEvidence(env *Env, f *dnsFacts, rec *Recorder) (Result, bool) {
+	if f.Cluster != nil {
+		rec.Step("cluster DNS", Pass, fmt.Sprintf("%s (domain %s, services range %s)", f.Cluster.ScopeName(), f.Cluster.Domain, f.Cluster.ServicesCIDR),
+			fmt.Sprintf("gcloud container clusters describe %s --location %s --project %s --format 'yaml(networkConfig.dnsConfig,servicesIpv4Cidr)'",
+				env.Inv.Scope.Cluster, env.Inv.Scope.Location, env.Inv.Scope.Project))
+	} else {
+		rec.Step("cluster DNS", Skip, "could not read the cluster: "+f.ClusterErr.Error(), "")
+	}
+	if f.ZonesErr == nil {
+		var zs []string
+		for _, z := range f.Zones {
+			k := string(dnsmodel.KindOf(z))
+			if managed, _ := dnsmodel.GKEManaged(z, f.Cluster); managed {
+				k += ", GKE-managed"
+			}
+			zs = append(zs, fmt.Sprintf("%s (%s, %s)", z.Name, dnsmodel.Fqdn(z.DnsName), k))
+		}
+		detail := fmt.Sprintf("%d zone(s) in project %s", len(f.Zones), f.Project)
+		if len(zs) > 0 {
+			detail += ": " + strings.Join(zs, "; ")
+		}
+		rec.Step("Cloud DNS zones", Pass, detail, "gcloud dns managed-zones list --project "+f.Project)
+	} else {
+		rec.Step("Cloud DNS zones", Skip, "could not list the zones: "+f.ZonesErr.Error(), "")
+	}
+	if f.PathErr != nil {
+		rec.Step("client", Skip, "could not discover the VPC client and the names it uses: "+f.PathErr.Error(), "")
+	}
+	if f.Network != "" {
+		rec.Step("client network", Pass, f.NetworkHow, "")
+	}
+	for _, note := range f.Notes {
+		rec.Step("note", Skip, note, "")
+	}
+	if len(f.Skipped) > 0 {
+		rec.Step("names not checked", Pass, "public names the client uses (public DNS answers them): "+strings.Join(f.Skipped, ", "), "")
+	}
+	switch {
+	case env.Resolver != "" && dnsVPCView(env):
+		rec.Step("resolver", Pass, fmt.Sprintf("live queries to %s (%s)", env.Resolver, orDefault(env.ResolverWhy, "given")), "")
+	case env.Resolver != "":
+		rec.Step("resolver", Skip, fmt.Sprintf("%s (%s): not the VPC's view; private names are predicted from configuration only", env.Resolver, env.ResolverWhy), "")
+	default:
+		rec.Step("resolver", Skip, "no live DNS queries: "+orDefault(env.ResolverWhy, "no resolver"), "")
+	}
+	if len(f.Names) == 0 {
+		reason := "no name to check: no URL of the client names a cluster Service, and no --dns-name or --service was given"
+		if f.PathErr != nil {
+			reason += " (" + f.PathErr.Error() + ")"
+		}
+		cause := "no-names"
+		if apierr.IsCouldNotLook(f.PathErr) {
+			cause = "not-configured"
+		}
+		return SkipResult(cause, reason), false
+	}
+	if f.ZonesErr != nil && env.Resolver == "" {
+		r := FromErr("list the Cloud DNS zones", f.ZonesErr)
+		if r.Status == Skip {
+			r.Summary += "; and there is no resolver for a live query (--resolver)"
+		}
+		return r, false
+	}
+	return Result{}, true
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// dnsFilterNames keeps the names worth checking: explicit ones, and path names a private zone or the
+// cluster holds (public names are public DNS's business).
+func dnsFilterNames(f *dnsFacts, m *dnsmodel.Model) []*dnsName {
+	var out []*dnsName
+	f.Skipped = nil
+	for _, n := range f.Names {
+		if n.Explicit || n.Service != nil || m == nil {
+			out = append(out, n)
+			continue
+		}
+		p := m.Predict(n.FQDN, n.Network)
+		if p.Zone == nil && len(p.Unseen) == 0 && p.Situation == dnsmodel.SitUnpredicted {
+			f.Skipped = append(f.Skipped, strings.TrimSuffix(n.FQDN, "."))
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func runDNSServfail(ctx context.Context, env *Env, rec *Recorder) Result {
+	f, err := dnsGetFacts(ctx, env)
+	if err != nil {
+		return ErrorResult(err)
+	}
+	m := dnsModel(ctx, env, f)
+	ff := *f
+	ff.Names = dnsFilterNames(&ff, m)
+	if r, ok := dnsCommonEvidence(env, &ff, rec); !ok {
+		return r
+	}
+	var evals []*dnsEval
+	for _, n := range ff.Names {
+		e := dnsEvaluate(ctx, env, &ff, m, rec, n)
+		e.verdictServfail(&ff, env)
+		evals = append(evals, e)
+	}
+	if m != nil {
+		rec.Step("caveats", Pass, dnsmodel.Caveats, "")
+	}
+	return dnsAggregate(ctx, env, &ff, evals, "resolve from the VPC", dnsServfailPlans)
+}
+
+// dnsAggregate turns the names' verdicts into the check's result: the first failing name decides
+// (names in the order the client uses them, then the flags), with the fixes for its cause.
+func dnsAggregate(ctx context.Context, env *Env, f *dnsFacts, evals []*dnsEval, good string,
+	plans func(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval) []*fixes.Plan) Result {
+	var failing, warning, passing, unknown []*dnsEval
+	for _, e := range evals {
+		switch e.Status {
+		case Fail:
+			failing = append(failing, e)
+		case Warn:
+			warning = append(warning, e)
+		case Pass:
+			passing = append(passing, e)
+		default:
+			unknown = append(unknown, e)
+		}
+	}
+	bad := append(append([]*dnsEval{}, failing...), warning...)
+	if len(bad) > 0 {
+		first := bad[0]
+		summary := first.Summary
+		if more := len(bad) - 1; more > 0 {
+			summary += fmt.Sprintf(" (and %d more name(s): %s)", more, dnsNameList(bad[1:]))
+		}
+		res := Result{Status: first.Status, Cause: first.Cause, Summary: summary}
+		res.Fixes = plans(env, f, first, bad)
+		return res
+	}
+	if len(unknown) > 0 {
+		var why []string
+		for _, e := range unknown {
+			r := "not predictable from configuration and not queried live"
+			if e.Pred != nil && e.Pred.Reason != "" {
+				r = e.Pred.Reason
+			}
+			why = append(why, strings.TrimSuffix(e.N.FQDN, ".")+": "+r)
+		}
+		s := fmt.Sprintf("could not tell whether %d name(s) %s: %s; run in the VPC or pass --resolver to query live", len(unknown), good, strings.Join(why, "; "))
+		if len(passing) > 0 {
+			s = fmt.Sprintf("%d name(s) %s, but ", len(passing), good) + s
+		}
+		return SkipResult("unverifiable", s)
+	}
+	if len(passing) == 1 {
+		return PassResult(passing[0].Summary)
+	}
+	var parts []string
+	for _, e := range passing {
+		parts = append(parts, e.Summary)
+	}
+	return PassResult(fmt.Sprintf("all %d names %s: %s", len(passing), good, strings.Join(parts, "; ")))
+}
+
+func dnsNameList(es []*dnsEval) string {
+	var s []string
+	for _, e := range es {
+		s = append(s, strings.TrimSuffix(e.N.FQDN, ".")+" ("+e.Cause+")")
+	}
+	return strings.Join(s, ", ")
+}
+
+// dnsServfailPlans are the fixes for dns-servfail's causes (DESIGN §7: create before change before
+// delete; never GKE's zone; never clusterDnsScope).
+func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval) []*fixes.Plan {
+	var names []*dnsName
+	for _, e := range failing {
+		names = append(names, e.N)
+	}
+	out := dnsOwnedZonePlans(env, f, names)
+	seen := map[string]bool{}
+	for _, e := range failing {
+		p := e.Pred
+		switch e.Cause {
+		case "forwarding-to-clusterip":
+			if p == nil || p.Zone == nil || seen[p.Zone.Name] {
+				continue
+			}
+			seen[p.Zone.Name] = true
+			if managed, why := dnsmodel.GKEManaged(p.Zone, f.Cluster); managed {
+				out = append(out, &fixes.Plan{ID: "gke-zone/" + p.Zone.Name, Title: "Leave GKE's zone " + p.Zone.Name + " alone", Advice: true,
+					Description: "The zone is GKE's (" + why + "); gkedoctor never writes to it. Publish names in a zone you own instead."})
+				continue
+			}
+			var why []string
+			for _, t := range p.Targets {
+				why = append(why, t.Target+" is "+t.Why)
+			}
+			out = append(out, fixes.NewDeleteForwardingZonePlan(fixes.DeleteForwardingZoneParams{Project: f.Project, Zone: p.Zone,
+				Why: strings.Join(why, "; "), GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps}))
+		case "zone-other-network":
+			if p == nil || len(p.Unseen) == 0 || seen[p.Unseen[0].Zone.Name] {
+				continue
+			}
+			z := p.Unseen[0].Zone
+			seen[z.Name] = true
+			if managed, why := dnsmodel.GKEManaged(z, f.Cluster); managed {
+				out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Zone " + z.Name + " is GKE's: it cannot be bound to the client's network", Advice: true,
+					Description: "The zone holding the name is GKE-managed (" + why + "); gkedoctor never changes it. Publish names in a zone you own, bound to the client's network, or move the client to the cluster's network."})
+				continue
+			}
+			nets := append(dnsmodel.BoundNetworks(z, f.Project), e.N.Network)
+			var urls []string
+			for _, n := range nets {
+				urls = append(urls, dnsmodel.NetworkURL(n, f.Project))
+			}
+			out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Bind zone " + z.Name + " to the client's network " + dnsmodel.NetworkName(e.N.Network), Advice: true, VPCWide: true,
+				Description: "A private zone answers only the networks it is bound to. Binding it to the client's network changes resolution of " + z.DnsName + " for every client of that network, so it is advice: run it if that is what you want.",
+				Commands:    []string{fmt.Sprintf("gcloud dns managed-zones update %s --project %s --networks %s", z.Name, f.Project, strings.Join(urls, ","))}})
+		case "headless-no-endpoints":
+			if s := e.N.Service; s != nil && !seen["headless/"+s.Name] {
+				seen["headless/"+s.Name] = true
+				out = append(out, &fixes.Plan{ID: "ready-endpoints/" + s.Namespace + "/" + s.Name, Title: "Make the pods behind " + s.Namespace + "/" + s.Name + " ready", Advice: true,
+					Description: "A headless Service's name exists only while at least one endpoint is ready; find why its pods are not ready.",
+					Commands: []string{fmt.Sprintf("kubectl get endpointslices -n %s -l kubernetes.io/service-name=%s -o wide", s.Namespace, s.Name),
+						fmt.Sprintf("kubectl describe pods -n %s -l %s", s.Namespace, dnsSelector(s))}})
+			}
+		case "cluster-scope", "wrong-domain":
+			if s := e.N.Service; s != nil && s.Spec.ClusterIP == corev1.ClusterIPNone && f.Cluster != nil && !seen["additive"] {
+				seen["additive"] = true
+				out = append(out, dnsAdditiveAdvice(env, f))
+			}
+		}
+	}
+	return out
+}
+
+func dnsSelector(s *corev1.Service) string {
+	var parts []string
+	for k, v := range s.Spec.Selector {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+// dnsAdditiveAdvice is the headless-only alternative of FAILURE-MODES §2: additive VPC scope. Never a
+// change of clusterDnsScope (it needs a re-create).
+func dnsAdditiveAdvice(env *Env, f *dnsFacts) *fixes.Plan {
+	return &fixes.Plan{
+		ID: "additive-vpc-scope/" + ShortName(f.Cluster.Name), Title: "For headless Services: publish the cluster's records to the VPC with additive VPC scope", Advice: true,
+		Description: "Additive VPC scope keeps cluster scope and adds a zone under a domain unique in the VPC, visible to the VPC (Standard clusters; on Autopilot only at creation; not in Shared VPC service projects). " +
+			"Headless Services then resolve to their ready pod IPs (routable only in VPC-native clusters). ClusterIP Services still resolve to ClusterIPs, which the VPC cannot reach: for them use an internal load balancer and a zone you own. " +
+			"Whether it can be enabled in place on every Standard version is not confirmed. Never change clusterDnsScope of an existing cluster: that needs a re-create.",
+		Commands: []string{fmt.Sprintf("gcloud container clusters update %s --location %s --project %s --additive-vpc-scope-dns-domain=DOMAIN.example",
+			env.Inv.Scope.Cluster, env.Inv.Scope.Location, env.Inv.Scope.Project)},
+	}
+}
