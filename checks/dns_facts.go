@@ -66,7 +66,9 @@ func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 		f.ClusterErr = err
 	}
 	f.Services, f.SvcErr = inv.Services(ctx)
-	if f.Project != "" {
+	if _, err := inv.GCP(); err != nil {
+		f.ZonesErr = err
+	} else if f.Project != "" {
 		f.Zones, f.ZonesErr = inv.ManagedZones(ctx, f.Project)
 	} else {
 		f.ZonesErr = apierr.NotConfiguredf("--project PROJECT (or a gke_PROJECT_LOCATION_CLUSTER context)", "no Google Cloud project, so no Cloud DNS zones")
@@ -237,7 +239,7 @@ func dnsVPCView(env *Env) bool {
 func dnsProbe(ctx context.Context, env *Env, name string) probe.DNSResult {
 	key := inventory.KeyDNS + "probe/" + env.Resolver + "/" + name
 	res, _ := inventory.Memo(ctx, env.Inv, key, func(ctx context.Context) (probe.DNSResult, error) {
-		pctx, cancel := context.WithTimeout(ctx, 6*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 		defer cancel()
 		return probe.DNSClient{Timeout: 3 * time.Second}.Query(pctx, env.Resolver, name, dns.TypeA), nil
 	})

@@ -92,10 +92,19 @@ func dnsObservationShort(r probe.DNSResult) string {
 		}
 		return "A " + strings.Join(ips, ", ")
 	}
-	if r.RcodeName != "" && r.Outcome != probe.OutcomeNoData {
+	switch {
+	case r.Outcome == probe.OutcomeNoData:
+		return "NODATA"
+	case r.RcodeName != "":
 		return r.RcodeName
+	case r.Outcome == probe.OutcomeTimeout:
+		return "no reply before the deadline (timeout)"
+	case r.Outcome == probe.OutcomeMalformed:
+		return "a malformed reply: " + fmt.Sprint(r.Err)
+	case r.Err != nil:
+		return "error: " + r.Err.Error()
 	}
-	return strings.ToUpper(r.Outcome.String())
+	return r.Outcome.String()
 }
 
 // dnsObservedCause maps an observed failure to its cause id and sentence.
