@@ -164,6 +164,16 @@ func dnsStaleVerdict(ctx context.Context, env *Env, f *dnsFacts, u *dnsRecordUse
 // dnsServiceForRecord finds the Service a record is about when the name does not say: the Service
 // whose load balancer holds the record's IP, or NAME.NS in a zone gkedoctor created.
 func dnsServiceForRecord(u *dnsRecordUse, f *dnsFacts) *corev1.Service {
+	if u.Zone.Labels[fixes.OwnedLabelKey] == fixes.OwnedLabelValue {
+		rel := strings.TrimSuffix(dnsmodel.Fqdn(u.RR.Name), "."+dnsmodel.Fqdn(u.Zone.DnsName))
+		if name, ns, ok := strings.Cut(rel, "."); ok && !strings.Contains(ns, ".") {
+			for i := range f.Services {
+				if f.Services[i].Namespace == ns && f.Services[i].Name == name {
+					return &f.Services[i]
+				}
+			}
+		}
+	}
 	for _, d := range u.RR.Rrdatas {
 		a, err := netip.ParseAddr(strings.TrimSpace(d))
 		if err != nil {
@@ -174,16 +184,6 @@ func dnsServiceForRecord(u *dnsRecordUse, f *dnsFacts) *corev1.Service {
 			for _, in := range s.Status.LoadBalancer.Ingress {
 				if b, err := netip.ParseAddr(in.IP); err == nil && b == a.Unmap() {
 					return dnsTargetOf(s, f.Services)
-				}
-			}
-		}
-	}
-	if u.Zone.Labels[fixes.OwnedLabelKey] == fixes.OwnedLabelValue {
-		rel := strings.TrimSuffix(dnsmodel.Fqdn(u.RR.Name), "."+dnsmodel.Fqdn(u.Zone.DnsName))
-		if name, ns, ok := strings.Cut(rel, "."); ok && !strings.Contains(ns, ".") {
-			for i := range f.Services {
-				if f.Services[i].Namespace == ns && f.Services[i].Name == name {
-					return &f.Services[i]
 				}
 			}
 		}

@@ -528,12 +528,16 @@ func (m *Model) fallback(p *Prediction) {
 		case c.CloudDNS() && c.Scope == ScopeVPC:
 			p.Reason = fmt.Sprintf("the cluster is in VPC scope but no zone for %s is bound to network %s (is the client on the cluster's network %s?), so the resolver answers NXDOMAIN",
 				clusterDomain, NetworkName(p.Network), NetworkName(c.Network))
-			if len(p.Unseen) > 0 && !onlyCluster {
+			if u := firstUnseen(p.Unseen, false); u != nil {
 				p.Situation = SitOtherNetwork
+				p.Reason = u.Why + "; a private zone answers only the networks it is bound to, so the resolver answers NXDOMAIN"
 			}
 		default:
 			p.Reason = fmt.Sprintf("the cluster runs %s: %s records are served only to the cluster's own pods and nodes, so a VPC client gets NXDOMAIN",
 				c.ScopeName(), clusterDomain)
+			if u := firstUnseen(p.Unseen, true); u != nil {
+				p.Reason += " (" + u.Why + ")"
+			}
 		}
 	case len(p.Unseen) > 0 && !onlyCluster:
 		p.Outcome, p.Situation = probe.OutcomeNXDomain, SitOtherNetwork
@@ -559,6 +563,17 @@ func (m *Model) fallback(p *Prediction) {
 		p.Situation, p.Via = SitUnpredicted, "public DNS"
 		p.Reason = "no private zone bound to network " + NetworkName(p.Network) + " holds the name: public DNS answers it (not predicted)"
 	}
+}
+
+// firstUnseen returns the first unseen zone bound only to clusters (clusterOnly) or to other
+// networks (!clusterOnly).
+func firstUnseen(us []Unseen, clusterOnly bool) *Unseen {
+	for i := range us {
+		if us[i].ClusterOnly == clusterOnly {
+			return &us[i]
+		}
+	}
+	return nil
 }
 
 func shortNames(ss []string) []string {
