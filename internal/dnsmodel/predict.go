@@ -93,13 +93,13 @@ type Prediction struct {
 	Kind Kind
 	// RRSet is the A record set that answers (after CNAMEs, possibly a wildcard); Owner is the
 	// name it is stored under.
-	RRSet  *dns.ResourceRecordSet
-	Owner  string
+	RRSet *dns.ResourceRecordSet
+	Owner string
 	// RRSetZone is the authoritative zone that holds RRSet (Zone may be a peering zone, or the
 	// start of a CNAME chain into another zone).
 	RRSetZone *dns.ManagedZone
-	IPs    []netip.Addr
-	CNAMEs []string // the chain followed, in order
+	IPs       []netip.Addr
+	CNAMEs    []string // the chain followed, in order
 	// Targets of a forwarding zone.
 	Targets []TargetVerdict
 	// Unseen zones hold the name but are not visible to the network.
