@@ -6,12 +6,15 @@ import (
 	"context"
 	"os"
 
+	"github.com/gkedoctor/gkedoctor/internal/app"
 	"github.com/gkedoctor/gkedoctor/internal/cli"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
+	"github.com/gkedoctor/gkedoctor/internal/sim"
 	"github.com/gkedoctor/gkedoctor/tui"
 )
 
 func main() {
 	cli.TUI = tui.Run
+	app.DemoStarter = sim.DemoStarter
 	os.Exit(cli.Execute(context.Background(), iostreams.System(), os.Args[1:]))
 }

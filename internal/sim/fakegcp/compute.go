@@ -764,6 +764,17 @@ func (s *Server) Firewalls(project string) []*compute.Firewall {
 	return out
 }
 
+// DeleteFirewall removes a firewall rule directly, as a simulated load-balancer controller tearing
+// down its rules does; it reports whether one existed. Like the other seeding methods it neither logs
+// a request nor fires OnMutation.
+func (s *Server) DeleteFirewall(project, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.firewalls[key(project, name)]
+	delete(s.firewalls, key(project, name))
+	return ok
+}
+
 // fillFirewall sets output-only fields and defaults. Callers hold s.mu.
 func (s *Server) fillFirewall(project string, f *compute.Firewall) {
 	f.Kind = "compute#firewall"
