@@ -101,7 +101,6 @@ func lbName(uid types.UID) string {
 
 func (c *lbController) reconcile(now time.Time) time.Time {
 	k := c.w.kube
-	g := c.w.gcp
 	ctx, cancel := context.WithTimeout(c.w.ctx, 10*time.Second)
 	defer cancel()
 	var next time.Time
@@ -155,6 +154,11 @@ func (c *lbController) reconcile(now time.Time) time.Time {
 		if !s.provisioned {
 			if now.Before(s.dueAt) {
 				soon(s.dueAt)
+				continue
+			}
+			if len(svc.Spec.Selector) > 0 && !hasSlice(k, &svc) {
+				// The backends (the Service's endpoints) come first, as health checks need them.
+				soon(now.Add(10 * time.Millisecond))
 				continue
 			}
 			ip, err := c.allocate(&svc, s.internal)
@@ -212,8 +216,16 @@ func (c *lbController) reconcile(now time.Time) time.Time {
 		}
 		c.teardown(ctx, st, svc)
 	}
-	_ = g
 	return next
+}
+
+func hasSlice(k *kubeSide, svc *corev1.Service) bool {
+	for _, es := range k.endpointSlices(svc.Namespace) {
+		if es.Labels["kubernetes.io/service-name"] == svc.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // fingerprintLB is what the Google objects are built from.
