@@ -342,7 +342,12 @@ func (c *lbController) ensureGoogleObjects(svc *corev1.Service, s *lbState) {
 			fr.PortRange = ports[0] + "-" + ports[len(ports)-1]
 		}
 	}
-	g.AddForwardingRule(Project, Region, fr)
+	if cur := findRule(g.ForwardingRules(Project, Region), fr.Name); cur == nil || !sameForwarding(cur, fr) {
+		if cur != nil { // an update keeps the rule's identity
+			fr.Id, fr.CreationTimestamp = cur.Id, cur.CreationTimestamp
+		}
+		g.AddForwardingRule(Project, Region, fr)
+	}
 
 	sources := svc.Spec.LoadBalancerSourceRanges
 	if len(sources) == 0 && svc.Annotations[annSourceRanges] != "" {
@@ -361,7 +366,12 @@ func (c *lbController) ensureGoogleObjects(svc *corev1.Service, s *lbState) {
 	for _, p := range protos {
 		fw.Allowed = append(fw.Allowed, &compute.FirewallAllowed{IPProtocol: p, Ports: byProto[p]})
 	}
-	if !firewallExists(g.Firewalls(Project), fw.Name) || !sameRule(g.Firewalls(Project), fw) {
+	if fws := g.Firewalls(Project); !sameRule(fws, fw) {
+		for _, cur := range fws {
+			if cur.Name == fw.Name {
+				fw.Id, fw.CreationTimestamp = cur.Id, cur.CreationTimestamp
+			}
+		}
 		g.AddFirewall(Project, fw)
 	}
 	if !firewallExists(g.Firewalls(Project), healthCheckRule) {
@@ -370,6 +380,21 @@ func (c *lbController) ensureGoogleObjects(svc *corev1.Service, s *lbState) {
 			SourceRanges: []string{"130.211.0.0/22", "35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"}, TargetTags: []string{NodeTag},
 			Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"10256"}}}})
 	}
+}
+
+func findRule(frs []*compute.ForwardingRule, name string) *compute.ForwardingRule {
+	for _, fr := range frs {
+		if fr.Name == name {
+			return fr
+		}
+	}
+	return nil
+}
+
+func sameForwarding(a, b *compute.ForwardingRule) bool {
+	return a.IPAddress == b.IPAddress && a.IPProtocol == b.IPProtocol && a.LoadBalancingScheme == b.LoadBalancingScheme &&
+		a.AllPorts == b.AllPorts && reflect.DeepEqual(a.Ports, b.Ports) && a.PortRange == b.PortRange &&
+		a.AllowGlobalAccess == b.AllowGlobalAccess && a.Description == b.Description
 }
 
 func firewallExists(fws []*compute.Firewall, name string) bool {
