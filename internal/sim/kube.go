@@ -115,6 +115,20 @@ func (k *kubeSide) close() {
 	}
 }
 
+// maxActions bounds the fake clientsets' action logs (they record every call, forever): a demo left
+// running for hours must not grow without bound. Tests read far fewer.
+const maxActions = 20_000
+
+// trimActions empties an action log that grew past maxActions; it runs every half minute.
+func (k *kubeSide) trimActions(now time.Time) time.Time {
+	for _, c := range []*fake.Clientset{k.rw, k.ro} {
+		if len(c.Actions()) > maxActions {
+			c.ClearActions()
+		}
+	}
+	return now.Add(30 * time.Second)
+}
+
 func (k *kubeSide) nextRV() string {
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -142,6 +142,7 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 		w.startLoop(w.lb.loop, w.lb.reconcile)
 		w.startLoop(w.cdns.loop, w.cdns.reconcile)
 		w.startLoop(w.masq.loop, w.masq.reconcile)
+		w.startLoop(newLoop(), w.kube.trimActions)
 		w.gcp.OnMutation(w.onGCPMutation)
 		return nil
 	})

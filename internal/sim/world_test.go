@@ -610,3 +610,91 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	w.Close() // twice is fine
 }
+
+func TestForwardingZoneToAnILBInFrontOfKubeDNS(t *testing.T) {
+	w := start(t, Options{})
+	c := clients(t, w, false)
+	ctx := ctxT(t, 10*time.Second)
+	// The known pattern: kube-dns exposed on an internal LB, the forwarding zone re-pointed at it.
+	dnsILB := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns-ilb", Namespace: "kube-system",
+			Annotations: map[string]string{"networking.gke.io/load-balancer-type": "Internal"}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"k8s-app": "kube-dns"},
+			Ports: []corev1.ServicePort{{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53}, {Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53}}},
+	}
+	if _, err := w.Kube().CoreV1().Services("kube-system").Create(ctx, dnsILB, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ip string
+	eventually(t, 5*time.Second, "kube-dns-ilb address", func() error {
+		s, err := w.Kube().CoreV1().Services("kube-system").Get(ctx, "kube-dns-ilb", metav1.GetOptions{})
+		if err != nil || len(s.Status.LoadBalancer.Ingress) == 0 {
+			return errors.New("pending")
+		}
+		ip = s.Status.LoadBalancer.Ingress[0].IP
+		return nil
+	})
+	if err := c.DNS.ManagedZones.Delete(Project, ForwardingZone).Context(ctx).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DNS.ManagedZones.Create(Project, &clouddns.ManagedZone{Name: ForwardingZone, DnsName: "cluster.local.", Visibility: "private",
+		PrivateVisibilityConfig: &clouddns.ManagedZonePrivateVisibilityConfig{Networks: []*clouddns.ManagedZonePrivateVisibilityConfigNetwork{
+			{NetworkUrl: "projects/dev-orchestra/global/networks/default"}}},
+		ForwardingConfig: &clouddns.ManagedZoneForwardingConfig{TargetNameServers: []*clouddns.ManagedZoneForwardingConfigNameServerTarget{{Ipv4Address: ip}}},
+	}).Context(ctx).Do(); err != nil {
+		t.Fatal(err)
+	}
+	res := probe.DNS(ctx, w.Resolver(), "development-agent.default.svc.cluster.local", dns.TypeA)
+	if res.Outcome != probe.OutcomeAnswer || res.IPs()[0].String() != DevAgentIP {
+		t.Fatalf("through kube-dns's internal LB: %v %v, want the ClusterIP %s", res.Outcome, res.IPs(), DevAgentIP)
+	}
+	// It answers, but with the ClusterIP: the name still leads nowhere from Cloud Run.
+	if r := dial(t, w.Dialer(), DevAgentIP+":80", 100*time.Millisecond); r.Outcome != probe.TCPTimeout {
+		t.Errorf("the answer's address from Cloud Run: %v, want timeout", r.Outcome)
+	}
+	if res := probe.DNS(ctx, w.Resolver(), "nobody.default.svc.cluster.local", dns.TypeA); res.Outcome != probe.OutcomeNXDomain {
+		t.Errorf("a missing Service: %v, want nxdomain", res.Outcome)
+	}
+	// Without the firewall rule for Cloud DNS's forwarders (and with the LB's own rule limited to the
+	// VPC), the forwarder cannot reach the target: SERVFAIL again.
+	if _, err := c.Compute.Firewalls.Delete(Project, "allow-cloud-dns-forwarding").Context(ctx).Do(); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := w.Kube().CoreV1().Services("kube-system").Get(ctx, "kube-dns-ilb", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Spec.LoadBalancerSourceRanges = []string{AutoModeCIDR}
+	if _, err := w.Kube().CoreV1().Services("kube-system").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "SERVFAIL once 35.199.192.0/19 is shut out", func() error {
+		if res := probe.DNS(ctx, w.Resolver(), "development-agent.default.svc.cluster.local", dns.TypeA); res.Outcome != probe.OutcomeServFail {
+			return errf("%v", res.Outcome)
+		}
+		return nil
+	})
+	if r := w.ResolveFromVPC("development-agent.default.svc.cluster.local", dns.TypeA); !strings.Contains(r.Reason, DNSForwarders) {
+		t.Errorf("reason = %q, want the forwarders' range named", r.Reason)
+	}
+}
+
+func TestPodsReachClusterIPs(t *testing.T) {
+	w := start(t, Options{})
+	pod := w.DialerFrom(SourcePod)
+	if body, err := get(t, pod, DevAgentIP+":80"); err != nil || body != "development-agent: ok\n" {
+		t.Fatalf("pod → ClusterIP: %q, %v", body, err)
+	}
+	if body, err := get(t, pod, "development-agent.default.svc.cluster.local:80"); err != nil || body != "development-agent: ok\n" {
+		t.Fatalf("pod → cluster name: %q, %v", body, err)
+	}
+	if res := dial(t, pod, DevAgentIP+":81", 100*time.Millisecond); res.Outcome != probe.TCPTimeout {
+		t.Errorf("a port the Service does not have: %v, want timeout", res.Outcome)
+	}
+	if res := dial(t, pod, "172.16.0.12:9999", 100*time.Millisecond); res.Outcome != probe.TCPRefused {
+		t.Errorf("a pod port nothing listens on: %v, want refused", res.Outcome)
+	}
+	if res := dial(t, w.DialerFrom("cloud-run/"+MeshService), FirstILBIP+":80", 100*time.Millisecond); res.Outcome != probe.TCPTimeout {
+		t.Errorf("mesh-svc → an address with no LB yet: %v", res.Outcome)
+	}
+}
