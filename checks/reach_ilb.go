@@ -120,28 +120,30 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 		}
 	}
 	step(Pass, "internal load balancer for "+ref, fmt.Sprintf("%s is type LoadBalancer, internal by %s, port %d", ilbRef, how, t.ILBPort), kubectlSvc(ilb.Namespace, ilb.Name))
-	if t.LBIP == "" {
-		evs, err := env.Inv.Events(ctx, ilb.Namespace, "Service", ilb.Name)
-		failed := false
-		var lines []string
-		if err != nil {
-			lines = append(lines, "could not read its events: "+err.Error())
-		}
-		sort.SliceStable(evs, func(i, j int) bool { return eventTime(evs[i]).Before(eventTime(evs[j])) })
-		for _, e := range evs {
-			lines = append(lines, fmt.Sprintf("%s %s: %s", e.Type, e.Reason, strings.TrimSpace(e.Message)))
-			switch e.Reason {
-			case "SyncLoadBalancerFailed":
-				failed = true
-			case "LoadBalancerManualChange":
-				if m := backquoted.FindStringSubmatch(e.Message); m != nil {
-					fd.ManualChange = m[1]
-				}
-				failed = true
+	// Events: why an IP is pending, and GKE's request for a firewall change it could not make
+	// (LoadBalancerManualChange, on Shared VPC), which matters even once the IP is there.
+	evs, evErr := env.Inv.Events(ctx, ilb.Namespace, "Service", ilb.Name)
+	failed := false
+	var lines []string
+	if evErr != nil {
+		lines = append(lines, "could not read its events: "+evErr.Error())
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return eventTime(evs[i]).Before(eventTime(evs[j])) })
+	for _, e := range evs {
+		lines = append(lines, fmt.Sprintf("%s %s: %s", e.Type, e.Reason, strings.TrimSpace(e.Message)))
+		switch e.Reason {
+		case "SyncLoadBalancerFailed":
+			failed = true
+		case "LoadBalancerManualChange":
+			if m := backquoted.FindStringSubmatch(e.Message); m != nil {
+				fd.ManualChange = m[1]
 			}
+			failed = true
 		}
-		fd.Events = evs
-		if len(evs) == 0 && err == nil {
+	}
+	fd.Events = evs
+	if t.LBIP == "" {
+		if len(evs) == 0 && evErr == nil {
 			lines = append(lines, "no events (the load-balancer controller has not reported anything yet)")
 		}
 		fd.Cause = "ilb-pending"
@@ -160,6 +162,9 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 	}
 	step(Pass, "ingress IP of "+ilbRef, fmt.Sprintf("%s (clients in the VPC use http://%s:%d)", t.LBIP, t.LBIP, t.ILBPort),
 		fmt.Sprintf("kubectl get service %s -n %s -o jsonpath='{.status.loadBalancer.ingress[*].ip}'", ilb.Name, ilb.Namespace))
+	if fd.ManualChange != "" {
+		step(Warn, "firewall change GKE asked for", "GKE could not open the firewall for "+ilbRef+" itself (Shared VPC?): a security admin must run: "+fd.ManualChange, kubectlEvents(ilb.Namespace, ilb.Name))
+	}
 	// Region versus global access, per client.
 	for _, src := range f.sourcesOf(t) {
 		rf := regionFor(ctx, env, f, t, src)

@@ -201,3 +201,11 @@ func planByID(t *testing.T, r Result, id string) *fixes.Plan {
 }
 
 func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+var metaCreate = metav1.CreateOptions{}
+
+func eventFor(svc, reason, msg string) *corev1.Event {
+	return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: svc + "." + strings.ToLower(reason), Namespace: "default"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Service", Namespace: "default", Name: svc, APIVersion: "v1"},
+		Reason:         reason, Message: msg, Type: corev1.EventTypeNormal, Count: 1}
+}

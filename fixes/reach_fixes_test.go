@@ -1,0 +1,73 @@
+package fixes
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func TestInternalLBService(t *testing.T) {
+	orig := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "development-agent", Namespace: "default"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "a"}, Ports: []corev1.ServicePort{
+			{Name: "http", Port: 80, TargetPort: intstr.FromString("web"), Protocol: corev1.ProtocolTCP, NodePort: 30080}}}}
+	s := InternalLBService(InternalLB{Original: orig})
+	if s.Name != "development-agent-ilb" || s.Spec.Type != corev1.ServiceTypeLoadBalancer || s.Annotations[ilbAnnotationKey] != "Internal" ||
+		s.Annotations[ilbGlobalAccess] != "" || s.Labels[LabelManagedBy] != ManagedByValue || s.Spec.Ports[0].NodePort != 0 ||
+		s.Spec.Ports[0].TargetPort != intstr.FromString("web") || s.Spec.Selector["app"] != "a" {
+		t.Fatalf("%+v", s)
+	}
+	s.Spec.Selector["app"] = "changed"
+	if orig.Spec.Selector["app"] != "a" {
+		t.Fatal("the selector is shared with the original")
+	}
+	s = InternalLBService(InternalLB{Original: orig, Legacy: true, GlobalAccess: true})
+	if s.Annotations[ilbAnnotationLegacy] != "Internal" || s.Annotations[ilbAnnotationKey] != "" || s.Annotations[ilbGlobalAccess] != "true" {
+		t.Fatalf("%v", s.Annotations)
+	}
+	if n := InternalLBName(strings.Repeat("a", 63)); len(n) > 63 || !strings.HasSuffix(n, "-ilb") {
+		t.Fatalf("%q", n)
+	}
+	p := NewInternalLBPlan(nil, InternalLB{Original: orig})
+	if p.ID != "create-internal-lb/default/development-agent" || p.WaitTimeout != 10*60e9 || !strings.Contains(p.Diff, "+ kind: Service") ||
+		!strings.Contains(p.Commands[0], "kubectl apply -f -") {
+		t.Fatalf("%+v", p)
+	}
+}
+
+func TestFirewallRuleName(t *testing.T) {
+	if n := FirewallRuleName("dev-orchestra-cluster", 80); n != "allow-serverless-to-dev-orchestra-cluster-80" {
+		t.Fatal(n)
+	}
+	n := FirewallRuleName(strings.Repeat("c", 60)+"-x", 8080)
+	if len(n) > 63 || !fwNameRE.MatchString(n) || !strings.HasSuffix(n, "-8080") {
+		t.Fatalf("%q", n)
+	}
+	if n := FirewallRuleName("Bad_Name", 80); !fwNameRE.MatchString(n) {
+		t.Fatalf("%q", n)
+	}
+}
+
+func TestFirewallPlanAdvice(t *testing.T) {
+	o := FirewallRule{Project: "p", ClusterProject: "p", Network: "projects/p/global/networks/default", Name: "allow-serverless-to-c-80",
+		SourceRange: "192.168.99.0/28", TargetTag: "gke-c-1234-node", Port: 80, Deny: "deny-all", DenyPriority: 900}
+	p := NewFirewallPlan(nil, o)
+	if !p.Advice || p.Apply != nil || !strings.Contains(p.Commands[0], "--priority 899") {
+		t.Fatalf("%+v", p)
+	}
+	o.Deny, o.TargetTag = "", ""
+	if p := NewFirewallPlan(nil, o); !p.Advice || !strings.Contains(p.Commands[0], "NODE_NETWORK_TAG") {
+		t.Fatalf("%+v", p)
+	}
+}
+
+func TestConnectorAdvice(t *testing.T) {
+	p := NewConnectorAdvice(ConnectorReplacement{Connector: "projects/p/locations/europe-west1/connectors/my-vpc-connector", Network: "default",
+		Range: "192.168.99.0/28", Services: []string{"a", "b"}})
+	if !p.Advice || len(p.Commands) != 4 || !strings.Contains(p.Commands[0], "connectors create my-vpc-connector-2 --region europe-west1 --project p --network default --range") ||
+		!strings.Contains(p.Commands[1], "services update a") || !strings.Contains(p.Commands[3], "connectors delete my-vpc-connector ") {
+		t.Fatalf("%q", p.Commands)
+	}
+}
