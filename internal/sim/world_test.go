@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -583,10 +584,19 @@ func TestIPMasqAgentConfigMapAfterResync(t *testing.T) {
 
 func TestCloseStopsEverything(t *testing.T) {
 	ctx := context.Background()
-	w, err := Start(ctx, Options{})
+	before := runtime.NumGoroutine()
+	w, err := Start(ctx, Options{Latency: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Leave things running: a watch nobody reads, a load balancer being provisioned, a DNS query.
+	if _, err := w.Kube().CoreV1().Services("").Watch(ctx, metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Kube().CoreV1().Services("default").Create(ctx, ilbService("development-agent"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = probe.DNS(ctxT(t, time.Second), w.Resolver(), "development-agent.default.svc.cluster.local", dns.TypeA)
 	done := make(chan error, 1)
 	go func() {
 		_, err := w.Dialer().DialContext(context.Background(), "tcp", DevAgentIP+":80") // no deadline: blocks
@@ -609,6 +619,12 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatal("a blocked dial outlived Close")
 	}
 	w.Close() // twice is fine
+	eventually(t, 5*time.Second, "every goroutine of the world ends", func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return errf("%d goroutines, %d before Start", n, before)
+		}
+		return nil
+	})
 }
 
 func TestForwardingZoneToAnILBInFrontOfKubeDNS(t *testing.T) {
