@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"k8s.io/client-go/kubernetes"
+	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/internal/app"
@@ -114,6 +116,27 @@ func TestAuditDemoJSON(t *testing.T) {
 	}
 	if r := rec.get(); len(r) > 0 {
 		t.Errorf("the demo tried to leave loopback: %v", r)
+	}
+	// The audit is read-only: the world saw reads only, on both sides.
+	w := worlds[0]
+	for _, r := range w.GCP().Requests() {
+		if r.Method != "GET" && !strings.HasSuffix(r.Path, ":getIamPolicy") && !strings.HasSuffix(r.Path, ":testIamPermissions") {
+			t.Errorf("the audit sent %s %s to the Google APIs", r.Method, r.Path)
+		}
+	}
+	for _, cs := range []kubernetes.Interface{w.KubeClient(false), w.KubeClient(true)} {
+		for _, a := range cs.(interface{ Actions() []clienttesting.Action }).Actions() {
+			switch a.GetVerb() {
+			case "get", "list", "watch":
+			case "create":
+				if a.GetResource().Group == "authentication.k8s.io" || a.GetResource().Group == "authorization.k8s.io" {
+					continue
+				}
+				fallthrough
+			default:
+				t.Errorf("the audit did %s on %s", a.GetVerb(), a.GetResource().Resource)
+			}
+		}
 	}
 }
 

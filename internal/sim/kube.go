@@ -85,6 +85,19 @@ func newKubeSide(w *World) (*kubeSide, error) {
 			return nil, fmt.Errorf("seed %T %s/%s: %w", o, m.GetNamespace(), m.GetName(), err)
 		}
 	}
+	// The EndpointSlice controller's work is done before the world starts, so that its first sync
+	// writes nothing (a read-only run then sees no writes at all in the action log).
+	pods := k.pods()
+	for _, svc := range k.services() {
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		es := desiredSlice(&svc, pods)
+		es.UID, es.ResourceVersion, es.CreationTimestamp = types.UID(newUID()), k.nextRV(), svc.CreationTimestamp
+		if err := k.tracker.Add(es); err != nil {
+			return nil, fmt.Errorf("seed EndpointSlice %s: %w", es.Name, err)
+		}
+	}
 	// The fake's own reactors stay at the end of the chain; ours answer first.
 	k.rw.PrependReactor("*", "*", k.react)
 	k.rw.PrependReactor("create", "*", k.reviews)

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 )
@@ -336,4 +337,22 @@ func getPath(t *testing.T, d interface {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+func TestStartWritesNothing(t *testing.T) {
+	w := start(t, Options{})
+	time.Sleep(50 * time.Millisecond) // let the controllers run their first loop
+	rw := w.Kube().(interface{ Actions() []clienttesting.Action })
+	for _, a := range rw.Actions() {
+		if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
+			t.Errorf("the world wrote at start: %s %s", a.GetVerb(), a.GetResource().Resource)
+		}
+	}
+	for _, r := range w.GCP().Requests() {
+		t.Errorf("the world called the Google APIs at start: %s %s", r.Method, r.Path)
+	}
+	slices, err := w.Kube().DiscoveryV1().EndpointSlices("default").List(ctxT(t, 5*time.Second), metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=development-agent"})
+	if err != nil || len(slices.Items) != 1 || len(slices.Items[0].Endpoints) != 1 || slices.Items[0].Endpoints[0].Addresses[0] != "172.16.0.12" {
+		t.Fatalf("development-agent's EndpointSlice: %+v, %v", slices, err)
+	}
 }
