@@ -22,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	clienttesting "k8s.io/client-go/testing"
 )
 
@@ -465,6 +464,3 @@ func ruleAllows(r rbacv1.PolicyRule, ra *authzv1.ResourceAttributes, nra *authzv
 	}
 	return len(r.ResourceNames) == 0 || slices.Contains(r.ResourceNames, ra.Name)
 }
-
-// uidOf is a small helper for seeding.
-func uidOf(s string) types.UID { return types.UID(s) }

@@ -35,10 +35,10 @@ const (
 	provisionELBTime = 60 * time.Second
 )
 
-// IsInternalLB reports whether GKE would make svc's load balancer internal: spec.loadBalancerClass
+// isInternalLB reports whether GKE would make svc's load balancer internal: spec.loadBalancerClass
 // networking.gke.io/l4-regional-internal, or the annotation (the current key first, then the legacy
 // one) equal to "Internal", any case.
-func IsInternalLB(svc *corev1.Service) bool {
+func isInternalLB(svc *corev1.Service) bool {
 	if c := svc.Spec.LoadBalancerClass; c != nil {
 		return *c == classILB
 	}
@@ -127,7 +127,7 @@ func (c *lbController) reconcile(now time.Time) time.Time {
 			continue // another controller's class
 		}
 		seen[svc.UID] = true
-		internal := IsInternalLB(&svc)
+		internal := isInternalLB(&svc)
 		c.mu.Lock()
 		st := c.lbs[svc.UID]
 		if st != nil && st.provisioned && st.internal != internal {
