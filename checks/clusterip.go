@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
@@ -156,6 +158,11 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 		return v
 	}
 	ref := t.Svc.Namespace + "/" + t.Svc.Name
+	if t.Svc.Spec.Type == corev1.ServiceTypeExternalName {
+		v.Skipped, v.Status = true, Skip
+		v.Summary = fmt.Sprintf("%s is an ExternalName Service (a CNAME to %s): there is nothing in the cluster to expose; not judged here", ref, t.Svc.Spec.ExternalName)
+		return v
+	}
 	fd := r.ilb.finding(t)
 	// 1–2: an internal load balancer for the Service, provisioned.
 	if fd != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	compute "google.golang.org/api/compute/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/firewall"
@@ -100,7 +101,7 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 				continue // run-vpc-egress reports it; there is no source range to evaluate
 			}
 			for _, t := range f.targetsOf(src) {
-				if t.Svc == nil || t.Port == 0 {
+				if t.Svc == nil || t.Port == 0 || t.Svc.Spec.Type == corev1.ServiceTypeExternalName {
 					continue
 				}
 				k := key{src.Name, t.Port, t.Protocol}

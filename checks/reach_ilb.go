@@ -66,8 +66,8 @@ func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 		}
 		a := &ilbAnalysis{Facts: f}
 		for _, t := range f.Targets {
-			if t.Svc == nil && t.Err == nil {
-				continue // not a Service of this cluster: nothing to expose
+			if (t.Svc == nil && t.Err == nil) || (t.Svc != nil && t.Svc.Spec.Type == corev1.ServiceTypeExternalName) {
+				continue // not a Service of this cluster, or a CNAME: nothing to expose
 			}
 			a.Findings = append(a.Findings, ilbFor(ctx, env, f, t))
 		}
