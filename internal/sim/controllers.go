@@ -27,7 +27,9 @@ const dnsTTL = 30
 // with a ClusterIP (ready endpoint IPs for headless Services, a CNAME for ExternalName ones), as the
 // Kubernetes DNS specification says; records of Services that come and go follow shortly, and any
 // hand edit of the zone is overwritten a little later ("Manual changes to managed private DNS zones
-// are not supported and are overwritten by the Cloud DNS controller").
+// are not supported and are overwritten by the Cloud DNS controller"). With additive VPC scope
+// (dnsConfig.additiveVpcScopeDnsDomain) a second zone under that domain, bound to the VPC, carries
+// the same records.
 type dnsController struct {
 	w    *World
 	loop *loop
@@ -37,59 +39,108 @@ type dnsController struct {
 	applied string // fingerprint of the desired records last written
 }
 
-// desired computes the zone's records from the cluster's Services.
-func (c *dnsController) desired() map[string]*dns.ResourceRecordSet {
+// additiveZone is the name of the zone for additive VPC scope.
+const additiveZone = ClusterZone + "-additive"
+
+// zoneWant is a zone the controller keeps and its records (apex SOA and NS aside).
+type zoneWant struct {
+	zone    *dns.ManagedZone
+	records map[string]*dns.ResourceRecordSet // name|type → record set
+}
+
+// desired computes the controller's zones and records from the cluster's Services and dnsConfig.
+func (c *dnsController) desired() map[string]zoneWant {
 	k := c.w.kube
-	out := map[string]*dns.ResourceRecordSet{}
+	domains := map[string]*dns.ManagedZone{}
+	cz := clusterZone()
+	domain := Domain
+	if cl, ok := c.w.gcp.Cluster(Project, Region, Cluster); ok && cl.NetworkConfig != nil && cl.NetworkConfig.DnsConfig != nil {
+		dc := cl.NetworkConfig.DnsConfig
+		if dc.ClusterDnsDomain != "" {
+			domain = strings.TrimSuffix(dc.ClusterDnsDomain, ".")
+			cz.DnsName = domain + "."
+		}
+		if dc.ClusterDns == "CLOUD_DNS" && dc.AdditiveVpcScopeDnsDomain != "" {
+			add := strings.TrimSuffix(dc.AdditiveVpcScopeDnsDomain, ".")
+			domains[add] = &dns.ManagedZone{Name: additiveZone, DnsName: add + ".", Visibility: "private",
+				Description: fmt.Sprintf("Private zone for GKE cluster %q with cluster suffix %q in project %q with scope %q",
+					Cluster, add+".", Project, "VPC_SCOPE"),
+				PrivateVisibilityConfig: &dns.ManagedZonePrivateVisibilityConfig{Networks: []*dns.ManagedZonePrivateVisibilityConfigNetwork{
+					{NetworkUrl: networkURL(Project, Network)}}}}
+		}
+	}
+	domains[domain] = cz
 	slices := k.endpointSlices("")
-	for _, svc := range k.services() {
-		name := svc.Name + "." + svc.Namespace + ".svc." + Domain + "."
-		switch {
-		case svc.Spec.Type == corev1.ServiceTypeExternalName:
-			out[name+"|CNAME"] = &dns.ResourceRecordSet{Name: name, Type: "CNAME", Ttl: dnsTTL, Rrdatas: []string{strings.TrimSuffix(svc.Spec.ExternalName, ".") + "."}}
-		case svc.Spec.ClusterIP == corev1.ClusterIPNone:
-			var ips []string
-			for _, s := range slices {
-				if s.Namespace != svc.Namespace || s.Labels["kubernetes.io/service-name"] != svc.Name {
-					continue
-				}
-				for _, e := range s.Endpoints {
-					if e.Conditions.Ready != nil && *e.Conditions.Ready {
-						ips = append(ips, e.Addresses...)
+	out := map[string]zoneWant{}
+	for d, z := range domains {
+		want := zoneWant{zone: z, records: map[string]*dns.ResourceRecordSet{}}
+		for _, svc := range k.services() {
+			name := svc.Name + "." + svc.Namespace + ".svc." + d + "."
+			switch {
+			case svc.Spec.Type == corev1.ServiceTypeExternalName:
+				want.records[name+"|CNAME"] = &dns.ResourceRecordSet{Name: name, Type: "CNAME", Ttl: dnsTTL, Rrdatas: []string{strings.TrimSuffix(svc.Spec.ExternalName, ".") + "."}}
+			case svc.Spec.ClusterIP == corev1.ClusterIPNone:
+				var ips []string
+				for _, s := range slices {
+					if s.Namespace != svc.Namespace || s.Labels["kubernetes.io/service-name"] != svc.Name {
+						continue
+					}
+					for _, e := range s.Endpoints {
+						if e.Conditions.Ready != nil && *e.Conditions.Ready {
+							ips = append(ips, e.Addresses...)
+						}
 					}
 				}
+				if len(ips) > 0 {
+					sort.Strings(ips)
+					want.records[name+"|A"] = &dns.ResourceRecordSet{Name: name, Type: "A", Ttl: dnsTTL, Rrdatas: ips}
+				}
+			case svc.Spec.ClusterIP != "":
+				want.records[name+"|A"] = &dns.ResourceRecordSet{Name: name, Type: "A", Ttl: dnsTTL, Rrdatas: []string{svc.Spec.ClusterIP}}
 			}
-			if len(ips) > 0 {
-				sort.Strings(ips)
-				out[name+"|A"] = &dns.ResourceRecordSet{Name: name, Type: "A", Ttl: dnsTTL, Rrdatas: ips}
-			}
-		case svc.Spec.ClusterIP != "":
-			out[name+"|A"] = &dns.ResourceRecordSet{Name: name, Type: "A", Ttl: dnsTTL, Rrdatas: []string{svc.Spec.ClusterIP}}
 		}
+		out[z.Name] = want
 	}
 	return out
 }
 
-func fingerprintRecords(m map[string]*dns.ResourceRecordSet) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+func fingerprintZones(m map[string]zoneWant) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
 	}
-	sort.Strings(keys)
+	sort.Strings(names)
 	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%d:%s;", k, m[k].Ttl, strings.Join(m[k].Rrdatas, ","))
+	for _, n := range names {
+		z := m[n]
+		fmt.Fprintf(&b, "[%s %s]", n, z.zone.DnsName)
+		keys := make([]string, 0, len(z.records))
+		for k := range z.records {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s=%d:%s;", k, z.records[k].Ttl, strings.Join(z.records[k].Rrdatas, ","))
+		}
 	}
 	return b.String()
 }
 
-// noteMutation schedules the revert of a hand edit of the managed zone.
+// noteMutation schedules the revert of a hand edit of a managed zone, and follows the cluster's DNS
+// configuration once its update is applied.
 func (c *dnsController) noteMutation(m fakegcp.Mutation) {
-	if m.Scope != ClusterZone && !(m.Kind == "ManagedZone" && m.Name == ClusterZone) {
+	var after time.Duration
+	switch {
+	case m.API == "container" && m.Kind == "Cluster":
+		after = c.w.after(60 * time.Second)
+	case m.Scope == ClusterZone || m.Scope == additiveZone,
+		m.Kind == "ManagedZone" && (m.Name == ClusterZone || m.Name == additiveZone):
+		after = c.w.after(30 * time.Second)
+	default:
 		return
 	}
 	c.mu.Lock()
-	at := time.Now().Add(c.w.after(30 * time.Second))
+	at := time.Now().Add(after)
 	if c.dueAt.IsZero() || at.Before(c.dueAt) {
 		c.dueAt = at
 	}
@@ -99,7 +150,7 @@ func (c *dnsController) noteMutation(m fakegcp.Mutation) {
 
 func (c *dnsController) reconcile(now time.Time) time.Time {
 	want := c.desired()
-	fp := fingerprintRecords(want)
+	fp := fingerprintZones(want)
 	c.mu.Lock()
 	if fp != c.applied && c.dueAt.IsZero() {
 		c.dueAt = now.Add(c.w.after(5 * time.Second))
@@ -123,45 +174,51 @@ func (c *dnsController) reconcile(now time.Time) time.Time {
 	return next
 }
 
-// syncNow writes the zone at once (at start).
+// syncNow writes the zones at once (at start).
 func (c *dnsController) syncNow() {
 	want := c.desired()
 	c.write(want)
 	c.mu.Lock()
-	c.applied = fingerprintRecords(want)
+	c.applied = fingerprintZones(want)
 	c.mu.Unlock()
 }
 
-// write makes the zone hold exactly want (besides its apex SOA and NS), bypassing the API: a
-// controller's writes are neither in the request log nor hand edits.
-func (c *dnsController) write(want map[string]*dns.ResourceRecordSet) {
+// write makes the controller's zones hold exactly what want says (besides their apex SOA and NS),
+// bypassing the API: a controller's writes are neither in the request log nor hand edits.
+func (c *dnsController) write(want map[string]zoneWant) {
 	g := c.w.gcp
-	found := false
+	existing := map[string]*dns.ManagedZone{}
 	for _, z := range g.ManagedZones(Project) {
-		if z.Name == ClusterZone {
-			found = true
-		}
+		existing[z.Name] = z
 	}
-	if !found {
-		g.AddManagedZone(Project, clusterZone())
+	if _, keep := want[additiveZone]; !keep && existing[additiveZone] != nil {
+		g.DeleteManagedZone(Project, additiveZone)
 	}
-	have := map[string]*dns.ResourceRecordSet{}
-	for _, rr := range g.RRSets(Project, ClusterZone) {
-		if rr.Name == Domain+"." && (rr.Type == "SOA" || rr.Type == "NS") {
-			continue
+	for name, zw := range want {
+		if cur := existing[name]; cur == nil || cur.DnsName != zw.zone.DnsName {
+			if cur != nil {
+				g.DeleteManagedZone(Project, name)
+			}
+			g.AddManagedZone(Project, zw.zone)
 		}
-		have[rr.Name+"|"+rr.Type] = rr
-	}
-	for k, rr := range have {
-		if _, ok := want[k]; !ok {
-			g.DeleteRRSet(Project, ClusterZone, rr.Name, rr.Type)
+		have := map[string]*dns.ResourceRecordSet{}
+		for _, rr := range g.RRSets(Project, name) {
+			if rr.Name == zw.zone.DnsName && (rr.Type == "SOA" || rr.Type == "NS") {
+				continue
+			}
+			have[rr.Name+"|"+rr.Type] = rr
 		}
-	}
-	for k, rr := range want {
-		if cur, ok := have[k]; ok && cur.Ttl == rr.Ttl && reflect.DeepEqual(cur.Rrdatas, rr.Rrdatas) && cur.RoutingPolicy == nil {
-			continue
+		for k, rr := range have {
+			if _, ok := zw.records[k]; !ok {
+				g.DeleteRRSet(Project, name, rr.Name, rr.Type)
+			}
 		}
-		_ = g.SetRRSet(Project, ClusterZone, rr)
+		for k, rr := range zw.records {
+			if cur, ok := have[k]; ok && cur.Ttl == rr.Ttl && reflect.DeepEqual(cur.Rrdatas, rr.Rrdatas) && cur.RoutingPolicy == nil {
+				continue
+			}
+			_ = g.SetRRSet(Project, name, rr)
+		}
 	}
 }
 

@@ -302,7 +302,7 @@ func (w *World) kickKube() {
 // onGCPMutation is called by the fake Google API server after each mutating request.
 func (w *World) onGCPMutation(m fakegcp.Mutation) {
 	switch {
-	case m.API == "dns" && m.Project == Project:
+	case m.API == "dns" && m.Project == Project, m.API == "container" && m.Project == Project:
 		w.cdns.noteMutation(m)
 	case m.API == "run":
 		w.run.noteMutation(m)

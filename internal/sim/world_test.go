@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 	compute "google.golang.org/api/compute/v1"
+	container "google.golang.org/api/container/v1"
 	clouddns "google.golang.org/api/dns/v1"
 	run "google.golang.org/api/run/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -713,4 +714,39 @@ func TestPodsReachClusterIPs(t *testing.T) {
 	if res := dial(t, w.DialerFrom("cloud-run/"+MeshService), FirstILBIP+":80", 100*time.Millisecond); res.Outcome != probe.TCPTimeout {
 		t.Errorf("mesh-svc → an address with no LB yet: %v", res.Outcome)
 	}
+}
+
+func TestAdditiveVPCScopeFollowsTheCluster(t *testing.T) {
+	w := start(t, Options{})
+	c := clients(t, w, false)
+	ctx := ctxT(t, 10*time.Second)
+	name := "projects/" + Project + "/locations/" + Region + "/clusters/" + Cluster
+	update := func(additive string) {
+		t.Helper()
+		op, err := c.Container.Projects.Locations.Clusters.Update(name, &container.UpdateClusterRequest{Update: &container.ClusterUpdate{
+			DesiredDnsConfig: &container.DNSConfig{ClusterDns: "CLOUD_DNS", ClusterDnsScope: "CLUSTER_SCOPE", AdditiveVpcScopeDnsDomain: additive}}}).Context(ctx).Do()
+		if err != nil || op.Status != "DONE" {
+			t.Fatalf("update the cluster's DNS config: %v, %v", op, err)
+		}
+	}
+	update("dev-orchestra.internal")
+	host := "development-agent.default.svc.dev-orchestra.internal"
+	eventually(t, 5*time.Second, "the additive zone answers", func() error {
+		res := probe.DNS(ctx, w.Resolver(), host, dns.TypeA)
+		if res.Outcome != probe.OutcomeAnswer || res.IPs()[0].String() != DevAgentIP {
+			return errf("%v %v", res.Outcome, res.IPs())
+		}
+		return nil
+	})
+	// cluster.local is unchanged from the VPC: still the forwarding zone.
+	if res := probe.DNS(ctx, w.Resolver(), "development-agent.default.svc.cluster.local", dns.TypeA); res.Outcome != probe.OutcomeServFail {
+		t.Errorf("cluster.local: %v, want servfail", res.Outcome)
+	}
+	update("")
+	eventually(t, 5*time.Second, "the additive zone is gone", func() error {
+		if res := probe.DNS(ctx, w.Resolver(), host, dns.TypeA); res.Outcome != probe.OutcomeNXDomain {
+			return errf("%v", res.Outcome)
+		}
+		return nil
+	})
 }

@@ -128,6 +128,16 @@ func (s *Server) SetRRSet(project, zone string, rr *dns.ResourceRecordSet) error
 	return nil
 }
 
+// DeleteManagedZone removes a zone and its record sets directly, as a simulated controller that owns
+// the zone does (no request log, no OnMutation); it reports whether the zone existed.
+func (s *Server) DeleteManagedZone(project, zone string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.zones[key(project, zone)]
+	delete(s.zones, key(project, zone))
+	return ok
+}
+
 // DeleteRRSet removes a record set directly (no request log, no OnMutation); it reports whether
 // one existed.
 func (s *Server) DeleteRRSet(project, zone, name, typ string) bool {
