@@ -388,13 +388,14 @@ func (m *Model) keyPick(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if n, err := strconv.Atoi(msg.String()); err == nil && n >= 1 && n <= len(p.plans) {
 		m.pick = nil
+		m.screen = m.returnScreen() // requestApply may open the confirmation from here
 		return m.requestApply(p.check, []*fixes.Plan{p.plans[n-1]})
 	}
 	switch {
 	case key.Matches(msg, k.ApplySet):
 		m.pick = nil
+		m.screen = m.returnScreen()
 		if len(p.recommended) == 0 {
-			m.screen = m.returnScreen()
 			m.setStatus(levelInfo, "no recommended set: pick one fix by its number")
 			return nil
 		}

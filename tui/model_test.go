@@ -338,6 +338,9 @@ func TestFix_pickerWithSeveralPlans(t *testing.T) {
 		t.Fatalf("esc: screen %v applies %d", h.m.screen, spy.applies.Load())
 	}
 	h.key("f", "2")
+	if h.m.screen != screenList || h.m.pick != nil {
+		t.Errorf("after picking: screen %v pick %v, want the checklist", h.m.screen, h.m.pick)
+	}
 	h.waitFor("the alternative", func() bool { return h.m.fix == nil && spy.applies.Load() == 1 })
 	h.waitFor("re-check", allDone(h))
 	applied = append(applied, h.row("clusterip-unreachable").fixNote)
@@ -357,6 +360,9 @@ func TestFix_recommendedSetAppliesEachInTurn(t *testing.T) {
 	h.init()
 	h.waitFor("checks", allDone(h))
 	h.key("f", "a")
+	if h.m.screen != screenList {
+		t.Errorf("after the recommended set: screen %v, want the checklist", h.m.screen)
+	}
 	h.waitFor("both fixes", func() bool { return h.m.fix == nil && spy.applies.Load() == 2 })
 	note := h.row("clusterip-unreachable").fixNote
 	if strings.Count(note, "✓ applied") != 2 {
