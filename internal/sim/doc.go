@@ -27,9 +27,11 @@
 // Simulated controllers keep the world moving as the real ones do: the service controller gives an
 // internal LoadBalancer Service its address (10.132.0.6, then 10.132.0.5) with a forwarding rule and a
 // k8s-fw firewall rule; the endpoint-slice controller follows pods; the GKE Cloud DNS controller keeps
-// its zone's A records equal to the ClusterIPs and reverts hand edits; Cloud Run rolls a revision
-// when its operation completes; ip-masq-agent picks up its ConfigMap after its resync interval. Their
-// delays scale with Options.Latency and are (almost) immediate with 0, as in tests.
+// its zone's A records equal to the ClusterIPs, reverts hand edits and follows additive VPC scope;
+// Cloud Run rolls a revision when its operation completes; ip-masq-agent picks up its ConfigMap after
+// its resync interval; a deleted pod is replaced by its ReplicaSet and started by the kubelet; a new
+// legacy token Secret is filled in by the token controller. Their delays scale with Options.Latency
+// and are (almost) immediate with 0, as in tests.
 //
 // The world is ground truth for the checks' tests, so it is written independently of the product's
 // own models (it imports checks only for the Target and Dialer types of app.World). Because of that

@@ -356,3 +356,58 @@ func TestStartWritesNothing(t *testing.T) {
 		t.Fatalf("development-agent's EndpointSlice: %+v, %v", slices, err)
 	}
 }
+
+func TestDeletedPodIsReplacedAndNewTokenSecretIsFilled(t *testing.T) {
+	w := start(t, Options{})
+	ctx := ctxT(t, 10*time.Second)
+	pods := w.Kube().CoreV1().Pods("default")
+	old, err := pods.Get(ctx, envManagerPod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.Delete(ctx, envManagerPod, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var fresh *corev1.Pod
+	eventually(t, 5*time.Second, "the ReplicaSet replaces the pod and it runs", func() error {
+		l, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "app=environment-manager"})
+		if err != nil || len(l.Items) != 1 {
+			return errors.New("no replacement yet")
+		}
+		p := l.Items[0]
+		if p.UID == old.UID || p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" || !podReady(&p) {
+			return errors.New("not running yet")
+		}
+		fresh = &p
+		return nil
+	})
+	if !strings.HasPrefix(fresh.Name, "environment-manager-7c4d9e6f8-") || fresh.Spec.ServiceAccountName != ServiceAccount {
+		t.Errorf("replacement pod = %s (sa %s)", fresh.Name, fresh.Spec.ServiceAccountName)
+	}
+	eventually(t, 5*time.Second, "the Service leads to the new pod", func() error {
+		if body, err := get(t, w.DialerFrom(SourceNode), EnvManagerIP+":80"); err != nil || body != "environment-manager: ok\n" {
+			return errf("%q %v", body, err)
+		}
+		return nil
+	})
+
+	// A new legacy token Secret for the re-created ServiceAccount: the token controller fills it in.
+	secrets := w.Kube().CoreV1().Secrets("default")
+	if _, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "orchestrai-sa-token-new",
+		Annotations: map[string]string{corev1.ServiceAccountNameKey: ServiceAccount}}, Type: corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var tok string
+	eventually(t, 5*time.Second, "the token controller fills the Secret", func() error {
+		s, err := secrets.Get(ctx, "orchestrai-sa-token-new", metav1.GetOptions{})
+		if err != nil || len(s.Data["token"]) == 0 {
+			return errors.New("empty")
+		}
+		tok = string(s.Data["token"])
+		return nil
+	})
+	r, err := w.KubeClient(true).AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: tok}}, metav1.CreateOptions{})
+	if err != nil || !r.Status.Authenticated {
+		t.Fatalf("the new Secret's token: %+v, %v", r.Status, err)
+	}
+}

@@ -52,6 +52,7 @@ type World struct {
 	eps  *endpointsController
 	cdns *dnsController
 	masq *masqAgent
+	work *workloads
 	run  *runTracker
 }
 
@@ -131,17 +132,19 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 		w.lb = newLBController(w)
 		w.cdns = &dnsController{w: w}
 		w.masq = newMasqAgent(w)
+		w.work = newWorkloads(w)
 		// First syncs happen here, synchronously, so the world is whole when Start returns.
 		w.eps.reconcile(time.Now())
 		w.cdns.syncNow()
 		w.masq.reconcile(time.Now())
 		w.run.recordAll()
 		// Every loop exists before any goroutine starts: their reconciles kick one another.
-		w.eps.loop, w.lb.loop, w.cdns.loop, w.masq.loop = newLoop(), newLoop(), newLoop(), newLoop()
+		w.eps.loop, w.lb.loop, w.cdns.loop, w.masq.loop, w.work.loop = newLoop(), newLoop(), newLoop(), newLoop(), newLoop()
 		w.startLoop(w.eps.loop, w.eps.reconcile)
 		w.startLoop(w.lb.loop, w.lb.reconcile)
 		w.startLoop(w.cdns.loop, w.cdns.reconcile)
 		w.startLoop(w.masq.loop, w.masq.reconcile)
+		w.startLoop(w.work.loop, w.work.reconcile)
 		w.startLoop(newLoop(), w.kube.trimActions)
 		w.gcp.OnMutation(w.onGCPMutation)
 		return nil
@@ -291,10 +294,10 @@ func (w *World) startLoop(l *loop, reconcile func(now time.Time) time.Time) {
 
 // kickKube tells the controllers that watch Kubernetes objects that something changed.
 func (w *World) kickKube() {
-	if w.eps == nil || w.lb == nil || w.cdns == nil || w.masq == nil {
+	if w.eps == nil || w.lb == nil || w.cdns == nil || w.masq == nil || w.work == nil {
 		return // still starting: the first syncs run after the seeding
 	}
-	for _, l := range []*loop{w.eps.loop, w.lb.loop, w.cdns.loop, w.masq.loop} {
+	for _, l := range []*loop{w.eps.loop, w.lb.loop, w.cdns.loop, w.masq.loop, w.work.loop} {
 		l.Kick()
 	}
 }
