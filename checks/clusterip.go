@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -505,14 +506,29 @@ func (r *reachRun) probe(ctx context.Context, rec *Recorder, vs []*verdict) {
 		rec.Step("live TCP probe", Skip, "verdict from configuration: "+why, "")
 		return
 	}
-	for _, v := range vs {
+	// Probe every target at once: a dropped SYN costs the whole timeout.
+	results := make([]probe.TCPResult, len(vs))
+	var wg sync.WaitGroup
+	for i, v := range vs {
 		t := v.T
 		if v.Skipped || v.Status == Skip || !t.Addr.IsValid() || t.Port == 0 {
 			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
-		res := probe.TCP(pctx, env.Dialer, t.addrPort())
-		cancel()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+			defer cancel()
+			results[i] = probe.TCP(pctx, env.Dialer, t.addrPort())
+		}()
+	}
+	wg.Wait()
+	for i, v := range vs {
+		t := v.T
+		res := results[i]
+		if res.Addr == "" {
+			continue
+		}
 		predicted := "reachable"
 		if v.Status == Fail {
 			predicted = "unreachable"

@@ -194,7 +194,7 @@ func NewInternalLBPlan(deps *Deps, o InternalLB) *Plan {
 		got.ManagedFields = nil
 		b, _ := json.Marshal(got)
 		return Outcome{
-			Message: fmt.Sprintf("created %s (ClusterIP %s)", ref, got.Spec.ClusterIP),
+			Message: fmt.Sprintf("created %s (ClusterIP %s).", ref, got.Spec.ClusterIP),
 			Created: []Object{{API: "kubernetes", Kind: "Service", Name: ref, Version: got.ResourceVersion, Contents: b}},
 			Undo:    []UndoAction{NewUndo(undoDeleteService, deleteServiceParams{Namespace: ns, Name: name, UID: string(got.UID)})},
 		}, nil
