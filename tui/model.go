@@ -569,14 +569,13 @@ func (m *Model) checkDone(msg checkDoneMsg) tea.Cmd {
 	}
 	if kind, ok := m.verify[r.id()]; ok {
 		delete(m.verify, r.id())
-		word := string(res.Status)
 		switch {
 		case kind == "fix" && res.Status == checks.Pass:
 			m.setStatus(levelOK, "✓ "+r.id()+" passes now")
 		case kind == "fix":
-			m.setStatus(levelWarn, "! "+r.id()+" is still "+word+" after the fix: "+res.Summary)
+			m.setStatus(levelWarn, "! "+r.id()+" still "+verb(res.Status)+" after the fix: "+res.Summary)
 		default:
-			m.setStatus(levelInfo, "↺ "+r.id()+" is "+word+" again after the undo")
+			m.setStatus(levelInfo, "↺ "+r.id()+" "+verb(res.Status)+" again after the undo")
 		}
 	}
 	if m.guided.on && m.guided.phase == phaseRunning && m.guided.current() == r.id() {
@@ -584,4 +583,21 @@ func (m *Model) checkDone(msg checkDoneMsg) tea.Cmd {
 	}
 	m.autoSelect()
 	return nil
+}
+
+// verb says a status as a verb: "fails", "passes", "is skipped".
+func verb(s checks.Status) string {
+	switch s {
+	case checks.Pass:
+		return "passes"
+	case checks.Fail:
+		return "fails"
+	case checks.Warn:
+		return "warns"
+	case checks.Skip:
+		return "is skipped"
+	case checks.Error:
+		return "errors"
+	}
+	return "is " + string(s)
 }

@@ -261,7 +261,7 @@ func TestFix_errorIsShownPlainly(t *testing.T) {
 	if h.statusOf("clusterip-unreachable") != checks.Fail {
 		t.Errorf("status %q after a failed fix", h.statusOf("clusterip-unreachable"))
 	}
-	if !strings.Contains(h.status(), "still fail") {
+	if !strings.Contains(h.status(), "still fails after the fix") {
 		t.Errorf("status %q: want the re-check verdict", h.status())
 	}
 }
@@ -386,7 +386,7 @@ func TestUndo_revertsTheLastFixAndRechecks(t *testing.T) {
 	if tc.w.hasILB() || tc.w.undos.Load() != 1 || spy.undos.Load() != 1 {
 		t.Errorf("world ilb %v, undoer calls %d, Applier.Undo calls %d", tc.w.hasILB(), tc.w.undos.Load(), spy.undos.Load())
 	}
-	if !strings.Contains(h.status(), "clusterip-unreachable is fail again after the undo") {
+	if !strings.Contains(h.status(), "clusterip-unreachable fails again after the undo") {
 		t.Errorf("status %q", h.status())
 	}
 	if note := h.row("clusterip-unreachable").fixNote; !strings.HasPrefix(note, "↺ undone") {
@@ -620,3 +620,24 @@ func assertFits(t *testing.T, view string, w, h int, what string) {
 }
 
 func windowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+func TestFix_pickedDestructivePlanStillAsks(t *testing.T) {
+	cfg, tc, spy := testConfig(t, false)
+	tc.plans = func() []*fixes.Plan {
+		return []*fixes.Plan{tc.w.plan(tc.id), tc.w.plan(tc.id, func(p *fixes.Plan) {
+			p.ID, p.Title, p.Destructive, p.Affects = "replace", "Replace the Service", true, "clients of development-agent"
+		})}
+	}
+	h := newHarness(t, cfg, 120, 40)
+	h.init()
+	h.waitFor("checks", allDone(h))
+	h.key("f", "2")
+	if h.m.screen != screenConfirm || !strings.Contains(h.screen(), "clients of development-agent") {
+		t.Fatalf("picking a destructive plan: screen %v\n%s", h.m.screen, h.screen())
+	}
+	h.key("y")
+	if h.m.screen != screenList {
+		t.Errorf("after y: screen %v, want the checklist", h.m.screen)
+	}
+	h.waitFor("the fix", func() bool { return spy.applies.Load() == 1 && h.m.fix == nil })
+}
