@@ -616,6 +616,9 @@ func (r *reachRun) combine(rec *Recorder, vs []*verdict) Result {
 	// The evidence of the supporting check behind the reported cause.
 	if top.Dep != "" && top.Status != Pass {
 		for _, e := range r.deps[top.Dep].Evidence {
+			if e.Step == "fix" {
+				continue // the pointer back to this check
+			}
 			rec.Step("["+top.Dep+"] "+e.Step, e.Status, e.Detail, e.Command)
 		}
 	}

@@ -21,6 +21,7 @@ func runFirewallServerlessToNodes(ctx context.Context, env *Env, rec *Recorder) 
 	}, func(n int) string {
 		return fmt.Sprintf("the firewall lets every client range reach the nodes on the Service port(s) (%d path(s) evaluated)", n)
 	})
+	fixHint(rec, r)
 	// Advice only here (the applicable fix is offered by clusterip-unreachable, once per cause).
 	for _, fd := range a.Findings {
 		if fd.Status == Fail && fd.Deny.Name != "" {

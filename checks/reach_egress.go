@@ -242,5 +242,14 @@ func runRunVPCEgress(ctx context.Context, env *Env, rec *Recorder) Result {
 	}, func(n int) string {
 		return fmt.Sprintf("%d Cloud Run service(s) reach the cluster's network with egress covering their targets", n)
 	})
+	fixHint(rec, r)
 	return r
+}
+
+// fixHint points a failing supporting check at the primary, which offers the fixes (once per cause,
+// so that `fix --all` never applies the same plan twice).
+func fixHint(rec *Recorder, r Result) {
+	if r.Status == Fail || r.Status == Warn {
+		rec.Step("fix", r.Status, "clusterip-unreachable offers the fix for this cause, with the other causes on the path", "gkedoctor fix clusterip-unreachable --dry-run")
+	}
 }

@@ -238,11 +238,13 @@ func runILBProvisioned(ctx context.Context, env *Env, rec *Recorder) Result {
 	if len(a.Findings) == 0 {
 		return SkipResult("not-applicable", noTargetsReason(a.Facts)+"; no target is a Service of this cluster")
 	}
-	return combineFindings(rec, a.Findings, func(fd *ilbFinding) (Status, string, string, []Evidence, error) {
+	r := combineFindings(rec, a.Findings, func(fd *ilbFinding) (Status, string, string, []Evidence, error) {
 		return fd.Status, fd.Cause, fd.Summary, fd.Evidence, fd.Err
 	}, func(n int) string {
 		return fmt.Sprintf("%d target Service(s) are exposed by provisioned internal load balancers reachable from their clients' regions", n)
 	})
+	fixHint(rec, r)
+	return r
 }
 
 // combineFindings records every finding's evidence and returns the worst one as the result: fail,
