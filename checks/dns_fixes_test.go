@@ -161,6 +161,14 @@ func TestDNSOwnedZoneFixAndUndo(t *testing.T) {
 	if got := w.envValue("LOG_LEVEL"); got != "debug" {
 		t.Fatalf("an unrelated variable changed: LOG_LEVEL = %q", got)
 	}
+	// Both DNS checks offer it: a second application rolls no new revision and has nothing to undo.
+	svc, _ := w.fake.RunService(dwProject, dwRegion, dwRun)
+	if again := w.apply(a, ep); !strings.Contains(again.Message, "nothing changed") || len(again.Entry.Undo) != 0 {
+		t.Fatalf("second env apply: %s, undo %v", again.Message, again.Entry.Undo)
+	}
+	if svc2, _ := w.fake.RunService(dwProject, dwRegion, dwRun); svc2.LatestCreatedRevision != svc.LatestCreatedRevision {
+		t.Fatalf("a second revision was rolled: %s → %s", svc.LatestCreatedRevision, svc2.LatestCreatedRevision)
+	}
 	for _, id := range []string{"dns-servfail", "dns-stale-record"} {
 		if r := w.run(id); r.Status != Pass {
 			t.Fatalf("%s after the fixes%s", id, dnsDump(r))
@@ -173,7 +181,7 @@ func TestDNSOwnedZoneFixAndUndo(t *testing.T) {
 	}
 	// Undo, newest first, from the journal on disk.
 	entries, err := fixes.OpenJournal(dir).List()
-	if err != nil || len(entries) != 3 {
+	if err != nil || len(entries) != 4 {
 		t.Fatalf("journal: %v %v", entries, err)
 	}
 	for i := len(entries) - 1; i >= 0; i-- {

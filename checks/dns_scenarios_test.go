@@ -423,7 +423,7 @@ func TestDNSPredictionBesideObservation(t *testing.T) {
 		up.Set(w.devName(), dns.TypeA, fakedns.Answer{Rcode: dns.RcodeServerFailure})
 		w.resolver = up.Addr
 		res := w.run("dns-servfail")
-		if res.Status != Fail || res.Cause != "forwarding-to-clusterip" || !strings.Contains(res.Summary, "observed: SERVFAIL") ||
+		if res.Status != Fail || res.Cause != "forwarding-to-clusterip" || !strings.Contains(res.Summary, "observed live: SERVFAIL") ||
 			!strings.Contains(res.Summary, "Temporary failure in name resolution") {
 			t.Fatalf("want the configured cause confirmed by the observation%s", dnsDump(res))
 		}

@@ -134,7 +134,19 @@ func dnsConfigCause(p *dnsmodel.Prediction, n *dnsName, f *dnsFacts) (cause, sum
 	name := strings.TrimSuffix(n.FQDN, ".")
 	switch p.Situation {
 	case dnsmodel.SitForwardUnreachable:
-		return "forwarding-to-clusterip", fmt.Sprintf("%s: SERVFAIL, because %s", name, p.Reason), true
+		var ts []string
+		for _, t := range p.Targets {
+			switch {
+			case t.ClusterIP && t.Service != "":
+				ts = append(ts, t.Target+", the ClusterIP of Service "+t.Service)
+			case t.ClusterIP:
+				ts = append(ts, t.Target+", a ClusterIP")
+			default:
+				ts = append(ts, t.Target+" ("+t.Why+")")
+			}
+		}
+		return "forwarding-to-clusterip", fmt.Sprintf("%s: SERVFAIL (\"Temporary failure in name resolution\"): forwarding zone %s sends queries for %s to %s, which the Cloud DNS forwarder (35.199.192.0/19) cannot reach",
+			name, p.Zone.Name, dnsmodel.Fqdn(p.Zone.DnsName), strings.Join(ts, "; ")), true
 	case dnsmodel.SitClusterOnly:
 		return "cluster-scope", fmt.Sprintf("%s: NXDOMAIN (\"Name or service not known\"), because %s", name, p.Reason), true
 	case dnsmodel.SitWrongDomain:
@@ -201,10 +213,7 @@ func (e *dnsEval) verdictServfail(f *dnsFacts, env *Env) {
 		}
 		if cause != "" && e.Pred != nil && dnsSameAnswer(*e.Pred, r) {
 			e.Status, e.Cause = Fail, cause
-			e.Summary = summary + fmt.Sprintf(" (observed: %s)", dnsObservationShort(r))
-			if s := r.Symptom(); s != "" {
-				e.Summary += fmt.Sprintf(`; an application sees "%s"`, s)
-			}
+			e.Summary = summary + fmt.Sprintf("; observed live: %s from %s", dnsObservationShort(r), env.Resolver)
 			return
 		}
 		e.Status = Fail

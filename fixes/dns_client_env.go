@@ -115,6 +115,11 @@ func NewClientEnvPlans(p OwnedZoneParams) []*Plan {
 			if err != nil {
 				return Outcome{}, err
 			}
+			if dnsEnvAlreadySet(svc, changes) {
+				// Offered by both DNS checks: the second application has nothing to do, and
+				// nothing to undo.
+				return Outcome{Undo: []UndoAction{}, Message: fmt.Sprintf("Cloud Run %s already uses %s; nothing changed.", dnsShortName(src), strings.Join(sets, ", "))}, nil
+			}
 			rev, err := dnsPatchRunEnv(ctx, g, svc, changes, false)
 			if err != nil {
 				return Outcome{}, err
@@ -124,6 +129,18 @@ func NewClientEnvPlans(p OwnedZoneParams) []*Plan {
 		plans = append(plans, plan)
 	}
 	return plans
+}
+
+// dnsEnvAlreadySet reports whether every change's variable already holds its new value.
+func dnsEnvAlreadySet(svc *run.GoogleCloudRunV2Service, changes []dnsEnvChange) bool {
+	for _, ch := range changes {
+		for _, e := range svc.Template.Containers[ch.Index].Env {
+			if e.Name == ch.Name && e.Value != ch.New {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func hasUserinfo(value string) bool {
