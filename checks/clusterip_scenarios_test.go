@@ -362,3 +362,16 @@ func TestReachNotApplicable(t *testing.T) {
 	}
 	_ = corev1.ServiceTypeClusterIP
 }
+
+// Rules may target the nodes by service account instead of tag: the node pools' "default" account
+// is the project's Compute Engine default service account.
+func TestFirewallMatchesNodesByServiceAccount(t *testing.T) {
+	w := newReachWorld(t)
+	deleteFirewall(t, w, "k8s-fw-a8d3f0c2e1b94a7c9d6e5f4a3b2c1d0e")
+	w.srv.AddFirewall(wProject, &compute.Firewall{Name: "allow-connector-to-nodes-by-sa", Network: "default", Priority: 1000, SourceRanges: []string{wConnRange},
+		TargetServiceAccounts: []string{"123456789012-compute@developer.gserviceaccount.com"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80", "443"}}}})
+	rs := w.run(nil)
+	if r := rs["firewall-serverless-to-nodes"]; r.Status != Pass || !hasStep(r, "firewall tcp:80", Pass, "allowed by allow-connector-to-nodes-by-sa") {
+		t.Fatalf("%s", dump(rs))
+	}
+}

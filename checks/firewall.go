@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	compute "google.golang.org/api/compute/v1"
+	container "google.golang.org/api/container/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
@@ -120,7 +121,7 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 		if f.Cluster.Err == nil {
 			rules, rulesErr = env.Inv.Firewalls(ctx, f.Cluster.NetworkProject)
 			if rulesErr == nil {
-				a.Nodes = nodeTargetsOf(f, rules)
+				a.Nodes = nodeTargetsOf(f, rules, env.Inv.Scope.Project)
 			}
 		}
 		for _, k := range order {
@@ -134,7 +135,7 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 
 var defaultComputeSA = regexp.MustCompile(`^[0-9]+-compute@developer\.gserviceaccount\.com$`)
 
-func nodeTargetsOf(f *reachFacts, rules []*compute.Firewall) *nodeTargets {
+func nodeTargetsOf(f *reachFacts, rules []*compute.Firewall, clusterProject string) *nodeTargets {
 	nt := &nodeTargets{}
 	c := f.Cluster.Cluster
 	prefix := "gke-" + truncate(c.Name, 20)
@@ -158,27 +159,37 @@ func nodeTargetsOf(f *reachFacts, rules []*compute.Firewall) *nodeTargets {
 		nt.GKETag = ts[0]
 		nt.From = "GKE node tag " + strings.Join(ts, ", ") + " (from the cluster's gke-* firewall rules)"
 	}
-	// The default compute service account, as rules name it (the node pools say "default").
+	// The default compute service account, as rules name it (the node pools say "default"). Only
+	// when the rules are in the cluster's own project: a Shared VPC host's rules may name another
+	// project's default account.
 	var defaultSAs []string
 	for _, r := range rules {
+		if f.Cluster.NetworkProject != clusterProject {
+			break
+		}
 		for _, sa := range r.TargetServiceAccounts {
 			if defaultComputeSA.MatchString(sa) {
 				defaultSAs = append(defaultSAs, sa)
 			}
 		}
 	}
-	addPool := func(name string, cfg *containerNodeConfig) {
+	addPool := func(name string, cfg *container.NodeConfig) {
 		p := nodePool{Name: name}
 		for t := range tags {
 			p.Tags = append(p.Tags, t)
 		}
 		if cfg != nil {
 			p.Tags = append(p.Tags, cfg.Tags...)
-			sa := cfg.ServiceAccount
-			if sa == "" || sa == "default" {
+			if sa := cfg.ServiceAccount; sa == "" || sa == "default" {
 				p.ServiceAccounts = append(p.ServiceAccounts, defaultSAs...)
 			} else {
 				p.ServiceAccounts = append(p.ServiceAccounts, sa)
+			}
+			if len(cfg.Tags) > 0 {
+				if nt.From != "" {
+					nt.From += "; "
+				}
+				nt.From += fmt.Sprintf("node pool %s tags %s", name, strings.Join(cfg.Tags, ","))
 			}
 		}
 		sort.Strings(p.Tags)
@@ -188,34 +199,14 @@ func nodeTargetsOf(f *reachFacts, rules []*compute.Firewall) *nodeTargets {
 		nt.Pools = append(nt.Pools, p)
 	}
 	for _, np := range c.NodePools {
-		if np == nil {
-			continue
+		if np != nil {
+			addPool(np.Name, np.Config)
 		}
-		var cfg *containerNodeConfig
-		if np.Config != nil {
-			cfg = &containerNodeConfig{Tags: np.Config.Tags, ServiceAccount: np.Config.ServiceAccount}
-			if len(np.Config.Tags) > 0 {
-				if nt.From != "" {
-					nt.From += "; "
-				}
-				nt.From += fmt.Sprintf("node pool %s tags %s", np.Name, strings.Join(np.Config.Tags, ","))
-			}
-		}
-		addPool(np.Name, cfg)
 	}
 	if len(nt.Pools) == 0 {
-		var cfg *containerNodeConfig
-		if c.NodeConfig != nil {
-			cfg = &containerNodeConfig{Tags: c.NodeConfig.Tags, ServiceAccount: c.NodeConfig.ServiceAccount}
-		}
-		addPool("nodes", cfg)
+		addPool("nodes", c.NodeConfig)
 	}
 	return nt
-}
-
-type containerNodeConfig struct {
-	Tags           []string
-	ServiceAccount string
 }
 
 func truncate(s string, n int) string {

@@ -17,7 +17,6 @@ import (
 	container "google.golang.org/api/container/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/firewall"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 )
@@ -428,14 +427,8 @@ func (c *couldNotLook) add(err error) {
 	}
 }
 
-// result is the honest skip: the first reason, classified (missing permission named), plus the rest.
-func (c *couldNotLook) result(what string) Result {
-	r := FromErr(what, c.errs[0])
-	if r.Status == Error && apierr.IsCouldNotLook(c.errs[0]) {
-		r.Status = Skip
-	}
-	return r
-}
+// result is the honest skip for the first reason, classified (a missing permission is named).
+func (c *couldNotLook) result(what string) Result { return FromErr(what, c.errs[0]) }
 
 // kubectlSvc is the kubectl command that shows a Service's reachability fields.
 func kubectlSvc(ns, name string) string {
