@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -640,4 +641,28 @@ func TestFix_pickedDestructivePlanStillAsks(t *testing.T) {
 		t.Errorf("after y: screen %v, want the checklist", h.m.screen)
 	}
 	h.waitFor("the fix", func() bool { return spy.applies.Load() == 1 && h.m.fix == nil })
+}
+
+func TestColour_fitsAndCarriesWordsToo(t *testing.T) {
+	for _, dark := range []bool{true, false} {
+		cfg, _, _ := testConfig(t, false)
+		cfg.noColor = false
+		h := newHarness(t, cfg, 120, 40)
+		h.m.dark = dark
+		h.m.st = newStyles(dark, false)
+		h.m.applyStyles()
+		h.init()
+		h.waitFor("checks", allDone(h))
+		for _, sz := range [][2]int{{80, 24}, {120, 40}, {160, 48}} {
+			h.send(windowSize(sz[0], sz[1]))
+			view := h.m.render()
+			if !strings.Contains(view, "\x1b[") {
+				t.Fatalf("dark=%v: no colour in the view", dark)
+			}
+			assertFits(t, view, sz[0], sz[1], fmt.Sprintf("colour dark=%v", dark))
+			if plain := ansi.Strip(view); !strings.Contains(plain, "✗ fail") || !strings.Contains(plain, "[RW]") {
+				t.Errorf("dark=%v: the glyphs and words are not all there:\n%s", dark, plain)
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"image/color"
+	"strings"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/lipgloss/v2"
@@ -33,6 +34,31 @@ type styles struct {
 	Dialog, DialogTitle, DialogDanger lipgloss.Style
 
 	Help help.Styles
+
+	// Painters for the hot paths of the detail pane (evidence, commands, diffs): the style's escape
+	// sequences around a string, without lipgloss's layout work on every line.
+	dimP, cmdP, addP, delP, ctxP painter
+	statusP                      map[checks.Status]painter
+}
+
+// painter wraps plain one-line text in a style's opening and closing sequences.
+type painter struct{ pre, post string }
+
+func newPainter(st lipgloss.Style) painter {
+	const mark = "\uE000"
+	out := st.Render(mark)
+	pre, post, ok := strings.Cut(out, mark)
+	if !ok {
+		return painter{}
+	}
+	return painter{pre: pre, post: post}
+}
+
+func (p painter) paint(s string) string {
+	if p.pre == "" && p.post == "" {
+		return s
+	}
+	return p.pre + s + p.post
 }
 
 func newStyles(dark, noColor bool) *styles {
@@ -119,6 +145,12 @@ func newStyles(dark, noColor bool) *styles {
 			Ellipsis: plain, ShortKey: plain.Bold(true), ShortDesc: plain, ShortSeparator: plain,
 			FullKey: plain.Bold(true), FullDesc: plain, FullSeparator: plain,
 		}
+	}
+	s.dimP, s.cmdP = newPainter(s.Dim), newPainter(s.Cmd)
+	s.addP, s.delP, s.ctxP = newPainter(s.DiffAdd), newPainter(s.DiffDel), newPainter(s.DiffCtx)
+	s.statusP = map[checks.Status]painter{}
+	for st, v := range s.status {
+		s.statusP[st] = newPainter(v)
 	}
 	return s
 }

@@ -514,7 +514,7 @@ func (m *Model) resultLines(r *row, w int) []string {
 				out = append(out, indentLines(wrapText(c.Title, w-2), "  ")...)
 				if c.Explanation != "" {
 					for _, l := range indentLines(wrapText(c.Explanation, w-2), "  ") {
-						out = append(out, s.Dim.Render(l))
+						out = append(out, s.dimP.paint(l))
 					}
 				}
 			}
@@ -570,7 +570,7 @@ func (m *Model) evidenceLines(e checks.Evidence, w int) []string {
 	step := wrapText(clean(e.Step), max(4, w-2-len(hang)))
 	for i, l := range step {
 		if i == 0 {
-			out = append(out, "  "+s.statusStyle(e.Status).Render(head)+" "+l)
+			out = append(out, "  "+s.statusP[e.Status].paint(head)+" "+l)
 		} else {
 			out = append(out, "  "+hang+l)
 		}
@@ -578,7 +578,7 @@ func (m *Model) evidenceLines(e checks.Evidence, w int) []string {
 	if e.Detail != "" {
 		for _, l := range strings.Split(clean(e.Detail), "\n") {
 			for _, wl := range wrapText(l, max(4, w-2-len(hang))) {
-				out = append(out, "  "+hang+s.Dim.Render(wl))
+				out = append(out, "  "+hang+s.dimP.paint(wl))
 			}
 		}
 	}
@@ -601,7 +601,7 @@ func cmdLines(s *styles, cmd string, w int, indent string) []string {
 			if j > 0 {
 				wl = "  " + wl // continuation of a wrapped line
 			}
-			out = append(out, indent+s.Cmd.Render(wl))
+			out = append(out, indent+s.cmdP.paint(wl))
 		}
 	}
 	return out
@@ -724,15 +724,15 @@ func (m *Model) planLines(n int, p *fixes.Plan, w int, recommended bool) []strin
 	}
 	if p.Diff != "" {
 		for _, l := range strings.Split(strings.TrimRight(clean(p.Diff), "\n"), "\n") {
-			st := s.DiffCtx
+			st := s.ctxP
 			switch {
 			case strings.HasPrefix(l, "+"):
-				st = s.DiffAdd
+				st = s.addP
 			case strings.HasPrefix(l, "-"):
-				st = s.DiffDel
+				st = s.delP
 			}
 			for _, wl := range hardWrap(l, max(4, w-len(ind))) {
-				out = append(out, ind+st.Render(wl))
+				out = append(out, ind+st.paint(wl))
 			}
 		}
 	}
@@ -939,7 +939,8 @@ func truncate(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) <= w {
+	// Every cell takes at least one byte, so a string of at most w bytes fits without measuring.
+	if len(s) <= w || ansi.StringWidth(s) <= w {
 		return s
 	}
 	return ansi.Truncate(s, w, "…")
