@@ -196,15 +196,12 @@ func resolveTarget(d Dest, all []corev1.Service, allErr error, cf clusterFacts) 
 	}
 	if t.Svc != nil {
 		t.SvcPort = servicePort(t.Svc, d.Port)
-		if t.SvcPort != nil {
-			t.Port = int(t.SvcPort.Port)
-			if t.SvcPort.Protocol == corev1.ProtocolUDP {
-				t.Protocol = "udp"
-			}
+		if t.SvcPort != nil && t.SvcPort.Protocol == corev1.ProtocolUDP {
+			t.Protocol = "udp"
 		}
 		if t.Svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 			if isInternalLB(t.Svc) {
-				t.ILB, t.ILBPort = t.Svc, t.Port
+				t.ILB, t.ILBPort = t.Svc, svcPortNumber(t.SvcPort, d.Port)
 			} else {
 				t.External = t.Svc
 			}
@@ -221,22 +218,18 @@ func resolveTarget(d Dest, all []corev1.Service, allErr error, cf clusterFacts) 
 		if t.ILB != nil {
 			t.LBIP = ingressIP(t.ILB)
 		}
-		// Where the packets go: an IP literal is where they go; a cluster name or --service reaches
-		// the Service at its internal LB once one is provisioned (publishing a name for it is the DNS
-		// checks' part), else at its ClusterIP.
+		// Where the packets go: an IP literal in the URL is where they go, on the URL's port; a
+		// cluster name or --service reaches the Service at its internal LB once one is provisioned
+		// (publishing a name for it is the DNS checks' part), else at its ClusterIP.
 		if !t.Addr.IsValid() || d.Kind == TargetFlag {
 			t.Addr = netip.Addr{}
+			t.Port = svcPortNumber(t.SvcPort, d.Port)
 			switch {
 			case t.LBIP != "":
 				t.Addr, _ = netip.ParseAddr(t.LBIP)
 				t.Port = t.ILBPort
 			case t.Svc.Spec.ClusterIP != "" && t.Svc.Spec.ClusterIP != corev1.ClusterIPNone:
 				t.Addr, _ = netip.ParseAddr(t.Svc.Spec.ClusterIP)
-			}
-		} else if t.LBIP != "" && t.Addr.String() == t.LBIP {
-			t.Port = t.ILBPort
-			if d.Port != 0 {
-				t.Port = d.Port
 			}
 		}
 	}
@@ -288,6 +281,13 @@ func (t *target) isClusterIPAddr(cf clusterFacts) bool {
 		return true
 	}
 	return cf.Services.IsValid() && cf.Services.Contains(t.Addr)
+}
+
+func svcPortNumber(p *corev1.ServicePort, fallback int) int {
+	if p != nil {
+		return int(p.Port)
+	}
+	return fallback
 }
 
 func servicePort(s *corev1.Service, port int) *corev1.ServicePort {
