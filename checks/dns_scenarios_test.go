@@ -427,7 +427,7 @@ func TestDNSPredictionBesideObservation(t *testing.T) {
 			!strings.Contains(res.Summary, "Temporary failure in name resolution") {
 			t.Fatalf("want the configured cause confirmed by the observation%s", dnsDump(res))
 		}
-		if !hasStep(res, "predict "+w.devName(), Pass, "from configuration: SERVFAIL") || !hasStep(res, "query "+w.devName(), Fail, "SERVFAIL") ||
+		if !hasStep(res, "predict "+w.devName(), Fail, "from configuration: SERVFAIL") || !hasStep(res, "query "+w.devName(), Fail, "SERVFAIL") ||
 			!hasStep(res, "compare "+w.devName(), Pass, "agree") {
 			t.Fatalf("prediction and observation are not side by side%s", dnsDump(res))
 		}

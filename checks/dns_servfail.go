@@ -48,7 +48,14 @@ func dnsEvaluate(ctx context.Context, env *Env, f *dnsFacts, m *dnsmodel.Model, 
 				cmd = fmt.Sprintf("gcloud dns record-sets list --zone %s --project %s --name %s", p.Zone.Name, f.Project, n.FQDN)
 			}
 		}
-		rec.Step("predict "+n.FQDN, Pass, fmt.Sprintf("from configuration: %s via %s: %s", dnsPredicted(p), p.Via, p.Reason), cmd)
+		st := Skip
+		switch {
+		case p.Outcome == probe.OutcomeAnswer:
+			st = Pass
+		case p.Outcome != 0:
+			st = Fail
+		}
+		rec.Step("predict "+n.FQDN, st, fmt.Sprintf("from configuration: %s via %s: %s", dnsPredicted(p), p.Via, p.Reason), cmd)
 	}
 	if env.Resolver == "" {
 		return e
