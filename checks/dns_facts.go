@@ -128,16 +128,17 @@ func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 	}
 	if f.Path != nil {
 		for _, d := range f.Path.Dests {
+			if d.Kind == TargetFlag {
+				// --service NS/NAME: the name a client would use for it.
+				if d.Service != nil {
+					add(dnsmodel.ServiceFQDN(d.Namespace, d.Name, domain), d.From, d.Service, "", true)
+				}
+				continue
+			}
 			if d.Kind == TargetClusterIP || d.Kind == TargetLBIP || d.Kind == TargetNotCluster {
 				continue // an address, not a name
 			}
 			if _, err := netip.ParseAddr(d.Host); err == nil || d.Host == "" {
-				continue
-			}
-			if d.Kind == TargetFlag {
-				if d.Service != nil {
-					add(dnsmodel.ServiceFQDN(d.Namespace, d.Name, domain), d.From, d.Service, "", true)
-				}
 				continue
 			}
 			add(d.Host, d.From, d.Service, networks[d.Source], false)

@@ -458,3 +458,20 @@ func TestDNSPermissionDeniedSkips(t *testing.T) {
 		}
 	}
 }
+
+// --service NS/NAME alone (no Cloud Run client): its cluster name is checked, from the cluster's
+// network.
+func TestDNSServiceFlagName(t *testing.T) {
+	t.Parallel()
+	w := newDNSWorld(t)
+	w.addForwardingZone(dwKubeDNSIP)
+	w.fake.AddCluster(dwProject, dwRegion, &container.Cluster{Name: dwCluster, Network: "default",
+		NetworkConfig: &container.NetworkConfig{Network: "projects/dev-orchestra/global/networks/default"}, ServicesIpv4Cidr: "34.118.224.0/20"})
+	env := w.env()
+	env.Targets = Targets{Services: []NamespacedName{{Namespace: w.ns, Name: "development-agent"}}}
+	res := dnsRun(t, env, "dns-servfail")
+	if res.Status != Fail || res.Cause != "forwarding-to-clusterip" || !strings.Contains(res.Summary, strings.TrimSuffix(w.devName(), ".")) ||
+		!hasStep(res, "client network", Pass, "assuming a client on the cluster's network default") {
+		t.Fatalf("--service name%s", dnsDump(res))
+	}
+}
