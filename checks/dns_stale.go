@@ -26,6 +26,7 @@ type dnsRecordUse struct {
 	RR      *clouddns.ResourceRecordSet
 	Answers bool   // the zone answers the client now
 	Role    string // in words: "answers the client", "in a zone the client does not see: …"
+	Short   string // the same in a few words, for the summary
 }
 
 // dnsRecordsUsed finds, for each name, the A records that answer it and the ones in zones that hold
@@ -41,14 +42,19 @@ func dnsRecordsUsed(m *dnsmodel.Model, names []*dnsName, rec *Recorder) []*dnsRe
 			out = append(out, &dnsRecordUse{N: n, Zone: p.RRSetZone, RR: p.RRSet, Answers: true, Role: "answers the client (" + p.Via + ")"})
 			found = true
 		}
-		others := map[string]string{}
+		others, short := map[string]string{}, map[string]string{}
 		var order []*clouddns.ManagedZone
 		for _, z := range p.Shadowed {
 			others[z.Name] = fmt.Sprintf("in zone %s, shadowed for the client by zone %s of the same name", z.Name, p.Zone.Name)
+			short[z.Name] = "shadowed by zone " + p.Zone.Name
 			order = append(order, z)
 		}
 		for _, u := range p.Unseen {
 			others[u.Zone.Name] = "not seen by the client: " + u.Why
+			short[u.Zone.Name] = "bound to another network, not the client's"
+			if u.ClusterOnly {
+				short[u.Zone.Name] = "visible only inside the cluster today"
+			}
 			order = append(order, u.Zone)
 		}
 		for _, z := range order {
@@ -61,7 +67,7 @@ func dnsRecordsUsed(m *dnsmodel.Model, names []*dnsName, rec *Recorder) []*dnsRe
 				continue
 			}
 			if rr != nil {
-				out = append(out, &dnsRecordUse{N: n, Zone: z, RR: rr, Role: others[z.Name]})
+				out = append(out, &dnsRecordUse{N: n, Zone: z, RR: rr, Role: others[z.Name], Short: short[z.Name]})
 				found = true
 			}
 		}
@@ -88,8 +94,8 @@ func dnsStaleVerdict(ctx context.Context, env *Env, f *dnsFacts, u *dnsRecordUse
 	if managed {
 		where = fmt.Sprintf("in GKE-managed zone %s", u.Zone.Name)
 	}
-	if !u.Answers {
-		where += " (" + u.Role + ")"
+	if !u.Answers && u.Short != "" {
+		where += " (" + u.Short + ")"
 	}
 	svc := u.N.Service
 	if svc == nil {
@@ -100,7 +106,7 @@ func dnsStaleVerdict(ctx context.Context, env *Env, f *dnsFacts, u *dnsRecordUse
 		e.Status, e.Cause = Fail, "record-is-clusterip"
 		e.Summary = fmt.Sprintf("A record %s %s holds %s, %s: unroutable from the VPC", name, where, dnsIPs(ips), why)
 		if managed {
-			e.Summary += "; GKE's controller writes ClusterIPs there by design (the Kubernetes DNS spec), even for LoadBalancer Services, and overwrites any hand edit: publish the internal load balancer's IP in a zone you own"
+			e.Summary += "; GKE writes ClusterIPs there by design, even for LoadBalancer Services, and overwrites hand edits: publish the internal load balancer's IP in a zone you own"
 		}
 		return e
 	}
