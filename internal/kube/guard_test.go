@@ -66,8 +66,14 @@ func TestReadOnlyGuardRefusesEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
 	writes := map[string]func() error{
-		"create": func() error { _, err := c.Clientset.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); return err },
-		"update": func() error { _, err := c.Clientset.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); return err },
+		"create": func() error {
+			_, err := c.Clientset.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+			return err
+		},
+		"update": func() error {
+			_, err := c.Clientset.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{})
+			return err
+		},
 		"patch": func() error {
 			_, err := c.Clientset.CoreV1().Services("default").Patch(ctx, "x", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})
 			return err
