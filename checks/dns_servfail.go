@@ -279,6 +279,16 @@ func dnsCommonEvidence(env *Env, f *dnsFacts, rec *Recorder) (Result, bool) {
 	if f.PathErr != nil {
 		rec.Step("client", Skip, "could not discover the VPC client and the names it uses: "+f.PathErr.Error(), "")
 	}
+	if f.SvcErr != nil {
+		rec.Step("cluster Services", Skip, "could not list the cluster's Services, so ClusterIPs are recognised by the services range only and names are not mapped to Services: "+f.SvcErr.Error(), "")
+	}
+	if len(f.Names) > 0 {
+		var ns []string
+		for _, n := range f.Names {
+			ns = append(ns, strings.TrimSuffix(n.FQDN, ".")+" ("+strings.Join(n.From, "; ")+")")
+		}
+		rec.Step("names", Pass, strings.Join(ns, ", "), "")
+	}
 	if f.Network != "" {
 		rec.Step("client network", Pass, f.NetworkHow, "")
 	}
