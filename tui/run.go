@@ -39,7 +39,7 @@ func Run(ctx context.Context, s *app.Session, ios *iostreams.IOStreams, guided b
 	}
 	keys, err := loadKeyMap(keysFile())
 	if err != nil {
-		return err
+		return &app.UsageError{Msg: err.Error()}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

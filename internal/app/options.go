@@ -157,3 +157,9 @@ func (o *Options) namespace() string {
 	}
 	return "default"
 }
+
+// UsageError is a problem with what the user configured (a bad key-bindings file, say): the command
+// exits 2 with its one-line message.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }

@@ -71,6 +71,11 @@ func Execute(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 		fmt.Fprintln(ios.ErrOut, "gkedoctor: "+oneLine(ue.Msg))
 		return ExitUsage
 	}
+	var ae *app.UsageError
+	if errors.As(err, &ae) {
+		fmt.Fprintln(ios.ErrOut, "gkedoctor: "+oneLine(ae.Msg))
+		return ExitUsage
+	}
 	// Anything cobra itself rejects (unknown command or flag, bad arguments) is a usage error.
 	fmt.Fprintln(ios.ErrOut, "gkedoctor: "+oneLine(err.Error()))
 	if isCobraUsage(err) {

@@ -53,6 +53,11 @@ func (o *undoOptions) validate() error {
 	if o.App.ReadOnly {
 		return usageErrorf("undo changes things and cannot run with --read-only")
 	}
+	if o.App.Demo {
+		// Each process starts a new demo world: a fix applied by another process is not in it, so an
+		// undo here would "succeed" against nothing.
+		return usageErrorf("the demo world is new in every process, so a fix from another run is not in it: undo in the same session (press u in `gkedoctor demo`)")
+	}
 	return nil
 }
 
