@@ -27,6 +27,24 @@ const (
 	Error Status = "error"
 )
 
+// Glyph is the symbol shown before a status word: ✓ pass, ✗ fail, ! warn, – skip, ⊘ error. Always
+// print the word after it, so no colour and screen readers lose nothing.
+func (s Status) Glyph() string {
+	switch s {
+	case Pass:
+		return "✓"
+	case Fail:
+		return "✗"
+	case Warn:
+		return "!"
+	case Skip:
+		return "–"
+	case Error:
+		return "⊘"
+	}
+	return "?"
+}
+
 // Statuses in display order.
 var Statuses = []Status{Pass, Fail, Warn, Skip, Error}
 

@@ -163,19 +163,5 @@ func (s *styles) statusStyle(st checks.Status) lipgloss.Style {
 	return lipgloss.NewStyle()
 }
 
-// glyph and word for a status: both are always drawn, so no colour and screen readers lose nothing.
-func glyph(st checks.Status) string {
-	switch st {
-	case checks.Pass:
-		return "✓"
-	case checks.Fail:
-		return "✗"
-	case checks.Warn:
-		return "!"
-	case checks.Skip:
-		return "–"
-	case checks.Error:
-		return "⊘"
-	}
-	return "?"
-}
+// glyph for a status: both glyph and word are always drawn, so no colour and screen readers lose nothing.
+func glyph(st checks.Status) string { return st.Glyph() }

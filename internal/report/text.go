@@ -283,21 +283,12 @@ func statusSGR(s checks.Status) string {
 	}
 }
 
-// Glyph is the symbol shown before a status word: ✓ pass, ✗ fail, ! warn, – skip, ⊘ error. Always print
-// the word after it.
+// Glyph is the symbol shown before a status word (checks.Status.Glyph). Always print the word after it.
 func Glyph(s checks.Status) string {
-	switch s {
-	case checks.Pass:
-		return "✓"
-	case checks.Fail:
-		return "✗"
-	case checks.Warn:
-		return "!"
-	case checks.Skip:
-		return "–"
-	default:
-		return "⊘"
+	if g := s.Glyph(); g != "?" {
+		return g
 	}
+	return checks.Error.Glyph()
 }
 
 // formatDuration is short and stable: 0ms, 340ms, 1.2s, 2m05s.
