@@ -340,29 +340,6 @@ func dnsClusterIPOf(ip netip.Addr, f *dnsFacts) (bool, string) {
 	return false, ""
 }
 
-// dnsIsInternalLB reports whether a Service is an internal passthrough load balancer (either
-// annotation key, any case, or the L4 internal load balancer class).
-func dnsIsInternalLB(s *corev1.Service) bool {
-	if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
-		return false
-	}
-	for _, k := range []string{"networking.gke.io/load-balancer-type", "cloud.google.com/load-balancer-type"} {
-		if strings.EqualFold(s.Annotations[k], "internal") {
-			return true
-		}
-	}
-	return s.Spec.LoadBalancerClass != nil && *s.Spec.LoadBalancerClass == "networking.gke.io/l4-regional-internal"
-}
-
-func dnsIngressIP(s *corev1.Service) string {
-	for _, in := range s.Status.LoadBalancer.Ingress {
-		if in.IP != "" {
-			return in.IP
-		}
-	}
-	return ""
-}
-
 // dnsILBFor finds the internal load balancer in front of target: the target itself when it is one,
 // else NAME-ilb (what the reachability fix creates), else an internal LoadBalancer Service in the
 // same namespace with the same selector. It returns the Service (nil when none) and its IP ("" while
@@ -371,38 +348,26 @@ func dnsILBFor(target *corev1.Service, svcs []corev1.Service) (*corev1.Service, 
 	if target == nil {
 		return nil, ""
 	}
-	if dnsIsInternalLB(target) {
-		return target, dnsIngressIP(target)
+	if isInternalLB(target) {
+		return target, ingressIP(target)
 	}
 	var best *corev1.Service
 	for i := range svcs {
 		s := &svcs[i]
-		if s.Namespace != target.Namespace || !dnsIsInternalLB(s) {
+		if s.Namespace != target.Namespace || !isInternalLB(s) {
 			continue
 		}
 		if s.Name == target.Name+"-ilb" {
-			return s, dnsIngressIP(s)
+			return s, ingressIP(s)
 		}
-		if best == nil && len(target.Spec.Selector) > 0 && dnsSameSelector(s.Spec.Selector, target.Spec.Selector) {
+		if best == nil && len(target.Spec.Selector) > 0 && sameSelector(s.Spec.Selector, target.Spec.Selector) {
 			best = s
 		}
 	}
 	if best != nil {
-		return best, dnsIngressIP(best)
+		return best, ingressIP(best)
 	}
 	return nil, ""
-}
-
-func dnsSameSelector(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // dnsGuardDomains are the cluster DNS domains that mark a zone as GKE's.
