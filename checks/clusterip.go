@@ -179,7 +179,7 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 			return v
 		}
 	}
-	if t.Dest.Kind == TargetClusterIP && t.LBIP != "" {
+	if (t.Dest.Kind == TargetClusterIP || t.Dest.Kind == TargetZoneName && t.isClusterIPAddr(f.Cluster)) && t.LBIP != "" {
 		v.Status, v.Cause, v.Dep = Fail, "target-is-clusterip", "ilb-provisioned"
 		v.Summary = fmt.Sprintf("%s calls the ClusterIP %s of %s, which the VPC cannot route, although %s/%s exposes it at %s:%d", r.who(t), t.addrPort(), ref, t.ILB.Namespace, t.ILB.Name, t.LBIP, t.ILBPort)
 		v.Plans = append(v.Plans, r.pointClientPlans(t)...)
@@ -325,6 +325,8 @@ func (r *reachRun) uses(t *target) string {
 		return "the ClusterIP"
 	case TargetFlag:
 		return "named with --service"
+	case TargetZoneName:
+		return "by the name " + t.Dest.Host + " (" + t.Dest.Via + ")"
 	}
 	return t.Class
 }

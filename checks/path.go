@@ -64,6 +64,7 @@ const (
 	TargetClusterIP  = "cluster-ip"       // a ClusterIP literal
 	TargetLBIP       = "lb-ip"            // a load balancer ingress IP literal
 	TargetOtherName  = "other-name"       // a name that is not a cluster name (a zone you own, say)
+	TargetZoneName   = "zone-name"        // a name whose A record in a private Cloud DNS zone holds a Service's address
 	TargetNotCluster = "not-in-cluster"   // an address that is no Service of this cluster
 	TargetFlag       = "flag"             // named with --service
 )
@@ -78,6 +79,9 @@ type Dest struct {
 	Namespace string
 	Name      string
 	Service   *corev1.Service // nil when not found in the cluster
+	// Resolved is the address a zone-name resolves to (its A record), and Via says where it was read.
+	Resolved netip.Addr
+	Via      string
 }
 
 // Ref is NS/NAME or the host when no Service matched.
@@ -239,6 +243,9 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 	for _, src := range p.Sources {
 		for _, u := range src.URLs {
 			t := MapHost(u.Host, u.Port, domain, svcs)
+			if t.Kind == TargetOtherName {
+				t = mapZoneName(ctx, inv, t, domain, svcs)
+			}
 			t.From = fmt.Sprintf("env %s of Cloud Run %s", u.EnvVar, src.Name)
 			t.Source = src.Name
 			key := src.Name + "|" + t.Host + "|" + strconv.Itoa(t.Port)
@@ -313,6 +320,50 @@ func MapHost(host string, port int, domain string, svcs []corev1.Service) Dest {
 		}
 	}
 	t.Kind = TargetOtherName
+	return t
+}
+
+// mapZoneName maps a name the client uses to a Service through its A record in one of the project's
+// private Cloud DNS zones (a zone you own, as the DNS fix creates): the record's address is matched
+// against the Services' ClusterIPs and load-balancer IPs. Anything it cannot read leaves t as it was.
+func mapZoneName(ctx context.Context, inv *inventory.Inventory, t Dest, domain string, svcs []corev1.Service) Dest {
+	if inv.Scope.Project == "" {
+		return t
+	}
+	zones, err := inv.ManagedZones(ctx, inv.Scope.Project)
+	if err != nil {
+		return t
+	}
+	fqdn := strings.TrimSuffix(strings.ToLower(t.Host), ".") + "."
+	best := ""
+	for _, z := range zones {
+		dn := strings.ToLower(z.DnsName)
+		if z.Visibility == "private" && z.ForwardingConfig == nil && z.PeeringConfig == nil &&
+			(fqdn == dn || strings.HasSuffix(fqdn, "."+dn)) && len(dn) > len(best) {
+			best = z.Name + "\x00" + dn
+		}
+	}
+	if best == "" {
+		return t
+	}
+	zone, _, _ := strings.Cut(best, "\x00")
+	rrs, err := inv.RRSets(ctx, inv.Scope.Project, zone)
+	if err != nil {
+		return t
+	}
+	for _, rr := range rrs {
+		if rr.Type != "A" || strings.ToLower(rr.Name) != fqdn || len(rr.Rrdatas) == 0 {
+			continue
+		}
+		m := MapHost(rr.Rrdatas[0], t.Port, domain, svcs)
+		if m.Service == nil {
+			return t
+		}
+		ip, _ := netip.ParseAddr(rr.Rrdatas[0])
+		t.Kind, t.Namespace, t.Name, t.Service = TargetZoneName, m.Namespace, m.Name, m.Service
+		t.Resolved, t.Via = ip.Unmap(), fmt.Sprintf("A record %s in zone %s", rr.Rrdatas[0], zone)
+		return t
+	}
 	return t
 }
 

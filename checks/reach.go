@@ -193,6 +193,8 @@ func resolveTarget(d Dest, all []corev1.Service, allErr error, cf clusterFacts) 
 	t := &target{Dest: d, Svc: d.Service, Port: d.Port, Protocol: "tcp"}
 	if ip, err := netip.ParseAddr(d.Host); err == nil {
 		t.Addr = ip.Unmap()
+	} else if d.Resolved.IsValid() {
+		t.Addr = d.Resolved // a name in a private zone: packets go where its A record points
 	}
 	if t.Svc != nil {
 		t.SvcPort = servicePort(t.Svc, d.Port)

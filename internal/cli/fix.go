@@ -148,7 +148,6 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	}
 	failed := false
 	start := time.Now()
-	rechecked := map[string]bool{}
 	for _, p := range plans {
 		fmt.Fprintf(progressW, "\n→ %s\n", p.Title)
 		res, err := s.Applier.Apply(ctx, p, func(line string) { fmt.Fprintf(progressW, "  … %s\n", line) })
@@ -175,15 +174,10 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 		}
 		outcomes = append(outcomes, af)
 		s.Inv.Invalidate()
-		rechecked[p.Check] = true
 	}
-	// Re-run every check whose fix was attempted, on fresh facts.
-	var again []checks.Check
-	for _, c := range list {
-		if rechecked[c.ID()] {
-			again = append(again, c)
-		}
-	}
+	// Re-run every selected check on fresh facts: a fix for one check changes what its supporting
+	// checks and its neighbours see too, and the report must not mix before and after.
+	again := list
 	if textOut && len(again) > 0 {
 		fmt.Fprintln(progressW, "\nRe-checking:")
 	}
@@ -253,6 +247,23 @@ func (o *fixOptions) finish(ios *iostreams.IOStreams, rep *report.Report, result
 // selectPlans picks the plans to apply: for a check id its recommended plans (not advice, not
 // alternatives); for a fix id that plan; with all, the recommended plans of every failing check.
 func selectPlans(ids []string, all bool, results []checks.Result) ([]*fixes.Plan, error) {
+	plans, err := selectPlansDup(ids, all, results)
+	if err != nil {
+		return nil, err
+	}
+	// Two checks may propose the same fix (both DNS checks offer the owned zone): apply it once.
+	seen := map[string]bool{}
+	var out []*fixes.Plan
+	for _, p := range plans {
+		if !seen[p.ID] {
+			seen[p.ID] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func selectPlansDup(ids []string, all bool, results []checks.Result) ([]*fixes.Plan, error) {
 	var out []*fixes.Plan
 	recommended := func(r checks.Result) []*fixes.Plan {
 		var ps []*fixes.Plan

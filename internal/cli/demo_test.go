@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/gkedoctor/gkedoctor/internal/app"
+	"github.com/gkedoctor/gkedoctor/internal/sim"
+)
+
+type fixReport struct {
+	SchemaVersion int
+	Results       []struct{ ID, Status, Cause, Summary string }
+	Applied       []struct{ FixID, State, Message, Error string }
+	Summary       map[string]int
+}
+
+func runDemoFix(t *testing.T, args ...string) (int, fixReport) {
+	t.Helper()
+	prev := app.DemoStarter
+	app.DemoStarter = sim.DemoStarter
+	t.Cleanup(func() { app.DemoStarter = prev })
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	code, out, stderr := run(t, append([]string{"fix", "--demo", "--yes", "-o", "json"}, args...)...)
+	var rep fixReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("exit %d, stderr %s, output not JSON: %v\n%s", code, stderr, err, out)
+	}
+	return code, rep
+}
+
+func status(rep fixReport, id string) (string, string) {
+	for _, r := range rep.Results {
+		if r.ID == id {
+			return r.Status, r.Summary
+		}
+	}
+	return "", ""
+}
+
+// Issue 4's demo criterion: the ILB fix gives 10.132.0.6 and 10.132.0.5, the simulated dial from
+// Cloud Run succeeds and the re-check passes — in one process.
+func TestDemoFixClusterIPUnreachable(t *testing.T) {
+	code, rep := runDemoFix(t, "clusterip-unreachable")
+	st, sum := status(rep, "clusterip-unreachable")
+	if st != "pass" || !strings.Contains(sum, "10.132.0.6:80") || !strings.Contains(sum, "10.132.0.5:80") {
+		t.Fatalf("re-check %s: %s", st, sum)
+	}
+	if len(rep.Applied) != 2 {
+		t.Fatalf("applied %+v", rep.Applied)
+	}
+	for _, a := range rep.Applied {
+		if a.State != "applied" || !strings.HasPrefix(a.FixID, "create-internal-lb/default/") {
+			t.Fatalf("fix %+v", a)
+		}
+	}
+	if code != 0 {
+		t.Fatalf("exit %d after a fix whose re-check passes", code)
+	}
+}
+
+// The whole seed story: internal LBs, a zone you own, the client pointed at its names. Every check
+// passes afterwards, the fix both DNS checks offer is applied once, and the client's names map back
+// to the Services (clusterip-unreachable judges them, it does not skip them).
+func TestDemoFixWholeStory(t *testing.T) {
+	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4")
+	if code != 0 {
+		t.Fatalf("exit %d: %+v", code, rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.Status != "pass" {
+			t.Errorf("%s: %s %s", r.ID, r.Status, r.Summary)
+		}
+	}
+	ids := map[string]int{}
+	for _, a := range rep.Applied {
+		ids[a.FixID]++
+		if a.State != "applied" {
+			t.Errorf("fix %s: %s %s", a.FixID, a.State, a.Error)
+		}
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("fix %s applied %d times", id, n)
+		}
+	}
+	if _, sum := status(rep, "clusterip-unreachable"); !strings.Contains(sum, "10.132.0.6:80") {
+		t.Errorf("clusterip-unreachable did not judge the owned names: %s", sum)
+	}
+}
