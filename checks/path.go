@@ -355,7 +355,20 @@ func mapZoneName(ctx context.Context, inv *inventory.Inventory, t Dest, domain s
 		if rr.Type != "A" || strings.ToLower(rr.Name) != fqdn || len(rr.Rrdatas) == 0 {
 			continue
 		}
-		m := MapHost(rr.Rrdatas[0], t.Port, domain, svcs)
+		// Several Services may hold the address (LB IPs are unique within a VPC, but a record may be
+		// read against more than one cluster's view): prefer the one in the namespace the name says
+		// (NAME.NS.zone, the layout gkedoctor's zone uses).
+		labels := strings.Split(fqdn, ".")
+		var m Dest
+		for i := range svcs {
+			c := MapHost(rr.Rrdatas[0], t.Port, domain, svcs[i:i+1])
+			if c.Service == nil {
+				continue
+			}
+			if m.Service == nil || (len(labels) > 1 && c.Namespace == labels[1] && m.Namespace != labels[1]) {
+				m = c
+			}
+		}
 		if m.Service == nil {
 			return t
 		}
