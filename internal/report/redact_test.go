@@ -1,8 +1,13 @@
 package report
 
 import (
+	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/fixes"
 )
 
 func TestRedactMasksSecrets(t *testing.T) {
@@ -96,5 +101,30 @@ func TestRedactLeavesNoSecretInTheFixture(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Every format carries the redaction, JSON and terminal text included (a terminal is screen-shared).
+func TestEveryFormatIsRedacted(t *testing.T) {
+	secret := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJlc2lnbmF0dXJl"
+	res := checks.Result{ID: "sa-token-401", Status: checks.Fail, Cause: "x", Summary: "token " + secret,
+		Evidence: []checks.Evidence{{Step: "token", Status: checks.Fail, Detail: "Authorization: Bearer " + secret, Command: "curl -H 'Authorization: Bearer " + secret + "'"}},
+		Fixes:    []*fixes.Plan{{ID: "f", Title: "t", Commands: []string{"kubectl --token=" + secret + " get pods"}}}}
+	rep := New("audit", "v", checks.Target{}, time.Now(), 0, []checks.Result{res})
+	var out strings.Builder
+	for name, write := range map[string]func(io.Writer, *Report) error{"json": WriteJSON, "markdown": WriteMarkdown, "junit": WriteJUnit,
+		"text": func(w io.Writer, r *Report) error { return NewText(w, TextOptions{Verbose: true}).Final(r) }} {
+		out.Reset()
+		if err := write(&out, rep); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), "c2lnbmF0dXJl") {
+			t.Errorf("%s output carries the token:\n%s", name, out.String())
+		}
+	}
+	out.Reset()
+	NewText(&out, TextOptions{Verbose: true}).Event(checks.Event{Kind: checks.EventFinished, CheckID: res.ID, Result: &res})
+	if strings.Contains(out.String(), "c2lnbmF0dXJl") {
+		t.Errorf("streamed text carries the token: %s", out.String())
 	}
 }

@@ -146,14 +146,16 @@ func fromCheck(cr checks.Result) Result {
 		Title:      cr.Title,
 		Status:     cr.Status,
 		Cause:      cr.Cause,
-		Summary:    cr.Summary,
+		Summary:    Redact(cr.Summary),
 		Evidence:   make([]Evidence, 0, len(cr.Evidence)),
 		Fixes:      make([]Fix, 0, len(cr.Fixes)),
 		DurationMs: nonNegMs(cr.Duration),
 		Parent:     cr.Parent,
 	}
 	if len(cr.Path) > 0 {
-		res.Path = append([]string(nil), cr.Path...)
+		for _, p := range cr.Path {
+			res.Path = append(res.Path, Redact(p))
+		}
 	}
 	if !validStatus(res.Status) {
 		res.Summary = fmt.Sprintf("the check returned an invalid status %q: %s", res.Status, res.Summary)
@@ -171,7 +173,8 @@ func fromCheck(cr checks.Result) Result {
 		}
 	}
 	for _, e := range cr.Evidence {
-		ev := Evidence{Step: e.Step, Status: e.Status, Detail: e.Detail, Command: e.Command}
+		// Every output carries the redaction, not only the ticket formats: a terminal is screen-shared too.
+		ev := Evidence{Step: Redact(e.Step), Status: e.Status, Detail: Redact(e.Detail), Command: Redact(e.Command)}
 		if !validStatus(ev.Status) {
 			ev.Detail = fmt.Sprintf("(invalid step status %q) %s", ev.Status, ev.Detail)
 			ev.Status = checks.Error
@@ -192,15 +195,18 @@ func fromPlan(p *fixes.Plan) Fix {
 		ID:          p.ID,
 		Check:       p.Check,
 		Title:       p.Title,
-		Description: p.Description,
+		Description: Redact(p.Description),
 		Destructive: p.Destructive,
 		Reversible:  p.Reversible,
 		VPCWide:     p.VPCWide,
 		Advice:      p.Advice,
 		Alternative: p.Alternative,
 		Affects:     p.Affects,
-		Diff:        p.Diff,
-		Commands:    append([]string{}, p.Commands...),
+		Diff:        Redact(p.Diff),
+		Commands:    make([]string, 0, len(p.Commands)),
+	}
+	for _, c := range p.Commands {
+		f.Commands = append(f.Commands, Redact(c))
 	}
 	return f
 }

@@ -82,7 +82,7 @@ func (t *Text) Event(ev checks.Event) {
 				st = checks.Error
 			}
 			id := sanitize(ev.CheckID)
-			fmt.Fprintf(&b, "    %s: %s  %s\n", id, t.statusLabel(st), stepLine(sanitize(ev.Step.Step), sanitize(ev.Step.Detail)))
+			fmt.Fprintf(&b, "    %s: %s  %s\n", id, t.statusLabel(st), stepLine(sanitize(Redact(ev.Step.Step)), sanitize(Redact(ev.Step.Detail))))
 			if ev.Step.Command != "" {
 				// "$" under the glyph: past "    ID: ".
 				fmt.Fprintf(&b, "    %s$ %s\n", strings.Repeat(" ", len([]rune(id))+2), oneLine(sanitize(ev.Step.Command)))
