@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -74,7 +73,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	if o.Resolver != "" {
 		r, err := probe.ChooseResolver(o.Resolver, probe.HostEnvironment{})
 		if err != nil {
-			return nil, err
+			return nil, &UsageError{Msg: err.Error()}
 		}
 		resolv, why = r.Addr, r.Why
 	}
@@ -179,13 +178,8 @@ func detectWhere() checks.Where {
 	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		return checks.InCluster
 	}
-	if onGCE("/sys/class/dmi/id/product_name") {
+	if (probe.HostEnvironment{}).OnGCE() {
 		return checks.InVPC
 	}
 	return checks.Laptop
-}
-
-func onGCE(productFile string) bool {
-	b, err := os.ReadFile(productFile)
-	return err == nil && strings.Contains(string(b), "Google")
 }
