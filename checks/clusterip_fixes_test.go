@@ -2,6 +2,8 @@ package checks
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +126,10 @@ func TestRunEgressFixAppliesAndUndoes(t *testing.T) {
 	w := newReachWorld(t)
 	w.putService(agentILB("34.118.16.5"))
 	w.srv.AddForwardingRule(wProject, wRegion, &compute.ForwardingRule{Name: "a8d3f0c2e1b94a7c9d6e5f4a3b2c1d0e", IPAddress: "34.118.16.5", LoadBalancingScheme: "INTERNAL"})
-	w.setRun(wRegion, func(s *run.GoogleCloudRunV2Service) { s.Template.VpcAccess.Egress = "PRIVATE_RANGES_ONLY" })
+	w.setRun(wRegion, func(s *run.GoogleCloudRunV2Service) {
+		s.Template.VpcAccess.Egress = "PRIVATE_RANGES_ONLY"
+		s.Template.Containers[0].Env = append(s.Template.Containers[0].Env, &run.GoogleCloudRunV2EnvVar{Name: "DB_PASSWORD", Value: "hunter2-not-for-the-journal"})
+	})
 	w.srv.SetOperationDelay(300 * time.Millisecond)
 	prev := RunOpPollInterval
 	RunOpPollInterval = 50 * time.Millisecond
@@ -152,6 +157,16 @@ func TestRunEgressFixAppliesAndUndoes(t *testing.T) {
 	e, _ := fixes.OpenJournal(dir).Get(res.Entry.ID)
 	if e.Prior[0].Version != before.Etag || !strings.Contains(string(e.Prior[0].Contents), "PRIVATE_RANGES_ONLY") {
 		t.Fatalf("journal prior %+v", e.Prior)
+	}
+	// The journal keeps what the fix changed, not the container's environment (secrets live there).
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(files) == 0 {
+		t.Fatal("no journal file")
+	} else {
+		for _, f := range files {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), "hunter2") {
+				t.Fatalf("journal %s holds an environment value", f)
+			}
+		}
 	}
 	if rs := w.run(nil); rs["clusterip-unreachable"].Status != Pass {
 		t.Fatalf("re-check%s", dump(rs))

@@ -17,8 +17,8 @@ import (
 // The Cloud Run egress fix (FAILURE-MODES §1, "Cloud Run egress"): read the service and save its whole
 // template, set template.vpcAccess.egress=ALL_TRAFFIC, PATCH the service with the etag it was read at
 // (a concurrent change makes the API answer 409 and nothing is written), follow the long-running
-// operation to done and report the new revision. Undo PATCHes the saved template back, and refuses if
-// the service changed since the fix (its generation moved on).
+// operation to done and report the new revision. Undo PATCHes the saved vpcAccess back, and refuses if
+// the service changed since the fix (its generation moved on), so the template is then the saved one.
 
 const undoRestoreRunTemplate = "run.restore-template"
 
@@ -30,9 +30,12 @@ type RunEgress struct {
 	PollInterval time.Duration
 }
 
+// restoreTemplateParams hold only what the fix changed (template.vpcAccess): undo puts it back on a
+// template the generation guard proves is otherwise exactly the saved one. Keeping the whole template
+// would put the container's environment values, which may hold secrets, into the journal.
 type restoreTemplateParams struct {
-	Service  string          `json:"service"`
-	Template json.RawMessage `json:"template"`
+	Service   string          `json:"service"`
+	VPCAccess json.RawMessage `json:"vpcAccess"`
 	// Generation is what the service's generation is right after the fix; undo refuses otherwise.
 	Generation int64 `json:"generation"`
 }
@@ -52,7 +55,7 @@ func NewRunEgressPlan(deps *Deps, o RunEgress) *Plan {
 		ID:    "run-egress-all-traffic/" + location + "/" + name,
 		Title: fmt.Sprintf("Route all egress of Cloud Run %s through the VPC (vpcAccess.egress ALL_TRAFFIC)", name),
 		Description: "Sets template.vpcAccess.egress to ALL_TRAFFIC so destinations outside RFC 1918 / RFC 6598 (such as GKE's 34.118.224.0/20 services range or " +
-			"privately used public ranges) go through the VPC instead of the internet. This deploys a new revision. Undo restores the saved template (another new revision).",
+			"privately used public ranges) go through the VPC instead of the internet. This deploys a new revision. Undo restores the saved vpcAccess, i.e. the saved template (another new revision).",
 		Affects:     "all outbound traffic of the service then goes through the VPC: reaching the internet needs Cloud NAT on that network",
 		Diff:        Diff("template.vpcAccess.egress: PRIVATE_RANGES_ONLY\n", "template.vpcAccess.egress: ALL_TRAFFIC\n"),
 		Commands:    []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-egress=all-traffic", name, location, project)},
@@ -75,11 +78,11 @@ func NewRunEgressPlan(deps *Deps, o RunEgress) *Plan {
 		if svc.Template.VpcAccess.Egress == "ALL_TRAFFIC" {
 			return Snapshot{}, &apierr.Error{Kind: apierr.Conflict, Op: "set egress", Resource: o.Service, Err: errors.New("egress is already ALL_TRAFFIC (changed since the check); nothing to do")}
 		}
-		tmpl, _ := json.Marshal(svc.Template)
-		contents, _ := json.Marshal(map[string]any{"template": json.RawMessage(tmpl), "generation": svc.Generation, "etag": svc.Etag})
+		va, _ := json.Marshal(svc.Template.VpcAccess)
+		contents, _ := json.Marshal(map[string]any{"template": map[string]any{"vpcAccess": json.RawMessage(va)}, "generation": svc.Generation, "etag": svc.Etag})
 		return Snapshot{
 			Prior: []Object{{API: "run.googleapis.com", Kind: "Service", Name: o.Service, Version: svc.Etag, Contents: contents}},
-			Undo:  []UndoAction{NewUndo(undoRestoreRunTemplate, restoreTemplateParams{Service: o.Service, Template: tmpl, Generation: svc.Generation + 1})},
+			Undo:  []UndoAction{NewUndo(undoRestoreRunTemplate, restoreTemplateParams{Service: o.Service, VPCAccess: va, Generation: svc.Generation + 1})},
 		}, nil
 	}
 	p.Apply = func(ctx context.Context, snap Snapshot) (Outcome, error) {
@@ -94,13 +97,15 @@ func NewRunEgressPlan(deps *Deps, o RunEgress) *Plan {
 		if len(snap.Prior) == 1 && snap.Prior[0].Version != "" && svc.Etag != snap.Prior[0].Version {
 			return Outcome{}, &apierr.Error{Kind: apierr.Conflict, Op: "update Cloud Run service", Resource: o.Service, Err: errors.New("its etag changed since it was saved")}
 		}
-		var tmpl json.RawMessage
 		var saved struct {
-			Template json.RawMessage `json:"template"`
+			Template struct {
+				VPCAccess json.RawMessage `json:"vpcAccess"`
+			} `json:"template"`
 		}
-		if len(snap.Prior) == 1 && json.Unmarshal(snap.Prior[0].Contents, &saved) == nil {
-			tmpl = saved.Template
+		if len(snap.Prior) == 1 {
+			_ = json.Unmarshal(snap.Prior[0].Contents, &saved)
 		}
+		va := saved.Template.VPCAccess
 		svc.Template.VpcAccess.Egress = "ALL_TRAFFIC"
 		svc.Template.Revision = "" // a pinned revision name cannot be reused: let Cloud Run name the new one
 		op, err := g.Run.Projects.Locations.Services.Patch(o.Service, svc).Context(ctx).Do()
@@ -115,7 +120,7 @@ func NewRunEgressPlan(deps *Deps, o RunEgress) *Plan {
 		}
 		out := Outcome{
 			Message: fmt.Sprintf("updated %s: egress ALL_TRAFFIC (generation %d)", name, gen),
-			Undo:    []UndoAction{NewUndo(undoRestoreRunTemplate, restoreTemplateParams{Service: o.Service, Template: tmpl, Generation: gen})},
+			Undo:    []UndoAction{NewUndo(undoRestoreRunTemplate, restoreTemplateParams{Service: o.Service, VPCAccess: va, Generation: gen})},
 		}
 		if after != nil {
 			b, _ := json.Marshal(map[string]any{"generation": after.Generation, "etag": after.Etag, "latestCreatedRevision": after.LatestCreatedRevision})
@@ -211,7 +216,7 @@ func shortOp(name string) string {
 
 func undoRestoreRunTemplateFn(ctx context.Context, deps *Deps, raw json.RawMessage) error {
 	var p restoreTemplateParams
-	if err := json.Unmarshal(raw, &p); err != nil || p.Service == "" || len(p.Template) == 0 {
+	if err := json.Unmarshal(raw, &p); err != nil || p.Service == "" || len(p.VPCAccess) == 0 {
 		return fmt.Errorf("bad undo parameters %s", raw)
 	}
 	g, err := gcpOf(deps)
@@ -226,12 +231,15 @@ func undoRestoreRunTemplateFn(ctx context.Context, deps *Deps, raw json.RawMessa
 		return &apierr.Error{Kind: apierr.Conflict, Op: "restore Cloud Run template", Resource: p.Service,
 			Err: fmt.Errorf("the service changed since the fix (generation %d, the fix left %d): not overwriting it", svc.Generation, p.Generation)}
 	}
-	var tmpl run.GoogleCloudRunV2RevisionTemplate
-	if err := json.Unmarshal(p.Template, &tmpl); err != nil {
-		return fmt.Errorf("saved template of %s: %w", p.Service, err)
+	var va run.GoogleCloudRunV2VpcAccess
+	if err := json.Unmarshal(p.VPCAccess, &va); err != nil {
+		return fmt.Errorf("saved vpcAccess of %s: %w", p.Service, err)
 	}
-	tmpl.Revision = ""
-	svc.Template = &tmpl
+	if svc.Template == nil {
+		return &apierr.Error{Kind: apierr.Conflict, Op: "restore Cloud Run egress", Resource: p.Service, Err: errors.New("the service has no template any more")}
+	}
+	svc.Template.VpcAccess = &va
+	svc.Template.Revision = "" // a pinned revision name cannot be reused
 	op, err := g.Run.Projects.Locations.Services.Patch(p.Service, svc).Context(ctx).Do()
 	if err != nil {
 		return gcp.Map(err, "restore Cloud Run template", p.Service)
