@@ -28,7 +28,7 @@ testbin:
 test: test-deps testbin lint
 	GKEDOCTOR_TESTBIN="$$(bash hack/testbin/build.sh | tail -n 1)" GKEDOCTOR_REQUIRE_TESTBIN=1 \
 	GKEDOCTOR_GORELEASER="$$(bash hack/tools/build-goreleaser.sh | tail -n 1)" \
-		$(GO) test -race -count=1 -timeout 30m $(PKGS)
+		$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 # Fast loop: no set-up; tests that need the real servers skip and say so.
 unit:
