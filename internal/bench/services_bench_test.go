@@ -8,8 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,19 +35,51 @@ func measure(b *testing.B, name string, args ...string) run {
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = nil, &stderr // stdout discarded, like `> /dev/null`
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	// Peak RSS from the child's own VmHWM, sampled until it exits. wait4's ru_maxrss cannot be used:
+	// Linux carries the high-water mark across execve, so it would report the forked copy of this
+	// (large) test process instead of the program measured.
+	done := make(chan struct{})
+	var hwm int64
+	go func() {
+		defer close(done)
+		path := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+		for {
+			if kb := vmHWM(path); kb > hwm {
+				hwm = kb
+			} else if kb < 0 {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	err := cmd.Wait()
 	wall := time.Since(start)
+	<-done
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() > 1 {
 			b.Fatalf("%s %v: %v\n%s", filepath.Base(name), args, err, stderr.String())
 		}
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	r := run{wall: wall}
-	if ru != nil {
-		r.rssKB = ru.Maxrss
+	return run{wall: wall, rssKB: hwm}
+}
+
+// vmHWM reads VmHWM (kB) from a /proc status file; -1 when the process is gone (or a zombie).
+func vmHWM(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return -1
 	}
-	return r
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb
+		}
+	}
+	return -1
 }
 
 func median(b *testing.B, n int, name string, args ...string) run {
@@ -67,7 +99,9 @@ func median(b *testing.B, n int, name string, args ...string) run {
 
 func buildGkedoctor(b *testing.B) string {
 	b.Helper()
-	out := filepath.Join(b.TempDir(), "gkedoctor")
+	// Not b.TempDir: the binary outlives the first invocation of the benchmark function (b.N = 1), whose
+	// temp dir is removed before the measured one runs. One fixed path, overwritten by every run.
+	out := filepath.Join(os.TempDir(), "gkedoctor-bench", "gkedoctor")
 	// Built as released (.goreleaser.yaml): static, stripped.
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "github.com/gkedoctor/gkedoctor/cmd/gkedoctor")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
