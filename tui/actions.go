@@ -156,7 +156,9 @@ func (m *Model) fold(open bool) {
 	}
 }
 
-func (m *Model) keyDetail(msg tea.KeyPressMsg) tea.Cmd {
+// scroll handles the viewport's movement keys (detail pane and guided mode); it reports whether msg
+// was one of them.
+func (m *Model) scroll(msg tea.KeyPressMsg) bool {
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Up):
@@ -171,6 +173,16 @@ func (m *Model) keyDetail(msg tea.KeyPressMsg) tea.Cmd {
 		m.vp.GotoTop()
 	case key.Matches(msg, k.Bottom):
 		m.vp.GotoBottom()
+	default:
+		return false
+	}
+	return true
+}
+
+func (m *Model) keyDetail(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case m.scroll(msg):
 	case key.Matches(msg, k.Back), key.Matches(msg, k.Focus):
 		m.screen = screenList
 		m.layout()

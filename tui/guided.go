@@ -80,14 +80,7 @@ func (m *Model) keyGuided(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, k.Next):
 		return m.guidedNext()
-	case key.Matches(msg, k.Up):
-		m.vp.ScrollUp(1)
-	case key.Matches(msg, k.Down):
-		m.vp.ScrollDown(1)
-	case key.Matches(msg, k.PageUp):
-		m.vp.PageUp()
-	case key.Matches(msg, k.PageDown):
-		m.vp.PageDown()
+	case m.scroll(msg):
 	case key.Matches(msg, k.Back):
 		m.leaveGuided()
 	default:
