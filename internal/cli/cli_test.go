@@ -146,6 +146,9 @@ func TestAuditWithNothingConfiguredSkipsWithRemedies(t *testing.T) {
 	if rep.SchemaVersion != 1 {
 		t.Fatalf("schemaVersion %d", rep.SchemaVersion)
 	}
+	if len(rep.Results) == 0 {
+		t.Fatal("no results: the test would pass having looked at nothing")
+	}
 	for _, r := range rep.Results {
 		if r.Status == "pass" {
 			t.Errorf("%s passed while nothing could be looked at: %s", r.ID, r.Summary)
