@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
 
@@ -96,10 +97,10 @@ func runClusterIPUnreachable(ctx context.Context, env *Env, rec *Recorder) Resul
 		return SkipResult("not-applicable", noTargetsReason(f))
 	}
 	cf := f.Cluster
-	if cf.Err != nil {
-		rec.Step("cluster ranges and network", Skip, "could not read the cluster: "+cf.Err.Error()+"; ClusterIPs are recognised from the Services only", clusterCommand(env))
+	if f.ClusterErr != nil {
+		rec.Step("cluster ranges and network", Skip, "could not read the cluster: "+f.ClusterErr.Error()+"; ClusterIPs are recognised from the Services only", clusterCommand(env))
 	} else {
-		rec.Step("cluster ranges and network", Pass, fmt.Sprintf("services range %s, pod range %s, network %s, region %s", prefixOr(cf.Services), prefixOr(cf.Pods), cf.networkLink(), cf.Region), clusterCommand(env))
+		rec.Step("cluster ranges and network", Pass, fmt.Sprintf("services range %s, pod range %s, network %s, region %s", prefixOr(cf.ServicesCIDR), prefixOr(cf.PodCIDR), cf.Network, cf.Region), clusterCommand(env))
 	}
 	r := &reachRun{env: env, f: f, deps: map[string]Result{}}
 	// The supporting checks, once per run (their results carry the evidence), and their findings.
@@ -179,7 +180,7 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 			return v
 		}
 	}
-	if (t.Dest.Kind == TargetClusterIP || t.Dest.Kind == TargetZoneName && t.isClusterIPAddr(f.Cluster)) && t.LBIP != "" {
+	if (t.Dest.Kind == TargetClusterIP || t.Dest.Kind == TargetZoneName && t.isClusterIPAddr(f.Model)) && t.LBIP != "" {
 		v.Status, v.Cause, v.Dep = Fail, "target-is-clusterip", "ilb-provisioned"
 		v.Summary = fmt.Sprintf("%s calls the ClusterIP %s of %s, which the VPC cannot route, although %s/%s exposes it at %s:%d", r.who(t), t.addrPort(), ref, t.ILB.Namespace, t.ILB.Name, t.LBIP, t.ILBPort)
 		v.Plans = append(v.Plans, r.pointClientPlans(t)...)
@@ -339,7 +340,7 @@ func (r *reachRun) ilbPlan(ctx context.Context, t *target) *fixes.Plan {
 			Title: fmt.Sprintf("Expose %s/%s on an internal load balancer (by hand: it has no selector)", svc.Namespace, svc.Name),
 			Description: "The Service has no selector (its endpoints are managed by hand), so a sibling LoadBalancer Service would have no endpoints. " +
 				"Make the Service itself type LoadBalancer with the internal annotation, or give the sibling matching endpoints.",
-			Commands: []string{fmt.Sprintf("kubectl annotate service %s -n %s %s=Internal", svc.Name, svc.Namespace, AnnotationLBType),
+			Commands: []string{fmt.Sprintf("kubectl annotate service %s -n %s %s=Internal", svc.Name, svc.Namespace, model.AnnotationLBType),
 				fmt.Sprintf("kubectl patch service %s -n %s -p '{\"spec\":{\"type\":\"LoadBalancer\"}}'", svc.Name, svc.Namespace)}}
 	}
 	legacy, why := r.legacyAnnotation(ctx)
@@ -370,7 +371,7 @@ func (r *reachRun) legacyAnnotation(ctx context.Context) (bool, string) {
 	case !ok:
 		return false, "The cluster version is unknown, so the current annotation key is used (it works on every supported GKE version)."
 	case maj == 1 && min < 17:
-		return true, fmt.Sprintf("The legacy annotation %s is used because %s is %s (< 1.17).", AnnotationLBTypeLegacy, from, v)
+		return true, fmt.Sprintf("The legacy annotation %s is used because %s is %s (< 1.17).", model.AnnotationLBTypeLegacy, from, v)
 	}
 	return false, ""
 }
@@ -431,15 +432,15 @@ func globalAccessAdvice(t *target) *fixes.Plan {
 		Description: "An internal passthrough load balancer only accepts clients from its own region unless global access is on. " +
 			"The annotation makes GKE set allowGlobalAccess on the forwarding rule; undo by removing it. Alternatively run the client in the cluster's region.",
 		Advice: true, Reversible: true,
-		Commands: []string{fmt.Sprintf("kubectl annotate service %s -n %s %s=true", t.ILB.Name, t.ILB.Namespace, AnnotationGlobalAccess),
-			fmt.Sprintf("kubectl annotate service %s -n %s %s-   # undo", t.ILB.Name, t.ILB.Namespace, AnnotationGlobalAccess)},
+		Commands: []string{fmt.Sprintf("kubectl annotate service %s -n %s %s=true", t.ILB.Name, t.ILB.Namespace, model.AnnotationGlobalAccess),
+			fmt.Sprintf("kubectl annotate service %s -n %s %s-   # undo", t.ILB.Name, t.ILB.Namespace, model.AnnotationGlobalAccess)},
 	}
 }
 
-func vpcAccessAdvice(src *Source, cf clusterFacts) *fixes.Plan {
+func vpcAccessAdvice(src *Source, cf *model.Cluster) *fixes.Plan {
 	subnet := "SUBNET"
-	if cf.Cluster != nil && cf.Cluster.Subnetwork != "" {
-		subnet = ShortName(cf.Cluster.Subnetwork)
+	if cf.Subnetwork != "" {
+		subnet = ShortName(cf.Subnetwork)
 	}
 	return &fixes.Plan{
 		ID:    "vpc-access/" + src.Location + "/" + src.Name,
@@ -448,21 +449,21 @@ func vpcAccessAdvice(src *Source, cf clusterFacts) *fixes.Plan {
 			"(or a Serverless VPC Access connector in the same region) deploys a new revision; undo with --clear-network / --clear-vpc-connector.",
 		Advice: true, Reversible: true,
 		Commands: []string{
-			fmt.Sprintf("gcloud run services update %s --region %s --project %s --network %s --subnet %s --vpc-egress=private-ranges-only", src.Name, src.Location, projectOf(src.FullName), orPlaceholder(cf.Network, "NETWORK"), subnet),
+			fmt.Sprintf("gcloud run services update %s --region %s --project %s --network %s --subnet %s --vpc-egress=private-ranges-only", src.Name, src.Location, projectOf(src.FullName), orPlaceholder(cf.NetworkName(), "NETWORK"), subnet),
 			fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-connector CONNECTOR --vpc-egress=private-ranges-only   # or, with a connector", src.Name, src.Location, projectOf(src.FullName)),
 		},
 	}
 }
 
-func networkAdvice(src *Source, eg *egressFinding, cf clusterFacts) *fixes.Plan {
+func networkAdvice(src *Source, eg *egressFinding, cf *model.Cluster) *fixes.Plan {
 	return &fixes.Plan{
 		ID:    "vpc-network/" + src.Location + "/" + src.Name,
-		Title: fmt.Sprintf("Connect Cloud Run %s to the cluster's network %s", src.Name, cf.networkLink()),
+		Title: fmt.Sprintf("Connect Cloud Run %s to the cluster's network %s", src.Name, cf.Network),
 		Description: fmt.Sprintf("%s lands in %s, not in the cluster's network. Use a connector or Direct VPC egress in %s, or peer the two networks "+
-			"(peering is VPC-wide: decide it with the network's owner).", src.Name, eg.Network, cf.networkLink()),
+			"(peering is VPC-wide: decide it with the network's owner).", src.Name, eg.Network, cf.Network),
 		Advice: true, VPCWide: true, Reversible: true,
 		Commands: []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --network %s --subnet SUBNET --vpc-egress=private-ranges-only",
-			src.Name, src.Location, projectOf(src.FullName), cf.Network)},
+			src.Name, src.Location, projectOf(src.FullName), cf.NetworkName())},
 	}
 }
 
@@ -655,14 +656,14 @@ func (r *reachRun) pathOf(v *verdict) []string {
 	} else {
 		hops = append(hops, "VPC client")
 	}
-	if n := r.f.Cluster.networkLink(); n != "" {
+	if n := r.f.Cluster.Network; n != "" {
 		hops = append(hops, "network "+n)
 	}
 	kind := t.Class
 	switch {
 	case t.usesILB():
 		kind = "internal LB " + t.ILB.Namespace + "/" + t.ILB.Name
-	case t.isClusterIPAddr(r.f.Cluster):
+	case t.isClusterIPAddr(r.f.Model):
 		kind = "ClusterIP"
 	}
 	hops = append(hops, t.addrPort()+" ("+kind+")")

@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/testenv"
 )
 
@@ -136,13 +138,13 @@ func TestClusterIPUnreachableAgainstKubeAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ilb.Spec.Type != corev1.ServiceTypeLoadBalancer || ilb.Annotations[AnnotationLBType] != "Internal" || ilb.Annotations[AnnotationGlobalAccess] != "" {
+	if ilb.Spec.Type != corev1.ServiceTypeLoadBalancer || ilb.Annotations[model.AnnotationLBType] != "Internal" || ilb.Annotations[model.AnnotationGlobalAccess] != "" {
 		t.Fatalf("created %s with annotations %v", ilb.Spec.Type, ilb.Annotations)
 	}
-	if _, legacy := ilb.Annotations[AnnotationLBTypeLegacy]; legacy {
+	if _, legacy := ilb.Annotations[model.AnnotationLBTypeLegacy]; legacy {
 		t.Fatal("the legacy key on a 1.36 API server")
 	}
-	if !sameSelector(ilb.Spec.Selector, orig.Spec.Selector) || len(ilb.Spec.Ports) != 1 {
+	if !maps.Equal(ilb.Spec.Selector, orig.Spec.Selector) || len(ilb.Spec.Ports) != 1 {
 		t.Fatalf("selector %v ports %v", ilb.Spec.Selector, ilb.Spec.Ports)
 	}
 	if p := ilb.Spec.Ports[0]; p.Name != "http" || p.Port != 80 || p.TargetPort != intstr.FromInt32(8080) || p.Protocol != corev1.ProtocolTCP {

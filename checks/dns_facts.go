@@ -15,7 +15,9 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
 
@@ -24,6 +26,7 @@ type dnsName struct {
 	FQDN    string
 	From    []string // "env DEV_AGENT_URL of Cloud Run gke-connectivity-tester4", "--dns-name"
 	Service *corev1.Service
+	Port    int    // the port the client uses (0 when the name was given alone: the Service's first)
 	Network string // the client's network for this name (projects/P/global/networks/N)
 	// Explicit names (--dns-name, --service) are always checked; names found in the path only when
 	// they are private (a private zone holds them, or their top-level domain is not public).
@@ -36,12 +39,13 @@ type dnsFacts struct {
 	Skipped    []string // path names not checked (public names), for the evidence
 	Path       *Path
 	PathErr    error
-	Cluster    *dnsmodel.Cluster
+	Cluster    *model.Cluster
 	ClusterErr error
 	Project    string
 	Zones      []*clouddns.ManagedZone
 	ZonesErr   error
-	Services   []corev1.Service
+	Model      *model.Model
+	Services   *model.Services
 	SvcErr     error
 	Network    string // the main client network ("" unknown)
 	NetworkHow string // how it was found, for the evidence
@@ -49,9 +53,11 @@ type dnsFacts struct {
 	Notes []string
 }
 
+var dnsFactsSlot = inventory.NewSlot[*dnsFacts]("dns-facts")
+
 // dnsGetFacts gathers the facts, memoised in the run's inventory.
 func dnsGetFacts(ctx context.Context, env *Env) (*dnsFacts, error) {
-	return inventory.Memo(ctx, env.Inv, inventory.KeyDNS+"derived/facts", func(ctx context.Context) (*dnsFacts, error) {
+	return inventory.Derive(ctx, env.Inv, dnsFactsSlot, func(ctx context.Context) (*dnsFacts, error) {
 		return dnsGather(ctx, env)
 	})
 }
@@ -59,13 +65,9 @@ func dnsGetFacts(ctx context.Context, env *Env) (*dnsFacts, error) {
 func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 	inv := env.Inv
 	f := &dnsFacts{Project: inv.Scope.Project}
-	c, err := inv.Cluster(ctx)
-	if err == nil {
-		f.Cluster = dnsmodel.FromCluster(c, inv.Scope.Project)
-	} else {
-		f.ClusterErr = err
-	}
-	f.Services, f.SvcErr = inv.Services(ctx)
+	m := model.For(ctx, inv)
+	f.Model, f.Cluster, f.ClusterErr = m, m.Cluster, m.ClusterErr
+	f.Services, f.SvcErr = m.Services, m.ServicesErr
 	if _, err := inv.GCP(); err != nil {
 		f.ZonesErr = err
 	} else if f.Project != "" {
@@ -99,10 +101,10 @@ func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 	}
 	if f.Network == "" && f.Cluster != nil && f.Cluster.Network != "" {
 		f.Network = f.Cluster.Network
-		f.NetworkHow = "no VPC client found; assuming a client on the cluster's network " + dnsmodel.NetworkName(f.Network)
+		f.NetworkHow = "no VPC client found; assuming a client on the cluster's network " + gref.NetworkName(f.Network)
 	}
 	seen := map[string]*dnsName{}
-	add := func(host, from string, svc *corev1.Service, network string, explicit bool) {
+	add := func(host, from string, svc *corev1.Service, port int, network string, explicit bool) {
 		fq, err := probe.NormalizeName(host)
 		if err != nil {
 			f.Notes = append(f.Notes, fmt.Sprintf("%s: %v", from, err))
@@ -117,9 +119,12 @@ func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 			if n.Service == nil {
 				n.Service = svc
 			}
+			if n.Port == 0 {
+				n.Port = port
+			}
 			return
 		}
-		n := &dnsName{FQDN: fq, From: []string{from}, Service: svc, Network: network, Explicit: explicit}
+		n := &dnsName{FQDN: fq, From: []string{from}, Service: svc, Port: port, Network: network, Explicit: explicit}
 		if n.Service == nil {
 			n.Service = dnsServiceForName(fq, domain, f.Services)
 		}
@@ -131,7 +136,7 @@ func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 			if d.Kind == TargetFlag {
 				// --service NS/NAME: the name a client would use for it.
 				if d.Service != nil {
-					add(dnsmodel.ServiceFQDN(d.Namespace, d.Name, domain), d.From, d.Service, "", true)
+					add(model.ServiceFQDN(d.Namespace, d.Name, domain), d.From, d.Service, d.Port, "", true)
 				}
 				continue
 			}
@@ -141,11 +146,11 @@ func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 			if _, err := netip.ParseAddr(d.Host); err == nil || d.Host == "" {
 				continue
 			}
-			add(d.Host, d.From, d.Service, networks[d.Source], false)
+			add(d.Host, d.From, d.Service, d.Port, networks[d.Source], false)
 		}
 	}
 	for _, n := range env.Targets.DNSNames {
-		add(n, "--dns-name", nil, "", true)
+		add(n, "--dns-name", nil, 0, "", true)
 	}
 	return f, nil
 }
@@ -155,8 +160,8 @@ func dnsSourceNetwork(ctx context.Context, env *Env, src *Source) (network, how 
 	project := projectOf(src.FullName)
 	switch {
 	case src.DirectVPC != nil && src.DirectVPC.Network != "":
-		n := dnsmodel.NormalizeNetwork(src.DirectVPC.Network, project)
-		return n, fmt.Sprintf("Cloud Run %s uses Direct VPC egress on network %s", src.Name, dnsmodel.NetworkName(n))
+		n := gref.Network(src.DirectVPC.Network, project)
+		return n, fmt.Sprintf("Cloud Run %s uses Direct VPC egress on network %s", src.Name, gref.NetworkName(n))
 	case src.Connector != "":
 		c, err := env.Inv.Connector(ctx, src.Connector)
 		if err != nil {
@@ -166,28 +171,21 @@ func dnsSourceNetwork(ctx context.Context, env *Env, src *Source) (network, how 
 		if c.Subnet != nil && c.Subnet.ProjectId != "" {
 			p = c.Subnet.ProjectId
 		}
-		n := dnsmodel.NormalizeNetwork(c.Network, p)
+		n := gref.Network(c.Network, p)
 		if n == "" {
 			return "", fmt.Sprintf("connector %s of Cloud Run %s names no network", ShortName(src.Connector), src.Name)
 		}
-		return n, fmt.Sprintf("Cloud Run %s → connector %s → network %s", src.Name, ShortName(src.Connector), dnsmodel.NetworkName(n))
+		return n, fmt.Sprintf("Cloud Run %s → connector %s → network %s", src.Name, ShortName(src.Connector), gref.NetworkName(n))
 	}
 	return "", fmt.Sprintf("Cloud Run %s has no VPC access: its DNS queries never reach the VPC's private zones", src.Name)
 }
 
-// dnsServiceForName maps NAME.NS.svc.DOMAIN (or a name in a zone gkedoctor created, NAME.NS.DOMAIN)
-// to a Service of the cluster.
-func dnsServiceForName(fq, domain string, svcs []corev1.Service) *corev1.Service {
-	ns, name, ok := dnsmodel.ParseServiceFQDN(fq, domain)
-	if !ok && domain != "cluster.local." {
-		ns, name, ok = dnsmodel.ParseServiceFQDN(fq, "cluster.local.")
-	}
-	if !ok {
-		return nil
-	}
-	for i := range svcs {
-		if svcs[i].Namespace == ns && svcs[i].Name == name {
-			return &svcs[i]
+// dnsServiceForName maps NAME.NS.svc.DOMAIN (the cluster's domain, or cluster.local) to a Service of
+// the cluster.
+func dnsServiceForName(fq, domain string, svcs *model.Services) *corev1.Service {
+	for _, d := range []string{domain, model.DefaultDomain} {
+		if ns, name, form := model.ParseServiceName(fq, d); form == model.FormFQDN {
+			return svcs.Get(ns, name)
 		}
 	}
 	return nil
@@ -204,15 +202,12 @@ func dnsModel(ctx context.Context, env *Env, f *dnsFacts) *dnsmodel.Model {
 			return env.Inv.RRSets(ctx, f.Project, z.Name)
 		},
 	}
-	byIP := map[netip.Addr]string{}
-	for _, s := range f.Services {
-		for _, ip := range append([]string{s.Spec.ClusterIP}, s.Spec.ClusterIPs...) {
-			if a, err := netip.ParseAddr(ip); err == nil {
-				byIP[a] = s.Namespace + "/" + s.Name
-			}
+	m.ServiceByIP = func(a netip.Addr) string {
+		if o, ok := f.Services.OwnerOfKind(a, model.AddrClusterIP); ok {
+			return o.Ref()
 		}
+		return ""
 	}
-	m.ServiceByIP = func(a netip.Addr) string { return byIP[a] }
 	// Firewall rules only matter for forwarding targets that are not cluster addresses.
 	for _, z := range f.Zones {
 		if dnsmodel.KindOf(z) == dnsmodel.KindForwarding && f.Network != "" {
@@ -327,47 +322,21 @@ func dnsSameAnswer(p dnsmodel.Prediction, r probe.DNSResult) bool {
 
 // dnsClusterIPOf says whether ip is a ClusterIP, naming the Service.
 func dnsClusterIPOf(ip netip.Addr, f *dnsFacts) (bool, string) {
-	for _, s := range f.Services {
-		for _, c := range append([]string{s.Spec.ClusterIP}, s.Spec.ClusterIPs...) {
-			if a, err := netip.ParseAddr(c); err == nil && a == ip.Unmap() {
-				return true, s.Namespace + "/" + s.Name
-			}
-		}
+	if o, ok := f.Services.OwnerOfKind(ip, model.AddrClusterIP); ok {
+		return true, o.Ref()
 	}
-	if f.Cluster.IsClusterIP(ip) {
-		return true, ""
-	}
-	return false, ""
+	return f.Cluster.IsClusterIP(ip), ""
 }
 
-// dnsILBFor finds the internal load balancer in front of target: the target itself when it is one,
-// else NAME-ilb (what the reachability fix creates), else an internal LoadBalancer Service in the
-// same namespace with the same selector. It returns the Service (nil when none) and its IP ("" while
-// pending).
-func dnsILBFor(target *corev1.Service, svcs []corev1.Service) (*corev1.Service, string) {
+// dnsILBFor finds the internal load balancer in front of target for a client on port (0: the
+// Service's first port) with the model's one finder, the one the reachability checks use. It returns
+// the Service (nil when none) and its IP ("" while pending).
+func dnsILBFor(target *corev1.Service, port int, f *dnsFacts) (*corev1.Service, string) {
 	if target == nil {
 		return nil, ""
 	}
-	if isInternalLB(target) {
-		return target, ingressIP(target)
-	}
-	var best *corev1.Service
-	for i := range svcs {
-		s := &svcs[i]
-		if s.Namespace != target.Namespace || !isInternalLB(s) {
-			continue
-		}
-		if s.Name == target.Name+"-ilb" {
-			return s, ingressIP(s)
-		}
-		if best == nil && len(target.Spec.Selector) > 0 && sameSelector(s.Spec.Selector, target.Spec.Selector) {
-			best = s
-		}
-	}
-	if best != nil {
-		return best, ingressIP(best)
-	}
-	return nil, ""
+	ilb, _ := f.Services.InternalLBFor(target, model.PortOf(target, port))
+	return ilb, model.IngressIP(ilb)
 }
 
 // dnsGuardDomains are the cluster DNS domains that mark a zone as GKE's.
@@ -415,7 +384,7 @@ func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
 		}
 		seen[label] = true
 		r := fixes.OwnedRecord{Label: label, Service: s.Namespace + "/" + s.Name, ILBService: s.Namespace + "/" + s.Name + "-ilb"}
-		if ilb, ip := dnsILBFor(s, f.Services); ilb != nil {
+		if ilb, ip := dnsILBFor(s, n.Port, f); ilb != nil {
 			r.ILBService, r.IP = ilb.Namespace+"/"+ilb.Name, ip
 		}
 		p.Records = append(p.Records, r)

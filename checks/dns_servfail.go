@@ -11,6 +11,8 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
 
@@ -153,7 +155,7 @@ func dnsConfigCause(p *dnsmodel.Prediction, n *dnsName, f *dnsFacts) (cause, sum
 			}
 		}
 		return "forwarding-to-clusterip", fmt.Sprintf("%s: SERVFAIL (\"Temporary failure in name resolution\"): forwarding zone %s sends queries for %s to %s, which the Cloud DNS forwarder (35.199.192.0/19) cannot reach",
-			name, p.Zone.Name, dnsmodel.Fqdn(p.Zone.DnsName), strings.Join(ts, "; ")), true
+			name, p.Zone.Name, model.Fqdn(p.Zone.DnsName), strings.Join(ts, "; ")), true
 	case dnsmodel.SitClusterOnly:
 		return "cluster-scope", fmt.Sprintf("%s: NXDOMAIN (\"Name or service not known\"), because %s", name, p.Reason), true
 	case dnsmodel.SitWrongDomain:
@@ -266,7 +268,7 @@ func dnsCommonEvidence(env *Env, f *dnsFacts, rec *Recorder) (Result, bool) {
 			if managed, _ := dnsmodel.GKEManaged(z, f.Cluster); managed {
 				k += ", GKE-managed"
 			}
-			zs = append(zs, fmt.Sprintf("%s (%s, %s)", z.Name, dnsmodel.Fqdn(z.DnsName), k))
+			zs = append(zs, fmt.Sprintf("%s (%s, %s)", z.Name, model.Fqdn(z.DnsName), k))
 		}
 		detail := fmt.Sprintf("%d zone(s) in project %s", len(f.Zones), f.Project)
 		if len(zs) > 0 {
@@ -480,9 +482,9 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			nets := append(dnsmodel.BoundNetworks(z, f.Project), e.N.Network)
 			var urls []string
 			for _, n := range nets {
-				urls = append(urls, dnsmodel.NetworkURL(n, f.Project))
+				urls = append(urls, gref.NetworkURL(n, f.Project))
 			}
-			out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Bind zone " + z.Name + " to the client's network " + dnsmodel.NetworkName(e.N.Network), Advice: true, VPCWide: true,
+			out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Bind zone " + z.Name + " to the client's network " + gref.NetworkName(e.N.Network), Advice: true, VPCWide: true,
 				Description: "A private zone answers only the networks it is bound to. Binding it to the client's network changes resolution of " + z.DnsName + " for every client of that network, so it is advice: run it if that is what you want.",
 				Commands:    []string{fmt.Sprintf("gcloud dns managed-zones update %s --project %s --networks %s", z.Name, f.Project, strings.Join(urls, ","))}})
 		case "headless-no-endpoints":

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 func init() {
@@ -82,7 +83,7 @@ func dnsRecordsUsed(m *dnsmodel.Model, names []*dnsName, rec *Recorder) []*dnsRe
 // a ClusterIP, an old LB IP, a hand edit in a GKE-managed zone).
 func dnsStaleVerdict(ctx context.Context, env *Env, f *dnsFacts, u *dnsRecordUse, fwd []*compute.ForwardingRule, fwdErr error) *dnsEval {
 	e := &dnsEval{N: u.N}
-	name := strings.TrimSuffix(dnsmodel.Fqdn(u.RR.Name), ".")
+	name := strings.TrimSuffix(model.Fqdn(u.RR.Name), ".")
 	var ips []netip.Addr
 	for _, d := range u.RR.Rrdatas {
 		if a, err := netip.ParseAddr(strings.TrimSpace(d)); err == nil {
@@ -120,7 +121,7 @@ func dnsStaleVerdict(ctx context.Context, env *Env, f *dnsFacts, u *dnsRecordUse
 	var ilb *corev1.Service
 	ilbIP := ""
 	if svc != nil {
-		ilb, ilbIP = dnsILBFor(svc, f.Services)
+		ilb, ilbIP = dnsILBFor(svc, 0, f)
 	}
 	for _, ip := range ips {
 		if fwdErr == nil && held[ip] == "" && (svc != nil || dnsIsLBIngress(ip, f)) {
@@ -167,58 +168,31 @@ func dnsStaleVerdict(ctx context.Context, env *Env, f *dnsFacts, u *dnsRecordUse
 	return e
 }
 
-// dnsServiceForRecord finds the Service a record is about when the name does not say: the Service
-// whose load balancer holds the record's IP, or NAME.NS in a zone gkedoctor created.
+// dnsServiceForRecord finds the Service a record is about when the name does not say: NAME.NS in a
+// zone gkedoctor created, or the Service whose load balancer holds the record's IP.
 func dnsServiceForRecord(u *dnsRecordUse, f *dnsFacts) *corev1.Service {
 	if u.Zone.Labels[fixes.OwnedLabelKey] == fixes.OwnedLabelValue {
-		rel := strings.TrimSuffix(dnsmodel.Fqdn(u.RR.Name), "."+dnsmodel.Fqdn(u.Zone.DnsName))
+		rel := strings.TrimSuffix(model.Fqdn(u.RR.Name), "."+model.Fqdn(u.Zone.DnsName))
 		if name, ns, ok := strings.Cut(rel, "."); ok && !strings.Contains(ns, ".") {
-			for i := range f.Services {
-				if f.Services[i].Namespace == ns && f.Services[i].Name == name {
-					return &f.Services[i]
-				}
+			if s := f.Services.Get(ns, name); s != nil {
+				return s
 			}
 		}
 	}
 	for _, d := range u.RR.Rrdatas {
-		a, err := netip.ParseAddr(strings.TrimSpace(d))
-		if err != nil {
-			continue
-		}
-		for i := range f.Services {
-			s := &f.Services[i]
-			for _, in := range s.Status.LoadBalancer.Ingress {
-				if b, err := netip.ParseAddr(in.IP); err == nil && b == a.Unmap() {
-					return dnsTargetOf(s, f.Services)
-				}
+		if a, err := netip.ParseAddr(strings.TrimSpace(d)); err == nil {
+			if o, ok := f.Services.OwnerOfKind(a, model.AddrInternalLB, model.AddrExternalLB); ok {
+				return f.Services.Fronted(o.Service)
 			}
 		}
 	}
 	return nil
 }
 
-// dnsTargetOf maps NAME-ilb back to NAME when that Service exists (the record is for NAME).
-func dnsTargetOf(s *corev1.Service, all []corev1.Service) *corev1.Service {
-	if base, ok := strings.CutSuffix(s.Name, "-ilb"); ok {
-		for i := range all {
-			if all[i].Namespace == s.Namespace && all[i].Name == base {
-				return &all[i]
-			}
-		}
-	}
-	return s
-}
-
 // dnsIsLBIngress reports whether ip is (or was, as far as the cluster says) a load balancer's.
 func dnsIsLBIngress(ip netip.Addr, f *dnsFacts) bool {
-	for _, s := range f.Services {
-		for _, in := range s.Status.LoadBalancer.Ingress {
-			if a, err := netip.ParseAddr(in.IP); err == nil && a == ip {
-				return true
-			}
-		}
-	}
-	return false
+	_, ok := f.Services.OwnerOfKind(ip, model.AddrInternalLB, model.AddrExternalLB)
+	return ok
 }
 
 func dnsEndpointSlices(ctx context.Context, env *Env, svc *corev1.Service) []discoveryv1.EndpointSlice {
@@ -261,8 +235,8 @@ func runDNSStaleRecord(ctx context.Context, env *Env, rec *Recorder) Result {
 	for _, u := range uses {
 		e := dnsStaleVerdict(ctx, env, &ff, u, fwd, fwdErr)
 		st := e.Status
-		rec.Step("record "+dnsmodel.Fqdn(u.RR.Name), st, fmt.Sprintf("A %s (TTL %d) in zone %s; %s", strings.Join(u.RR.Rrdatas, ", "), u.RR.Ttl, u.Zone.Name, u.Role),
-			fmt.Sprintf("gcloud dns record-sets describe %s --type A --zone %s --project %s", dnsmodel.Fqdn(u.RR.Name), u.Zone.Name, ff.Project))
+		rec.Step("record "+model.Fqdn(u.RR.Name), st, fmt.Sprintf("A %s (TTL %d) in zone %s; %s", strings.Join(u.RR.Rrdatas, ", "), u.RR.Ttl, u.Zone.Name, u.Role),
+			fmt.Sprintf("gcloud dns record-sets describe %s --type A --zone %s --project %s", model.Fqdn(u.RR.Name), u.Zone.Name, ff.Project))
 		e.recordUse = u
 		evals = append(evals, e)
 	}
@@ -295,7 +269,7 @@ func dnsStalePlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval) []
 		}
 		managed, _ := dnsmodel.GKEManaged(u.Zone, f.Cluster)
 		if e.Cause == "record-old-lb-ip" && !managed && dnsmodel.KindOf(u.Zone) == dnsmodel.KindPrivate && svc != nil {
-			if ilb, ip := dnsILBFor(svc, f.Services); ilb != nil && ip != "" {
+			if ilb, ip := dnsILBFor(svc, 0, f); ilb != nil && ip != "" {
 				id := fixes.UpdateRecordPlanID(u.Zone.Name, u.RR.Name)
 				if !seen[id] {
 					seen[id] = true

@@ -9,12 +9,13 @@ import (
 	"strings"
 
 	compute "google.golang.org/api/compute/v1"
-	container "google.golang.org/api/container/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/firewall"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // firewall-serverless-to-nodes: an ingress allow rule lets the client's source range (the connector's
@@ -82,8 +83,10 @@ func (a *fwAnalysis) findingFor(s *Source, port int, proto string) *fwFinding {
 	return nil
 }
 
+var firewallSlot = inventory.NewSlot[*fwAnalysis]("firewall-serverless-to-nodes")
+
 func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
-	return inventory.Memo(ctx, env.Inv, "derived/reach/firewall", func(ctx context.Context) (*fwAnalysis, error) {
+	return inventory.Derive(ctx, env.Inv, firewallSlot, func(ctx context.Context) (*fwAnalysis, error) {
 		f, err := getReachFacts(ctx, env)
 		if err != nil {
 			return nil, err
@@ -118,7 +121,7 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 		}
 		var rules []*compute.Firewall
 		var rulesErr error
-		if f.Cluster.Err == nil {
+		if f.ClusterErr == nil {
 			rules, rulesErr = env.Inv.Firewalls(ctx, f.Cluster.NetworkProject)
 			if rulesErr == nil {
 				a.Nodes = nodeTargetsOf(f, rules, env.Inv.Scope.Project)
@@ -137,11 +140,11 @@ var defaultComputeSA = regexp.MustCompile(`^[0-9]+-compute@developer\.gserviceac
 
 func nodeTargetsOf(f *reachFacts, rules []*compute.Firewall, clusterProject string) *nodeTargets {
 	nt := &nodeTargets{}
-	c := f.Cluster.Cluster
-	prefix := "gke-" + truncate(c.Name, 20)
+	c := f.Cluster
+	prefix := "gke-" + truncate(c.Short, 20)
 	tags := map[string]bool{}
 	for _, r := range rules {
-		if !strings.HasPrefix(r.Name, prefix) || !sameNetworkRef(r.Network, f.Cluster) {
+		if !strings.HasPrefix(r.Name, prefix) || !gref.SameNetwork(r.Network, c.Network, c.NetworkProject) {
 			continue
 		}
 		for _, t := range r.TargetTags {
@@ -173,23 +176,23 @@ func nodeTargetsOf(f *reachFacts, rules []*compute.Firewall, clusterProject stri
 			}
 		}
 	}
-	addPool := func(name string, cfg *container.NodeConfig) {
-		p := nodePool{Name: name}
+	for _, pool := range c.NodePools {
+		p := nodePool{Name: pool.Name}
 		for t := range tags {
 			p.Tags = append(p.Tags, t)
 		}
-		if cfg != nil {
-			p.Tags = append(p.Tags, cfg.Tags...)
-			if sa := cfg.ServiceAccount; sa == "" || sa == "default" {
+		if pool.Configured {
+			p.Tags = append(p.Tags, pool.Tags...)
+			if pool.DefaultServiceAccount() {
 				p.ServiceAccounts = append(p.ServiceAccounts, defaultSAs...)
 			} else {
-				p.ServiceAccounts = append(p.ServiceAccounts, sa)
+				p.ServiceAccounts = append(p.ServiceAccounts, pool.ServiceAccount)
 			}
-			if len(cfg.Tags) > 0 {
+			if len(pool.Tags) > 0 {
 				if nt.From != "" {
 					nt.From += "; "
 				}
-				nt.From += fmt.Sprintf("node pool %s tags %s", name, strings.Join(cfg.Tags, ","))
+				nt.From += fmt.Sprintf("node pool %s tags %s", pool.Name, strings.Join(pool.Tags, ","))
 			}
 		}
 		sort.Strings(p.Tags)
@@ -197,14 +200,6 @@ func nodeTargetsOf(f *reachFacts, rules []*compute.Firewall, clusterProject stri
 			nt.Known = true
 		}
 		nt.Pools = append(nt.Pools, p)
-	}
-	for _, np := range c.NodePools {
-		if np != nil {
-			addPool(np.Name, np.Config)
-		}
-	}
-	if len(nt.Pools) == 0 {
-		addPool("nodes", c.NodeConfig)
 	}
 	return nt
 }
@@ -214,11 +209,6 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-func sameNetworkRef(ref string, cf clusterFacts) bool {
-	p, n := firewall.SplitNetwork(ref)
-	return n == cf.Network && (p == "" || p == cf.NetworkProject)
 }
 
 // sourceRange returns the addresses the source's packets come from, and its network tags.
@@ -284,9 +274,9 @@ func subnetRange(ctx context.Context, env *Env, project, region, name string, ep
 	return pr.Masked(), ep, label + name + " range " + pr.Masked().String(), nil
 }
 
-func fwListCommand(cf clusterFacts) string {
+func fwListCommand(cf *model.Cluster) string {
 	return fmt.Sprintf("gcloud compute firewall-rules list --project %s --filter='network~/%s$ AND direction=INGRESS' --sort-by=priority --format='table(name,priority,sourceRanges.list(),sourceTags.list(),targetTags.list(),allowed[].map().firewall_rule().list(),denied[].map().firewall_rule().list(),disabled)'",
-		orPlaceholder(cf.NetworkProject, "PROJECT"), orPlaceholder(cf.Network, "NETWORK"))
+		orPlaceholder(cf.NetworkProject, "PROJECT"), orPlaceholder(cf.NetworkName(), "NETWORK"))
 }
 
 func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, rules []*compute.Firewall, rulesErr error, fd *fwFinding) {
@@ -301,12 +291,12 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 		fd.Cause, fd.Summary = r.Cause, r.Summary
 		step(Skip, s, err.Error(), cmd)
 	}
-	if f.Cluster.Err != nil {
-		skip(f.Cluster.Err, "network and nodes of the cluster", clusterCommand(env))
+	if f.ClusterErr != nil {
+		skip(f.ClusterErr, "network and nodes of the cluster", clusterCommand(env))
 		return
 	}
 	if rulesErr != nil {
-		skip(rulesErr, "firewall rules of "+f.Cluster.networkLink(), fwListCommand(f.Cluster))
+		skip(rulesErr, "firewall rules of "+f.Cluster.Network, fwListCommand(f.Cluster))
 		return
 	}
 	pr, ep, from, err := sourceRange(ctx, env, fd.Src)
@@ -329,7 +319,7 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 	fd.Verdicts = map[string]firewall.Verdict{}
 	var blocked []string
 	for _, pool := range nt.Pools {
-		v := firewall.Evaluate(rs, firewall.Packet{Network: f.Cluster.networkLink(), Protocol: fd.Protocol, Port: fd.Port,
+		v := firewall.Evaluate(rs, firewall.Packet{Network: f.Cluster.Network, Protocol: fd.Protocol, Port: fd.Port,
 			Instance: firewall.Endpoint{Tags: pool.Tags, ServiceAccounts: pool.ServiceAccounts}, Peer: ep})
 		fd.Verdicts[pool.Name] = v
 		s := fmt.Sprintf("firewall %s → node pool %s", what, pool.Name)
@@ -413,8 +403,8 @@ func firewallPlan(env *Env, a *fwAnalysis, fd *fwFinding, manualChange string) *
 		}
 	}
 	o := fixes.FirewallRule{
-		Project: cf.NetworkProject, ClusterProject: env.Inv.Scope.Project, Network: cf.networkLink(),
-		Name:        fixes.FirewallRuleName(cf.Cluster.Name, fd.Port),
+		Project: cf.NetworkProject, ClusterProject: env.Inv.Scope.Project, Network: cf.Network,
+		Name:        fixes.FirewallRuleName(cf.Short, fd.Port),
 		SourceRange: fd.Range.String(), TargetTag: tag, Protocol: fd.Protocol, Port: fd.Port,
 		ManualChange: manualChange, Deny: fd.Deny.Name, DenyPriority: fd.Deny.Priority,
 	}

@@ -3,7 +3,6 @@ package checks
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // Source is a VPC client of the cluster: today a Cloud Run service (App Engine and VMs are described
@@ -129,46 +129,6 @@ func ExtractURLs(envVar, value string) []ClientURL {
 	return out
 }
 
-// ClusterName parses a Kubernetes Service DNS name under domain (default cluster.local):
-// NAME.NS.svc.DOMAIN, NAME.NS.svc, or NAME.NS. It returns ok=false for anything else.
-func ClusterName(host, domain string) (ns, name string, ok bool) {
-	if domain == "" {
-		domain = "cluster.local"
-	}
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "" || net.ParseIP(h) != nil {
-		return "", "", false
-	}
-	for _, suffix := range []string{".svc." + strings.ToLower(strings.TrimSuffix(domain, ".")), ".svc"} {
-		if rest, found := strings.CutSuffix(h, suffix); found {
-			parts := strings.Split(rest, ".")
-			if len(parts) == 2 && validLabel(parts[0]) && validLabel(parts[1]) {
-				return parts[1], parts[0], true
-			}
-			return "", "", false
-		}
-	}
-	parts := strings.Split(h, ".")
-	if len(parts) == 2 && validLabel(parts[0]) && validLabel(parts[1]) && !strings.ContainsAny(h, "_") {
-		// NAME.NS: only a cluster name if it is not a public-looking name; the caller checks the
-		// namespace exists in the cluster's Services before trusting it.
-		return parts[1], parts[0], true
-	}
-	return "", "", false
-}
-
-func validLabel(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // Region returns the region of a location (a zone's region, or the region itself).
 func Region(location string) string {
 	parts := strings.Split(location, "-")
@@ -178,9 +138,11 @@ func Region(location string) string {
 	return location
 }
 
+var pathSlot = inventory.NewSlot[*Path]("path")
+
 // DiscoverPath finds the sources and targets of this run, once per run (memoised in the inventory).
 func DiscoverPath(ctx context.Context, env *Env) (*Path, error) {
-	return inventory.Memo(ctx, env.Inv, "derived/path", func(ctx context.Context) (*Path, error) {
+	return inventory.Derive(ctx, env.Inv, pathSlot, func(ctx context.Context) (*Path, error) {
 		return discoverPath(ctx, env)
 	})
 }
@@ -221,23 +183,14 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 		p.Sources = append(p.Sources, sourceOf(s))
 	}
 	// Targets: every URL the sources use, mapped to a Service, plus --service.
-	var svcs []corev1.Service
-	needAll := false
+	m := model.For(ctx, inv)
+	domain := m.Domain()
+	svcs := m.Services
 	for _, src := range p.Sources {
-		if len(src.URLs) > 0 {
-			needAll = true
+		if len(src.URLs) > 0 && m.ServicesErr != nil {
+			p.Notes = append(p.Notes, "could not list the cluster's Services, so URLs could not be matched to them: "+m.ServicesErr.Error())
+			break
 		}
-	}
-	domain := "cluster.local"
-	if c, err := inv.Cluster(ctx); err == nil && c.NetworkConfig != nil && c.NetworkConfig.DnsConfig != nil && c.NetworkConfig.DnsConfig.ClusterDnsDomain != "" {
-		domain = c.NetworkConfig.DnsConfig.ClusterDnsDomain
-	}
-	if needAll {
-		all, err := inv.Services(ctx)
-		if err != nil {
-			p.Notes = append(p.Notes, "could not list the cluster's Services, so URLs could not be matched to them: "+err.Error())
-		}
-		svcs = all
 	}
 	seen := map[string]bool{}
 	for _, src := range p.Sources {
@@ -284,37 +237,28 @@ func CloudRunRef(ref, defaultLocation string) (location, name string) {
 	return defaultLocation, ref
 }
 
-// MapHost maps a host the client uses to a Service of the cluster.
-func MapHost(host string, port int, domain string, svcs []corev1.Service) Dest {
+// MapHost maps a host the client uses to a Service of the cluster through the model's index: an
+// address to the Service that answers on it, a Service DNS name to that Service.
+func MapHost(host string, port int, domain string, svcs *model.Services) Dest {
 	t := Dest{Host: host, Port: port}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		ip = ip.Unmap()
-		for i := range svcs {
-			s := &svcs[i]
-			for _, cip := range append([]string{s.Spec.ClusterIP}, s.Spec.ClusterIPs...) {
-				if a, err := netip.ParseAddr(cip); err == nil && a == ip {
-					t.Kind, t.Namespace, t.Name, t.Service = TargetClusterIP, s.Namespace, s.Name, s
-					return t
-				}
-			}
-			for _, in := range s.Status.LoadBalancer.Ingress {
-				if a, err := netip.ParseAddr(in.IP); err == nil && a == ip {
-					t.Kind, t.Namespace, t.Name, t.Service = TargetLBIP, s.Namespace, s.Name, s
-					return t
-				}
-			}
+		o, ok := svcs.OwnerOf(ip, "")
+		switch {
+		case !ok:
+			t.Kind = TargetNotCluster
+		case o.Kind == model.AddrClusterIP:
+			t.Kind, t.Namespace, t.Name, t.Service = TargetClusterIP, o.Service.Namespace, o.Service.Name, o.Service
+		default:
+			t.Kind, t.Namespace, t.Name, t.Service = TargetLBIP, o.Service.Namespace, o.Service.Name, o.Service
 		}
-		t.Kind = TargetNotCluster
 		return t
 	}
-	if ns, name, ok := ClusterName(host, domain); ok {
-		for i := range svcs {
-			if svcs[i].Namespace == ns && svcs[i].Name == name {
-				t.Kind, t.Namespace, t.Name, t.Service = TargetClusterDNS, ns, name, &svcs[i]
-				return t
-			}
+	if ns, name, form := model.ParseServiceName(host, domain); form != model.NotServiceName {
+		if s := svcs.Get(ns, name); s != nil {
+			t.Kind, t.Namespace, t.Name, t.Service = TargetClusterDNS, ns, name, s
+			return t
 		}
-		if strings.Contains(host, ".svc") {
+		if form != model.FormShort {
 			t.Kind, t.Namespace, t.Name = TargetClusterDNS, ns, name // a cluster name, Service not found
 			return t
 		}
@@ -326,7 +270,7 @@ func MapHost(host string, port int, domain string, svcs []corev1.Service) Dest {
 // mapZoneName maps a name the client uses to a Service through its A record in one of the project's
 // private Cloud DNS zones (a zone you own, as the DNS fix creates): the record's address is matched
 // against the Services' ClusterIPs and load-balancer IPs. Anything it cannot read leaves t as it was.
-func mapZoneName(ctx context.Context, inv *inventory.Inventory, t Dest, domain string, svcs []corev1.Service) Dest {
+func mapZoneName(ctx context.Context, inv *inventory.Inventory, t Dest, domain string, svcs *model.Services) Dest {
 	if inv.Scope.Project == "" {
 		return t
 	}
@@ -358,21 +302,16 @@ func mapZoneName(ctx context.Context, inv *inventory.Inventory, t Dest, domain s
 		// Several Services may hold the address (LB IPs are unique within a VPC, but a record may be
 		// read against more than one cluster's view): prefer the one in the namespace the name says
 		// (NAME.NS.zone, the layout gkedoctor's zone uses).
-		labels := strings.Split(fqdn, ".")
-		var m Dest
-		for i := range svcs {
-			c := MapHost(rr.Rrdatas[0], t.Port, domain, svcs[i:i+1])
-			if c.Service == nil {
-				continue
-			}
-			if m.Service == nil || (len(labels) > 1 && c.Namespace == labels[1] && m.Namespace != labels[1]) {
-				m = c
-			}
-		}
-		if m.Service == nil {
+		ip, err := netip.ParseAddr(strings.TrimSpace(rr.Rrdatas[0]))
+		if err != nil {
 			return t
 		}
-		ip, _ := netip.ParseAddr(rr.Rrdatas[0])
+		labels := strings.Split(fqdn, ".")
+		o, ok := svcs.OwnerOf(ip, labels[min(1, len(labels)-1)])
+		if !ok {
+			return t
+		}
+		m := Dest{Namespace: o.Service.Namespace, Name: o.Service.Name, Service: o.Service}
 		t.Kind, t.Namespace, t.Name, t.Service = TargetZoneName, m.Namespace, m.Name, m.Service
 		t.Resolved, t.Via = ip.Unmap(), fmt.Sprintf("A record %s in zone %s", rr.Rrdatas[0], zone)
 		return t

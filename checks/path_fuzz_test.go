@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // The seed's Services as the reachability checks see them: two ClusterIP Services, the internal LB
@@ -24,7 +26,7 @@ func fuzzServices() []corev1.Service {
 	}
 	return []corev1.Service{
 		mk("development-agent", "34.118.231.33", corev1.ServiceTypeClusterIP, nil, "da", ""),
-		mk("development-agent-ilb", "34.118.230.1", corev1.ServiceTypeLoadBalancer, map[string]string{AnnotationLBType: "Internal"}, "da", "10.132.0.6"),
+		mk("development-agent-ilb", "34.118.230.1", corev1.ServiceTypeLoadBalancer, map[string]string{model.AnnotationLBType: "Internal"}, "da", "10.132.0.6"),
 		mk("environment-manager", "34.118.233.158", corev1.ServiceTypeClusterIP, nil, "em", ""),
 		mk("environment-manager-ext", "34.118.233.9", corev1.ServiceTypeLoadBalancer, nil, "em", "34.140.0.9"),
 		mk("headless", "None", corev1.ServiceTypeClusterIP, nil, "h", ""),
@@ -45,16 +47,17 @@ func FuzzURLToTarget(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	svcs := fuzzServices()
-	cf := clusterFacts{Services: netip.MustParsePrefix("34.118.224.0/20"), Pods: netip.MustParsePrefix("172.16.0.0/16")}
+	svcs := model.NewServices(fuzzServices())
+	cf := &model.Cluster{ServicesCIDR: netip.MustParsePrefix("34.118.224.0/20"), PodCIDR: netip.MustParsePrefix("172.16.0.0/16")}
+	m := &model.Model{Cluster: cf, Services: svcs}
 	f.Fuzz(func(t *testing.T, value string) {
 		for _, u := range ExtractURLs("V", value) {
 			d := MapHost(u.Host, u.Port, "cluster.local", svcs)
-			tg := resolveTarget(d, svcs, nil, cf)
+			tg := resolveTarget(d, m)
 			if tg.Class == "" {
 				t.Fatalf("%q: no classification", u.Host)
 			}
-			if tg.LBIP != "" && (tg.ILB == nil || !isInternalLB(tg.ILB) || ingressIP(tg.ILB) != tg.LBIP) {
+			if tg.LBIP != "" && (tg.ILB == nil || !model.IsInternalLB(tg.ILB) || model.IngressIP(tg.ILB) != tg.LBIP) {
 				t.Fatalf("%q: LB IP %s without a provisioned internal LB", u.Host, tg.LBIP)
 			}
 			if tg.Svc != nil && tg.Svc.Spec.Type != corev1.ServiceTypeExternalName && (tg.Port <= 0 || tg.Port > 65535) {
@@ -68,7 +71,7 @@ func FuzzURLToTarget(f *testing.F) {
 				if tg.Addr != ip {
 					t.Fatalf("IP literal %q: packets go to %v", u.Host, tg.Addr)
 				}
-				if cf.Services.Contains(ip) != tg.isClusterIPAddr(cf) && d.Kind != TargetLBIP {
+				if cf.ServicesCIDR.Contains(ip) != tg.isClusterIPAddr(m) && d.Kind != TargetLBIP {
 					t.Fatalf("%q: ClusterIP classification disagrees with the services range", u.Host)
 				}
 			}

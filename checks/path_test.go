@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 func svc(ns, name, clusterIP, lbIP string) corev1.Service {
@@ -54,23 +56,13 @@ func TestMapHost(t *testing.T) {
 		{"ghost.default.svc.cluster.local", TargetClusterDNS, "default", "ghost"},
 	}
 	for _, tc := range cases {
-		got := MapHost(tc.host, 80, "cluster.local", seedServices)
+		got := MapHost(tc.host, 80, "cluster.local", model.NewServices(seedServices))
 		if got.Kind != tc.kind || got.Namespace != tc.ns || got.Name != tc.name {
 			t.Errorf("%s: got %s %s/%s", tc.host, got.Kind, got.Namespace, got.Name)
 		}
 		if tc.name == "ghost" && got.Service != nil {
 			t.Error("a missing Service must not be matched")
 		}
-	}
-}
-
-func TestClusterNameCustomDomain(t *testing.T) {
-	ns, name, ok := ClusterName("api.prod.svc.corp.internal.", "corp.internal")
-	if !ok || ns != "prod" || name != "api" {
-		t.Fatalf("got %q %q %v", ns, name, ok)
-	}
-	if _, _, ok := ClusterName("a.b.c.svc.cluster.local", ""); ok {
-		t.Fatal("three labels before .svc is not a Service name")
 	}
 }
 
@@ -89,7 +81,7 @@ func FuzzExtractAndMap(f *testing.F) {
 			if u.Port <= 0 || u.Port > 65535 || u.Host == "" || !strings.Contains(value, u.URL) {
 				t.Fatalf("bad URL %+v from %q", u, value)
 			}
-			tg := MapHost(u.Host, u.Port, "cluster.local", seedServices)
+			tg := MapHost(u.Host, u.Port, "cluster.local", model.NewServices(seedServices))
 			if tg.Kind == "" {
 				t.Fatalf("unclassified host %q", u.Host)
 			}

@@ -10,84 +10,14 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
 
-	container "google.golang.org/api/container/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/gkedoctor/gkedoctor/internal/firewall"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
-
-// ILB annotation keys (kubernetes/cloud-provider-gcp gce_annotations.go).
-const (
-	AnnotationLBType       = "networking.gke.io/load-balancer-type"
-	AnnotationLBTypeLegacy = "cloud.google.com/load-balancer-type"
-	AnnotationGlobalAccess = "networking.gke.io/internal-load-balancer-allow-global-access"
-	ilbClassPrefix         = "networking.gke.io/l4-regional-internal"
-)
-
-// clusterFacts are the cluster-side facts of the path, from the container API.
-type clusterFacts struct {
-	Cluster        *container.Cluster
-	Err            error // why Cluster is nil
-	Services, Pods netip.Prefix
-	NetworkProject string // the VPC's project: the Shared VPC host, or the cluster's project
-	Network        string // short name
-	Region         string
-	MasterVersion  string
-}
-
-func (f clusterFacts) networkLink() string {
-	if f.Network == "" {
-		return ""
-	}
-	return "projects/" + f.NetworkProject + "/global/networks/" + f.Network
-}
-
-func getClusterFacts(ctx context.Context, env *Env) clusterFacts {
-	f := clusterFacts{Region: Region(env.Inv.Scope.Location), NetworkProject: env.Inv.Scope.Project}
-	c, err := env.Inv.Cluster(ctx)
-	if err != nil {
-		f.Err = err
-		return f
-	}
-	f.Cluster = c
-	if c.Location != "" {
-		f.Region = Region(c.Location)
-	}
-	f.MasterVersion = c.CurrentMasterVersion
-	svc := c.ServicesIpv4Cidr
-	pods := c.ClusterIpv4Cidr
-	if p := c.IpAllocationPolicy; p != nil {
-		if svc == "" {
-			svc = p.ServicesIpv4CidrBlock
-		}
-		if pods == "" {
-			pods = p.ClusterIpv4CidrBlock
-		}
-	}
-	if pr, err := netip.ParsePrefix(svc); err == nil {
-		f.Services = pr.Masked()
-	}
-	if pr, err := netip.ParsePrefix(pods); err == nil {
-		f.Pods = pr.Masked()
-	}
-	f.Network = c.Network
-	if c.NetworkConfig != nil && c.NetworkConfig.Network != "" {
-		p, n := firewall.SplitNetwork(c.NetworkConfig.Network)
-		f.Network = n
-		if p != "" {
-			f.NetworkProject = p
-		}
-	}
-	if f.Network == "" {
-		f.Network = "default"
-	}
-	return f
-}
 
 func clusterCommand(env *Env) string {
 	s := env.Inv.Scope
@@ -134,9 +64,12 @@ func (t *target) addrPort() string {
 
 // reachFacts are the path and its targets.
 type reachFacts struct {
-	Path    *Path
-	Cluster clusterFacts
-	Targets []*target
+	Path  *Path
+	Model *model.Model
+	// Cluster is the cluster, or a stand-in holding the scope when ClusterErr says it could not be read.
+	Cluster    *model.Cluster
+	ClusterErr error
+	Targets    []*target
 	// RunErr is why the Cloud Run services could not be listed, when discovery went on without them.
 	RunErr error
 }
@@ -164,65 +97,63 @@ func (f *reachFacts) targetsOf(s *Source) []*target {
 	return out
 }
 
+var reachFactsSlot = inventory.NewSlot[*reachFacts]("reach-facts")
+
 // getReachFacts discovers the path and resolves its targets, once per run.
 func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
-	return inventory.Memo(ctx, env.Inv, "derived/reach/facts", func(ctx context.Context) (*reachFacts, error) {
+	return inventory.Derive(ctx, env.Inv, reachFactsSlot, func(ctx context.Context) (*reachFacts, error) {
 		p, err := DiscoverPath(ctx, env)
 		if err != nil {
 			return nil, err
 		}
-		f := &reachFacts{Path: p, Cluster: getClusterFacts(ctx, env)}
+		m := model.For(ctx, env.Inv)
+		f := &reachFacts{Path: p, Model: m, Cluster: m.ClusterOrScope(), ClusterErr: m.ClusterErr}
 		if env.Targets.CloudRunService == "" && env.Inv.Scope.Project != "" && env.Inv.Scope.Location != "" {
 			if _, err := env.Inv.RunServices(ctx, Region(env.Inv.Scope.Location)); err != nil {
 				f.RunErr = err
 			}
 		}
-		var all []corev1.Service
-		var allErr error
-		if len(p.Dests) > 0 {
-			all, allErr = env.Inv.Services(ctx)
-		}
 		for _, d := range p.Dests {
-			f.Targets = append(f.Targets, resolveTarget(d, all, allErr, f.Cluster))
+			f.Targets = append(f.Targets, resolveTarget(d, m))
 		}
 		return f, nil
 	})
 }
 
-func resolveTarget(d Dest, all []corev1.Service, allErr error, cf clusterFacts) *target {
+// resolveTarget decides where the client's packets for d go and which load balancer exposes the
+// Service it means, from the model's Service index:
+//  1. an IP literal in the URL is where the packets go (on the URL's port); a name in a private zone
+//     goes where its A record points;
+//  2. the Service's port the client uses decides the protocol;
+//  3. the Service itself when it is a LoadBalancer, else its sibling internal LB (the one finder,
+//     model.Services.InternalLBFor), else an external one;
+//  4. a cluster name or --service reaches the Service at its internal LB once one is provisioned
+//     (publishing a name for it is the DNS checks' part), else at its ClusterIP.
+func resolveTarget(d Dest, m *model.Model) *target {
 	t := &target{Dest: d, Svc: d.Service, Port: d.Port, Protocol: "tcp"}
 	if ip, err := netip.ParseAddr(d.Host); err == nil {
 		t.Addr = ip.Unmap()
 	} else if d.Resolved.IsValid() {
-		t.Addr = d.Resolved // a name in a private zone: packets go where its A record points
+		t.Addr = d.Resolved
 	}
 	if t.Svc != nil {
-		t.SvcPort = servicePort(t.Svc, d.Port)
+		t.SvcPort = model.PortOf(t.Svc, d.Port)
 		if t.SvcPort != nil && t.SvcPort.Protocol == corev1.ProtocolUDP {
 			t.Protocol = "udp"
 		}
-		if t.Svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
-			if isInternalLB(t.Svc) {
-				t.ILB, t.ILBPort = t.Svc, svcPortNumber(t.SvcPort, d.Port)
-			} else {
+		if model.IsInternalLB(t.Svc) {
+			t.ILB, t.ILBPort = m.Services.InternalLBFor(t.Svc, t.SvcPort)
+		} else {
+			if t.Svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 				t.External = t.Svc
 			}
-		}
-		if t.ILB == nil {
-			if allErr != nil {
-				t.Err = allErr
-			} else if ilb, port := findSiblingILB(t.Svc, t.SvcPort, all); ilb != nil {
-				t.ILB, t.ILBPort = ilb, port
-			} else if t.External == nil {
-				t.External, _ = findSiblingLB(t.Svc, t.SvcPort, all, false)
+			if m.ServicesErr != nil {
+				t.Err = m.ServicesErr // whether a sibling internal LB exists is unknown
+			} else if t.ILB, t.ILBPort = m.Services.InternalLBFor(t.Svc, t.SvcPort); t.ILB == nil && t.External == nil {
+				t.External, _ = m.Services.ExternalLBFor(t.Svc, t.SvcPort)
 			}
 		}
-		if t.ILB != nil {
-			t.LBIP = ingressIP(t.ILB)
-		}
-		// Where the packets go: an IP literal in the URL is where they go, on the URL's port; a
-		// cluster name or --service reaches the Service at its internal LB once one is provisioned
-		// (publishing a name for it is the DNS checks' part), else at its ClusterIP.
+		t.LBIP = model.IngressIP(t.ILB)
 		if !t.Addr.IsValid() || d.Kind == TargetFlag {
 			t.Addr = netip.Addr{}
 			t.Port = svcPortNumber(t.SvcPort, d.Port)
@@ -235,54 +166,16 @@ func resolveTarget(d Dest, all []corev1.Service, allErr error, cf clusterFacts) 
 			}
 		}
 	}
-	if t.Svc == nil && allErr != nil && d.Kind != TargetOtherName {
-		t.Err = allErr // whether the host is a Service of this cluster is unknown
+	if t.Svc == nil && m.ServicesErr != nil && d.Kind != TargetOtherName {
+		t.Err = m.ServicesErr // whether the host is a Service of this cluster is unknown
 	}
-	t.Class = classify(t.Addr, all, cf)
+	t.Class = m.Classify(t.Addr)
 	return t
 }
 
-// classify says what kind of address a is: against the services range, the pod range and the
-// load balancers' IPs.
-func classify(a netip.Addr, all []corev1.Service, cf clusterFacts) string {
-	if !a.IsValid() {
-		return "unknown address"
-	}
-	for i := range all {
-		s := &all[i]
-		for _, cip := range append([]string{s.Spec.ClusterIP}, s.Spec.ClusterIPs...) {
-			if cip == a.String() {
-				return fmt.Sprintf("ClusterIP of %s/%s", s.Namespace, s.Name)
-			}
-		}
-		for _, in := range s.Status.LoadBalancer.Ingress {
-			if in.IP == a.String() {
-				kind := "external"
-				if isInternalLB(s) {
-					kind = "internal"
-				}
-				return fmt.Sprintf("%s load balancer IP of %s/%s", kind, s.Namespace, s.Name)
-			}
-		}
-	}
-	switch {
-	case cf.Services.IsValid() && cf.Services.Contains(a):
-		return "in the cluster's services range " + cf.Services.String() + " (a ClusterIP)"
-	case cf.Pods.IsValid() && cf.Pods.Contains(a):
-		return "in the cluster's pod range " + cf.Pods.String() + " (a pod IP)"
-	}
-	return "an address outside the cluster's services and pod ranges"
-}
-
-// isClusterIPAddr reports whether a is a ClusterIP: in the services range or a Service's ClusterIP.
-func (t *target) isClusterIPAddr(cf clusterFacts) bool {
-	if !t.Addr.IsValid() {
-		return false
-	}
-	if strings.HasPrefix(t.Class, "ClusterIP") {
-		return true
-	}
-	return cf.Services.IsValid() && cf.Services.Contains(t.Addr)
+// isClusterIPAddr reports whether the packets go to a ClusterIP: a Service's, or in the services range.
+func (t *target) isClusterIPAddr(m *model.Model) bool {
+	return t.Addr.IsValid() && m.IsClusterIP(t.Addr)
 }
 
 func svcPortNumber(p *corev1.ServicePort, fallback int) int {
@@ -290,118 +183,6 @@ func svcPortNumber(p *corev1.ServicePort, fallback int) int {
 		return int(p.Port)
 	}
 	return fallback
-}
-
-func servicePort(s *corev1.Service, port int) *corev1.ServicePort {
-	for i := range s.Spec.Ports {
-		if int(s.Spec.Ports[i].Port) == port {
-			return &s.Spec.Ports[i]
-		}
-	}
-	if len(s.Spec.Ports) > 0 {
-		return &s.Spec.Ports[0]
-	}
-	return nil
-}
-
-// isInternalLB reports whether a LoadBalancer Service asks for an internal LB: either annotation key
-// (case-insensitive "Internal"), or spec.loadBalancerClass networking.gke.io/l4-regional-internal.
-func isInternalLB(s *corev1.Service) bool {
-	if s == nil || s.Spec.Type != corev1.ServiceTypeLoadBalancer {
-		return false
-	}
-	for _, k := range []string{AnnotationLBType, AnnotationLBTypeLegacy} {
-		if v, ok := s.Annotations[k]; ok {
-			return strings.EqualFold(strings.TrimSpace(v), "internal")
-		}
-	}
-	return s.Spec.LoadBalancerClass != nil && strings.HasPrefix(*s.Spec.LoadBalancerClass, ilbClassPrefix)
-}
-
-func ingressIP(s *corev1.Service) string {
-	for _, in := range s.Status.LoadBalancer.Ingress {
-		if in.IP != "" {
-			return in.IP
-		}
-	}
-	return ""
-}
-
-// findSiblingILB finds an internal LoadBalancer Service in the same namespace selecting the same pods
-// on the same target port: the NAME-ilb pattern. NAME-ilb is preferred, then provisioned ones.
-func findSiblingILB(s *corev1.Service, sp *corev1.ServicePort, all []corev1.Service) (*corev1.Service, int) {
-	return findSiblingLB(s, sp, all, true)
-}
-
-func findSiblingLB(s *corev1.Service, sp *corev1.ServicePort, all []corev1.Service, internal bool) (*corev1.Service, int) {
-	if len(s.Spec.Selector) == 0 {
-		return nil, 0
-	}
-	type cand struct {
-		svc  *corev1.Service
-		port int
-	}
-	var cands []cand
-	for i := range all {
-		o := &all[i]
-		if o.Namespace != s.Namespace || o.Name == s.Name || o.Spec.Type != corev1.ServiceTypeLoadBalancer ||
-			isInternalLB(o) != internal || !sameSelector(o.Spec.Selector, s.Spec.Selector) {
-			continue
-		}
-		if port, ok := matchingPort(o, sp); ok {
-			cands = append(cands, cand{o, port})
-		}
-	}
-	if len(cands) == 0 {
-		return nil, 0
-	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		a, b := cands[i], cands[j]
-		if (a.svc.Name == s.Name+"-ilb") != (b.svc.Name == s.Name+"-ilb") {
-			return a.svc.Name == s.Name+"-ilb"
-		}
-		if (ingressIP(a.svc) != "") != (ingressIP(b.svc) != "") {
-			return ingressIP(a.svc) != ""
-		}
-		return a.svc.Name < b.svc.Name
-	})
-	return cands[0].svc, cands[0].port
-}
-
-func sameSelector(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// matchingPort returns o's port that reaches the same pod port as sp.
-func matchingPort(o *corev1.Service, sp *corev1.ServicePort) (int, bool) {
-	if sp == nil {
-		if len(o.Spec.Ports) > 0 {
-			return int(o.Spec.Ports[0].Port), true
-		}
-		return 0, false
-	}
-	want := sp.TargetPort.String()
-	if sp.TargetPort.IntValue() == 0 && sp.TargetPort.StrVal == "" {
-		want = strconv.Itoa(int(sp.Port))
-	}
-	for _, p := range o.Spec.Ports {
-		got := p.TargetPort.String()
-		if p.TargetPort.IntValue() == 0 && p.TargetPort.StrVal == "" {
-			got = strconv.Itoa(int(p.Port))
-		}
-		if got == want && p.Protocol == sp.Protocol {
-			return int(p.Port), true
-		}
-	}
-	return 0, false
 }
 
 // isPrivate reports whether Serverless VPC Access sends a in PRIVATE_RANGES_ONLY mode: RFC 1918 and

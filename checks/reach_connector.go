@@ -42,8 +42,10 @@ func (a *connectorAnalysis) finding(s *Source) *connectorFinding {
 	return nil
 }
 
+var connectorSlot = inventory.NewSlot[*connectorAnalysis]("vpc-connector-ready")
+
 func analyseConnectors(ctx context.Context, env *Env) (*connectorAnalysis, error) {
-	return inventory.Memo(ctx, env.Inv, "derived/reach/connectors", func(ctx context.Context) (*connectorAnalysis, error) {
+	return inventory.Derive(ctx, env.Inv, connectorSlot, func(ctx context.Context) (*connectorAnalysis, error) {
 		f, err := getReachFacts(ctx, env)
 		if err != nil {
 			return nil, err

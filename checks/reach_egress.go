@@ -14,6 +14,7 @@ import (
 // run-vpc-egress: the Cloud Run service has VPC access (a connector or Direct VPC egress), its egress
 // setting sends every target address into the VPC (PRIVATE_RANGES_ONLY only sends RFC 1918 / RFC 6598
 // destinations; GKE's default services range 34.118.224.0/20 is neither), and the VPC it lands in is
+
 // the cluster's network or peered with it.
 
 func init() {
@@ -47,8 +48,10 @@ func (a *egressAnalysis) finding(s *Source) *egressFinding {
 	return nil
 }
 
+var egressSlot = inventory.NewSlot[*egressAnalysis]("run-vpc-egress")
+
 func analyseEgress(ctx context.Context, env *Env) (*egressAnalysis, error) {
-	return inventory.Memo(ctx, env.Inv, "derived/reach/egress", func(ctx context.Context) (*egressAnalysis, error) {
+	return inventory.Derive(ctx, env.Inv, egressSlot, func(ctx context.Context) (*egressAnalysis, error) {
 		f, err := getReachFacts(ctx, env)
 		if err != nil {
 			return nil, err
@@ -145,17 +148,17 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 	}
 	cf := f.Cluster
 	switch {
-	case f.Cluster.Err != nil:
-		errs.add(cf.Err)
-		step(Skip, "network of the cluster", cf.Err.Error(), clusterCommand(env))
+	case f.ClusterErr != nil:
+		errs.add(f.ClusterErr)
+		step(Skip, "network of the cluster", f.ClusterErr.Error(), clusterCommand(env))
 	case srcNet == "":
-	case srcNet == cf.Network && srcProject == cf.NetworkProject:
+	case srcNet == cf.NetworkName() && srcProject == cf.NetworkProject:
 		step(Pass, "network", fmt.Sprintf("%s lands in %s, the cluster's network", label, fd.Network), clusterCommand(env))
 	default:
-		n, err := env.Inv.Network(ctx, cf.NetworkProject, cf.Network)
+		n, err := env.Inv.Network(ctx, cf.NetworkProject, cf.NetworkName())
 		if err != nil {
 			errs.add(err)
-			step(Skip, "peering of "+cf.networkLink(), err.Error(), fmt.Sprintf("gcloud compute networks peerings list --network %s --project %s", cf.Network, cf.NetworkProject))
+			step(Skip, "peering of "+cf.Network, err.Error(), fmt.Sprintf("gcloud compute networks peerings list --network %s --project %s", cf.NetworkName(), cf.NetworkProject))
 			break
 		}
 		peered := ""
@@ -165,12 +168,12 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 				peered = pe.Name
 			}
 		}
-		cmd := fmt.Sprintf("gcloud compute networks peerings list --network %s --project %s", cf.Network, cf.NetworkProject)
+		cmd := fmt.Sprintf("gcloud compute networks peerings list --network %s --project %s", cf.NetworkName(), cf.NetworkProject)
 		if peered != "" {
-			step(Pass, "network", fmt.Sprintf("%s lands in %s; the cluster's network %s is peered with it (peering %s, ACTIVE)", label, fd.Network, cf.networkLink(), peered), cmd)
+			step(Pass, "network", fmt.Sprintf("%s lands in %s; the cluster's network %s is peered with it (peering %s, ACTIVE)", label, fd.Network, cf.Network, peered), cmd)
 		} else {
 			fd.NetworkMismatch = true
-			step(Fail, "network", fmt.Sprintf("%s lands in %s, but the cluster is in %s and no ACTIVE peering joins them", label, fd.Network, cf.networkLink()), cmd)
+			step(Fail, "network", fmt.Sprintf("%s lands in %s, but the cluster is in %s and no ACTIVE peering joins them", label, fd.Network, cf.Network), cmd)
 		}
 	}
 	switch {
@@ -183,7 +186,7 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 		fd.Summary = fmt.Sprintf("%s has egress %s, so its packets to %s (outside RFC 1918 / RFC 6598) go to the internet instead of the VPC", label, egress, strings.Join(as, ", "))
 	case fd.NetworkMismatch:
 		fd.Status, fd.Cause = Fail, "no-vpc-access"
-		fd.Summary = fmt.Sprintf("%s has VPC access to %s, not to the cluster's network %s (and they are not peered)", label, fd.Network, cf.networkLink())
+		fd.Summary = fmt.Sprintf("%s has VPC access to %s, not to the cluster's network %s (and they are not peered)", label, fd.Network, cf.Network)
 	case len(errs.errs) > 0:
 		r := errs.result("check the network of " + label)
 		fd.Status, fd.Cause, fd.Summary, fd.Err = Skip, r.Cause, r.Summary, errs.errs[0]

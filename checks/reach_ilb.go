@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // ilb-provisioned: for each target Service, an internal LoadBalancer (the Service itself or a sibling
@@ -58,8 +59,10 @@ func (a *ilbAnalysis) finding(t *target) *ilbFinding {
 	return nil
 }
 
+var ilbSlot = inventory.NewSlot[*ilbAnalysis]("ilb-provisioned")
+
 func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
-	return inventory.Memo(ctx, env.Inv, "derived/reach/ilb", func(ctx context.Context) (*ilbAnalysis, error) {
+	return inventory.Derive(ctx, env.Inv, ilbSlot, func(ctx context.Context) (*ilbAnalysis, error) {
 		f, err := getReachFacts(ctx, env)
 		if err != nil {
 			return nil, err
@@ -96,12 +99,12 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 		case t.External != nil:
 			fd.Status, fd.Cause = Fail, "ilb-external"
 			fd.Summary = fmt.Sprintf("%s is exposed only by the external load balancer %s/%s: without %s: \"Internal\" GKE creates an external one, not reachable on an internal address from the VPC",
-				ref, t.External.Namespace, t.External.Name, AnnotationLBType)
+				ref, t.External.Namespace, t.External.Name, model.AnnotationLBType)
 			step(Fail, "internal load balancer for "+ref, fmt.Sprintf("%s/%s is type LoadBalancer without the internal annotation (annotations: %s)", t.External.Namespace, t.External.Name, annotationsString(t.External)), kubectlSvc(t.External.Namespace, t.External.Name))
 		default:
 			fd.Status, fd.Cause = Fail, "target-is-clusterip"
 			fd.Summary = fmt.Sprintf("no internal load balancer exposes %s: it is %s, reachable only from inside the cluster", ref, typeOf(s))
-			detail := "no Service of type LoadBalancer with " + AnnotationLBType + ": \"Internal\" selects the same pods on port " + portString(t.SvcPort)
+			detail := "no Service of type LoadBalancer with " + model.AnnotationLBType + ": \"Internal\" selects the same pods on port " + portString(t.SvcPort)
 			if len(s.Spec.Selector) == 0 {
 				detail = "the Service has no selector (its endpoints are managed by hand), so no sibling load balancer can select the same pods"
 			}
@@ -111,10 +114,10 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 	}
 	ilb := t.ILB
 	ilbRef := ilb.Namespace + "/" + ilb.Name
-	how := "annotation " + AnnotationLBType
-	if _, ok := ilb.Annotations[AnnotationLBType]; !ok {
-		if _, ok := ilb.Annotations[AnnotationLBTypeLegacy]; ok {
-			how = "legacy annotation " + AnnotationLBTypeLegacy
+	how := "annotation " + model.AnnotationLBType
+	if _, ok := ilb.Annotations[model.AnnotationLBType]; !ok {
+		if _, ok := ilb.Annotations[model.AnnotationLBTypeLegacy]; ok {
+			how = "legacy annotation " + model.AnnotationLBTypeLegacy
 		} else {
 			how = "spec.loadBalancerClass " + *ilb.Spec.LoadBalancerClass
 		}
@@ -223,9 +226,9 @@ func regionFor(ctx context.Context, env *Env, f *reachFacts, t *target, src *Sou
 			return rf
 		}
 	}
-	v := t.ILB.Annotations[AnnotationGlobalAccess]
+	v := t.ILB.Annotations[model.AnnotationGlobalAccess]
 	rf.GlobalAccess = strings.EqualFold(v, "true")
-	rf.From = fmt.Sprintf("no forwarding rule holds %s yet; annotation %s=%q", t.LBIP, AnnotationGlobalAccess, v)
+	rf.From = fmt.Sprintf("no forwarding rule holds %s yet; annotation %s=%q", t.LBIP, model.AnnotationGlobalAccess, v)
 	rf.Mismatch = !rf.GlobalAccess
 	return rf
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/sim/fakegcp"
 )
 
@@ -58,7 +59,7 @@ func agentService() *corev1.Service {
 }
 
 func agentILB(ip string) *corev1.Service {
-	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "development-agent-ilb", Annotations: map[string]string{AnnotationLBType: "Internal"}},
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "development-agent-ilb", Annotations: map[string]string{model.AnnotationLBType: "Internal"}},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ClusterIP: "34.118.230.1", Selector: map[string]string{"app": "development-agent"},
 			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, TargetPort: intstr.FromInt32(8080), NodePort: 31380}}}}
 	if ip != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // ZoneRefusedError is returned, before anything is sent, when a fix or an undo would write to a
@@ -41,10 +42,10 @@ func GuardZoneWrite(z *dns.ManagedZone, op string, domains []string) error {
 	if z == nil {
 		return fmt.Errorf("%s: no zone given (a bug: the zone must be read before it is written)", op)
 	}
-	var clusters []*dnsmodel.Cluster
+	var clusters []*model.Cluster
 	for _, d := range domains {
 		if d != "" {
-			clusters = append(clusters, &dnsmodel.Cluster{Domain: dnsmodel.Fqdn(d)})
+			clusters = append(clusters, &model.Cluster{Domain: model.Fqdn(d)})
 		}
 	}
 	if managed, why := dnsmodel.GKEManaged(z, clusters...); managed {
@@ -154,7 +155,7 @@ func (w *DNSWriter) Record(ctx context.Context, zone, name, typ string) (*dns.Re
 	if err != nil {
 		return nil, err
 	}
-	rr, err := g.DNS.ResourceRecordSets.Get(w.Project, zone, dnsmodel.Fqdn(name), typ).Context(ctx).Do()
+	rr, err := g.DNS.ResourceRecordSets.Get(w.Project, zone, model.Fqdn(name), typ).Context(ctx).Do()
 	if err != nil {
 		err = gcp.Map(err, "get record set", dnsZoneResource(w.Project, zone)+"/rrsets/"+name+"/"+typ)
 		if apierr.KindOf(err) == apierr.NotFound {
@@ -197,7 +198,7 @@ func (w *DNSWriter) PatchRecord(ctx context.Context, zone string, rr, expect *dn
 		return nil, err
 	}
 	body := &dns.ResourceRecordSet{Name: rr.Name, Type: rr.Type, Ttl: rr.Ttl, Rrdatas: rr.Rrdatas}
-	out, err := g.DNS.ResourceRecordSets.Patch(w.Project, zone, dnsmodel.Fqdn(rr.Name), rr.Type, body).Context(ctx).Do()
+	out, err := g.DNS.ResourceRecordSets.Patch(w.Project, zone, model.Fqdn(rr.Name), rr.Type, body).Context(ctx).Do()
 	return out, gcp.Map(err, "patch record set", dnsZoneResource(w.Project, zone)+"/rrsets/"+rr.Name+"/"+rr.Type)
 }
 
@@ -218,7 +219,7 @@ func (w *DNSWriter) DeleteRecord(ctx context.Context, zone string, expect *dns.R
 	if err := dnsSameRecord(cur, expect, zone); err != nil {
 		return err
 	}
-	_, err = g.DNS.ResourceRecordSets.Delete(w.Project, zone, dnsmodel.Fqdn(expect.Name), expect.Type).Context(ctx).Do()
+	_, err = g.DNS.ResourceRecordSets.Delete(w.Project, zone, model.Fqdn(expect.Name), expect.Type).Context(ctx).Do()
 	err = gcp.Map(err, "delete record set", dnsZoneResource(w.Project, zone)+"/rrsets/"+expect.Name+"/"+expect.Type)
 	if apierr.KindOf(err) == apierr.NotFound {
 		return nil

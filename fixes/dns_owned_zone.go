@@ -20,7 +20,9 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
 
@@ -107,12 +109,12 @@ func (p *OwnedZoneParams) defaults() {
 	if p.Domain == "" {
 		p.Domain = DefaultOwnedDomain
 	}
-	p.Domain = dnsmodel.Fqdn(p.Domain)
+	p.Domain = model.Fqdn(p.Domain)
 }
 
 // FQDN is a record's full name in the zone.
 func (p OwnedZoneParams) FQDN(r OwnedRecord) string {
-	return dnsmodel.Fqdn(r.Label + "." + dnsmodel.Fqdn(p.Domain))
+	return model.Fqdn(r.Label + "." + model.Fqdn(p.Domain))
 }
 
 // NewEnvValue returns an environment variable's value with each cluster host replaced by its name in
@@ -162,8 +164,8 @@ func NewOwnedZonePlan(p OwnedZoneParams) *Plan {
 	p.defaults()
 	id := OwnedZonePlanID(p.ZoneName)
 	dnsOwnedParams.Store(id, p)
-	network := dnsmodel.NormalizeNetwork(p.Network, p.Project)
-	netURL := dnsmodel.NetworkURL(network, p.Project)
+	network := gref.Network(p.Network, p.Project)
+	netURL := gref.NetworkURL(network, p.Project)
 	desc := "Managed by gkedoctor: names for GKE internal load balancers"
 	if p.Cluster != "" {
 		desc += " of cluster " + p.Cluster
@@ -175,7 +177,7 @@ func NewOwnedZonePlan(p OwnedZoneParams) *Plan {
 	}
 	var diff, cmds []string
 	diff = append(diff, fmt.Sprintf("+ managedZone %s: dnsName %s, visibility private, networks [%s], labels %s=%s",
-		p.ZoneName, p.Domain, dnsmodel.NetworkName(network), OwnedLabelKey, OwnedLabelValue))
+		p.ZoneName, p.Domain, gref.NetworkName(network), OwnedLabelKey, OwnedLabelValue))
 	cmds = append(cmds, fmt.Sprintf("gcloud dns managed-zones create %s --project %s --dns-name %s --visibility private --networks %s --labels %s=%s --description %q",
 		p.ZoneName, p.Project, p.Domain, netURL, OwnedLabelKey, OwnedLabelValue, desc))
 	for _, r := range p.Records {
@@ -194,7 +196,7 @@ func NewOwnedZonePlan(p OwnedZoneParams) *Plan {
 	w := &DNSWriter{G: dnsGCP(p.Deps), Project: p.Project, Domains: p.GuardDomains}
 	plan := &Plan{
 		ID:    id,
-		Title: fmt.Sprintf("Create private zone %s (%s) on network %s with A records to the internal load balancers", p.ZoneName, p.Domain, dnsmodel.NetworkName(network)),
+		Title: fmt.Sprintf("Create private zone %s (%s) on network %s with A records to the internal load balancers", p.ZoneName, p.Domain, gref.NetworkName(network)),
 		Description: "Publishes a name you own for each Service's internal load balancer, in a new private Cloud DNS zone bound to the client's network " +
 			"(the robust pattern: GKE's own zone holds ClusterIPs and its controller overwrites hand edits). " +
 			"Nothing existing is changed; undo deletes the records and then the zone. The zone name and domain can be edited before applying.",
@@ -250,7 +252,7 @@ func NewOwnedZonePlan(p OwnedZoneParams) *Plan {
 			}
 			for _, rr := range rrs {
 				if rr.Type == "A" {
-					st.existing[dnsmodel.Fqdn(rr.Name)] = rr
+					st.existing[model.Fqdn(rr.Name)] = rr
 				}
 			}
 		}
@@ -291,7 +293,7 @@ func NewOwnedZonePlan(p OwnedZoneParams) *Plan {
 		if st.zoneExists {
 			msg = append(msg, fmt.Sprintf("Zone %s (%s) already existed (created by gkedoctor); reused it.", p.ZoneName, p.Domain))
 		} else {
-			msg = append(msg, fmt.Sprintf("Created private zone %s (%s) on network %s.", p.ZoneName, p.Domain, dnsmodel.NetworkName(network)))
+			msg = append(msg, fmt.Sprintf("Created private zone %s (%s) on network %s.", p.ZoneName, p.Domain, gref.NetworkName(network)))
 		}
 		if len(added) > 0 {
 			msg = append(msg, "Added A records: "+strings.Join(added, "; ")+".")
@@ -318,12 +320,12 @@ func dnsReusable(z *dns.ManagedZone, domain, netURL, project string) error {
 	if z.Labels[OwnedLabelKey] != OwnedLabelValue {
 		return fmt.Errorf("a zone named %s already exists and gkedoctor did not create it (no label %s=%s); choose another zone name", z.Name, OwnedLabelKey, OwnedLabelValue)
 	}
-	if dnsmodel.Fqdn(z.DnsName) != dnsmodel.Fqdn(domain) {
+	if model.Fqdn(z.DnsName) != model.Fqdn(domain) {
 		return fmt.Errorf("zone %s exists for domain %s, not %s; choose another zone name or that domain", z.Name, z.DnsName, domain)
 	}
 	if !dnsmodel.VisibleTo(z, netURL, project) {
 		return fmt.Errorf("zone %s exists but is not bound to network %s; bind it (gcloud dns managed-zones update %s --networks …) or choose another zone name",
-			z.Name, dnsmodel.NetworkName(netURL), z.Name)
+			z.Name, gref.NetworkName(netURL), z.Name)
 	}
 	return nil
 }

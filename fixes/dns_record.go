@@ -10,6 +10,8 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // UpdateRecordParams are the inputs of the record update plan.
@@ -26,7 +28,7 @@ type UpdateRecordParams struct {
 
 // UpdateRecordPlanID is the id of the record update plan.
 func UpdateRecordPlanID(zone, name string) string {
-	return "update-record/" + zone + "/" + strings.TrimSuffix(dnsmodel.Fqdn(name), ".")
+	return "update-record/" + zone + "/" + strings.TrimSuffix(model.Fqdn(name), ".")
 }
 
 // NewUpdateRecordPlan proposes to point an A record in a zone the user owns at the internal load
@@ -34,7 +36,7 @@ func UpdateRecordPlanID(zone, name string) string {
 // still holds what the check saw; undo restores the saved record. The zone is read again and
 // guarded when applied: a GKE-managed zone is refused, whatever the caller passed.
 func NewUpdateRecordPlan(p UpdateRecordParams) *Plan {
-	name := dnsmodel.Fqdn(p.Record.Name)
+	name := model.Fqdn(p.Record.Name)
 	ttl := p.Record.Ttl
 	if ttl == 0 {
 		ttl = OwnedTTL
@@ -114,7 +116,7 @@ func NewDeleteForwardingZonePlan(p DeleteForwardingZoneParams) *Plan {
 	}
 	var nets []string
 	for _, n := range dnsmodel.BoundNetworks(z, p.Project) {
-		nets = append(nets, dnsmodel.NetworkName(n))
+		nets = append(nets, gref.NetworkName(n))
 	}
 	affects := p.Affects
 	if affects == "" {
@@ -140,7 +142,7 @@ func NewDeleteForwardingZonePlan(p DeleteForwardingZoneParams) *Plan {
 		},
 	}
 	unchanged := func(cur *dns.ManagedZone) error {
-		if dnsmodel.KindOf(cur) != dnsmodel.KindForwarding || dnsmodel.Fqdn(cur.DnsName) != dnsmodel.Fqdn(z.DnsName) || !dnsSameTargets(cur, z) {
+		if dnsmodel.KindOf(cur) != dnsmodel.KindForwarding || model.Fqdn(cur.DnsName) != model.Fqdn(z.DnsName) || !dnsSameTargets(cur, z) {
 			return &apierr.Error{Kind: apierr.Conflict, Op: "check zone", Resource: z.Name, Err: fmt.Errorf("it changed since the check (now %s, %s)", cur.DnsName, dnsmodel.KindOf(cur))}
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // Undo action types of the Cloud DNS fixes. Every one writes through DNSWriter, so an undo can no
@@ -70,7 +71,7 @@ func dnsUndoDeleteOwnedZone(ctx context.Context, deps *Deps, raw json.RawMessage
 	}
 	w := dnsWriterFor(deps, p.Project, p.GuardDomains)
 	err := w.DeleteZone(ctx, p.Zone, func(cur *dns.ManagedZone) error {
-		if cur.Labels[OwnedLabelKey] != OwnedLabelValue || dnsmodel.Fqdn(cur.DnsName) != dnsmodel.Fqdn(p.DNSName) {
+		if cur.Labels[OwnedLabelKey] != OwnedLabelValue || model.Fqdn(cur.DnsName) != model.Fqdn(p.DNSName) {
 			return &apierr.Error{Kind: apierr.Conflict, Op: "check zone", Resource: p.Zone,
 				Err: fmt.Errorf("it is no longer the zone gkedoctor created (%s, labels %v)", cur.DnsName, cur.Labels)}
 		}
@@ -80,7 +81,7 @@ func dnsUndoDeleteOwnedZone(ctx context.Context, deps *Deps, raw json.RawMessage
 		}
 		var others []string
 		for _, rr := range rrs {
-			if dnsmodel.Fqdn(rr.Name) == dnsmodel.Fqdn(cur.DnsName) && (rr.Type == "SOA" || rr.Type == "NS") {
+			if model.Fqdn(rr.Name) == model.Fqdn(cur.DnsName) && (rr.Type == "SOA" || rr.Type == "NS") {
 				continue
 			}
 			others = append(others, rr.Name+" "+rr.Type)
@@ -138,7 +139,7 @@ func dnsUndoRecreateZone(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	cur, err := w.Zone(ctx, p.Zone.Name)
 	switch {
 	case err == nil:
-		if dnsmodel.Fqdn(cur.DnsName) == dnsmodel.Fqdn(p.Zone.DnsName) && dnsmodel.KindOf(cur) == dnsmodel.KindOf(p.Zone) {
+		if model.Fqdn(cur.DnsName) == model.Fqdn(p.Zone.DnsName) && dnsmodel.KindOf(cur) == dnsmodel.KindOf(p.Zone) {
 			return nil
 		}
 		return &apierr.Error{Kind: apierr.Conflict, Op: "re-create zone", Resource: p.Zone.Name,

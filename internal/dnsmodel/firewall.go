@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	compute "google.golang.org/api/compute/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
 // ForwarderRange is where Cloud DNS sends queries to private forwarding targets from
@@ -40,7 +42,7 @@ func (r Reach) String() string {
 // rule limited to target tags or service accounts may or may not apply to the target, so it can
 // only make the verdict unknown. Hierarchical and network firewall policies are not evaluated.
 func ForwarderAllowed(fws []*compute.Firewall, network, defaultProject string) (Reach, string) {
-	network = NormalizeNetwork(network, defaultProject)
+	network = gref.Network(network, defaultProject)
 	type rule struct {
 		fw      *compute.Firewall
 		deny    bool
@@ -52,7 +54,7 @@ func ForwarderAllowed(fws []*compute.Firewall, network, defaultProject string) (
 		if fw == nil || fw.Disabled || (fw.Direction != "" && !strings.EqualFold(fw.Direction, "INGRESS")) {
 			continue
 		}
-		if NormalizeNetwork(fw.Network, defaultProject) != network {
+		if gref.Network(fw.Network, defaultProject) != network {
 			continue
 		}
 		touches, covers := false, false
@@ -120,7 +122,7 @@ func ForwarderAllowed(fws []*compute.Firewall, network, defaultProject string) (
 	if len(maybe) > 0 {
 		return ReachUnknown, strings.Join(maybe, "; ") + " may apply to the target; its tags are not known"
 	}
-	return ReachNo, "no ingress rule on network " + NetworkName(network) + " allows 35.199.192.0/19 on port 53, so the implied deny-ingress rule drops the forwarder's queries"
+	return ReachNo, "no ingress rule on network " + gref.NetworkName(network) + " allows 35.199.192.0/19 on port 53, so the implied deny-ingress rule drops the forwarder's queries"
 }
 
 // protoPort53 reports whether a firewall protocol/ports entry covers UDP or TCP port 53.

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	dns "google.golang.org/api/dns/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // FuzzPredict feeds arbitrary names, zone domains and record data (what the Cloud DNS API and the
@@ -19,7 +21,7 @@ func FuzzPredict(f *testing.F) {
 		if target != "" {
 			zones = append(zones, forwarding("fwd", zoneName, []string{target}, netURL))
 		}
-		m := model(seedCluster(ProviderCloudDNS, ScopeVPC, "", ""), zones, map[string][]*dns.ResourceRecordSet{
+		m := newModel(seedCluster(model.ProviderCloudDNS, model.ScopeVPC, "", ""), zones, map[string][]*dns.ResourceRecordSet{
 			"own": {{Name: rrName, Type: rrType, Rrdatas: strings.Split(rrData, ",")}},
 		})
 		p := m.Predict(name, "default")

@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // SpecRecords is what the Kubernetes DNS specification (kubernetes/dns docs/specification.md), and so
@@ -30,7 +32,7 @@ func ServiceRecords(svc *corev1.Service, slices []discoveryv1.EndpointSlice) Spe
 		return out
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		out.CNAME = Fqdn(svc.Spec.ExternalName)
+		out.CNAME = model.Fqdn(svc.Spec.ExternalName)
 		return out
 	}
 	if svc.Spec.ClusterIP == corev1.ClusterIPNone {

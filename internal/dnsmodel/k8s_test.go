@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 func TestServiceRecords(t *testing.T) {
@@ -48,10 +50,7 @@ func TestServiceRecords(t *testing.T) {
 	if !SameIPs([]string{"10.0.0.1", "10.0.0.2"}, []string{"10.0.0.2", "10.0.0.1"}) || SameIPs([]string{"10.0.0.1"}, []string{"10.0.0.2"}) {
 		t.Error("SameIPs")
 	}
-	if ns, n, ok := ParseServiceFQDN("Development-Agent.default.svc.cluster.local", ""); !ok || ns != "default" || n != "development-agent" {
-		t.Errorf("ParseServiceFQDN: %s %s %v", ns, n, ok)
-	}
-	if got := ServiceFQDN("default", "development-agent", "cluster.local"); got != "development-agent.default.svc.cluster.local." {
+	if got := model.ServiceFQDN("default", "development-agent", "cluster.local"); got != "development-agent.default.svc.cluster.local." {
 		t.Errorf("ServiceFQDN = %s", got)
 	}
 }

@@ -2,20 +2,13 @@ package dnsmodel
 
 import (
 	"strings"
-)
 
-// Fqdn lower-cases a DNS name and gives it its trailing dot ("" stays "").
-func Fqdn(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" || strings.HasSuffix(s, ".") {
-		return s
-	}
-	return s + "."
-}
+	"github.com/gkedoctor/gkedoctor/internal/model"
+)
 
 // InZone reports whether name is the zone's apex or below it. Both are compared as FQDNs.
 func InZone(name, zone string) bool {
-	name, zone = Fqdn(name), Fqdn(zone)
+	name, zone = model.Fqdn(name), model.Fqdn(zone)
 	if zone == "" || name == "" {
 		return false
 	}
@@ -62,28 +55,4 @@ var nonPublicTLDs = map[string]bool{
 	"local": true, "localhost": true, "test": true, "example": true, "invalid": true, "internal": true,
 	"lan": true, "home": true, "corp": true, "intranet": true, "private": true, "localdomain": true,
 	"svc": true,
-}
-
-// ServiceFQDN is NAME.NS.svc.DOMAIN. (domain defaults to cluster.local).
-func ServiceFQDN(ns, name, domain string) string {
-	if domain == "" {
-		domain = "cluster.local."
-	}
-	return Fqdn(name + "." + ns + ".svc." + Fqdn(domain))
-}
-
-// ParseServiceFQDN splits NAME.NS.svc.DOMAIN. into namespace and name.
-func ParseServiceFQDN(fqdn, domain string) (ns, name string, ok bool) {
-	if domain == "" {
-		domain = "cluster.local."
-	}
-	rest, found := strings.CutSuffix(Fqdn(fqdn), ".svc."+Fqdn(domain))
-	if !found {
-		return "", "", false
-	}
-	parts := strings.Split(rest, ".")
-	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
-		return "", "", false
-	}
-	return parts[1], parts[0], true
 }

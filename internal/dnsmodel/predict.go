@@ -10,6 +10,8 @@ import (
 	compute "google.golang.org/api/compute/v1"
 	dns "google.golang.org/api/dns/v1"
 
+	"github.com/gkedoctor/gkedoctor/internal/gref"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
 
@@ -23,7 +25,7 @@ type Model struct {
 	// needs. Nil means records cannot be read (the prediction stops at the zone).
 	Records func(z *dns.ManagedZone) ([]*dns.ResourceRecordSet, error)
 	// Cluster is the GKE cluster whose names are asked about (nil when unknown).
-	Cluster *Cluster
+	Cluster *model.Cluster
 	// ServiceByIP names the Service that holds a ClusterIP ("kube-system/kube-dns"), when known.
 	ServiceByIP func(netip.Addr) string
 	// Firewalls are the VPC firewall rules, for forwarding targets; FirewallsRead says they were read
@@ -121,7 +123,7 @@ const maxDepth = 8
 
 // Predict returns what a client on network gets for an A query of name.
 func (m *Model) Predict(name, network string) Prediction {
-	return m.predict(Fqdn(name), NormalizeNetwork(network, m.Project), 0, true)
+	return m.predict(model.Fqdn(name), gref.Network(network, m.Project), 0, true)
 }
 
 func (m *Model) predict(name, network string, depth int, allowPeering bool) Prediction {
@@ -137,25 +139,25 @@ func (m *Model) predict(name, network string, depth int, allowPeering bool) Pred
 		return p
 	}
 	p.Zone, p.Kind = zone, KindOf(zone)
-	p.Via = fmt.Sprintf("%s zone %s (%s)", p.Kind, zone.Name, Fqdn(zone.DnsName))
+	p.Via = fmt.Sprintf("%s zone %s (%s)", p.Kind, zone.Name, model.Fqdn(zone.DnsName))
 	if len(shadowed) > 0 {
 		var names []string
 		for _, z := range shadowed {
 			names = append(names, z.Name)
 		}
 		p.Via += fmt.Sprintf("; %s of the same name %s also bound to network %s (which one Cloud DNS uses is not documented)",
-			plural(len(names), "zone", "zones"), strings.Join(names, ", "), NetworkName(network))
+			plural(len(names), "zone", "zones"), strings.Join(names, ", "), gref.NetworkName(network))
 	}
 	switch p.Kind {
 	case KindForwarding:
 		m.forward(&p, zone)
 	case KindPeering:
-		target := NormalizeNetwork(zone.PeeringConfig.TargetNetwork.NetworkUrl, m.Project)
+		target := gref.Network(zone.PeeringConfig.TargetNetwork.NetworkUrl, m.Project)
 		inner := m.predict(name, target, depth+1, false)
 		p.Outcome, p.Situation, p.IPs, p.RRSet, p.Owner, p.CNAMEs = inner.Outcome, inner.Situation, inner.IPs, inner.RRSet, inner.Owner, inner.CNAMEs
 		p.Targets, p.Err, p.RRSetZone = inner.Targets, inner.Err, inner.RRSetZone
-		p.Via += " → network " + NetworkName(target) + ": " + inner.Via
-		p.Reason = "peering zone " + zone.Name + " resolves the name as network " + NetworkName(target) + " does: " + inner.Reason
+		p.Via += " → network " + gref.NetworkName(target) + ": " + inner.Via
+		p.Reason = "peering zone " + zone.Name + " resolves the name as network " + gref.NetworkName(target) + " does: " + inner.Reason
 	case KindPrivate:
 		m.authoritative(&p, zone, depth)
 	default:
@@ -189,12 +191,12 @@ func (m *Model) route(name, network string, allowPeering bool) (*dns.ManagedZone
 		case len(clusters) > 0 && len(u.Networks) == 0:
 			u.ClusterOnly = true
 			u.Why = fmt.Sprintf("zone %s (%s) is bound only to GKE cluster %s: visible inside the cluster, not to network %s",
-				z.Name, Fqdn(z.DnsName), strings.Join(shortNames(clusters), ", "), NetworkName(network))
+				z.Name, model.Fqdn(z.DnsName), strings.Join(shortNames(clusters), ", "), gref.NetworkName(network))
 		case len(u.Networks) > 0:
 			u.Why = fmt.Sprintf("zone %s (%s) is bound to network %s, not to %s",
-				z.Name, Fqdn(z.DnsName), strings.Join(u.Networks, ", "), network)
+				z.Name, model.Fqdn(z.DnsName), strings.Join(u.Networks, ", "), network)
 		default:
-			u.Why = fmt.Sprintf("zone %s (%s) is bound to no network", z.Name, Fqdn(z.DnsName))
+			u.Why = fmt.Sprintf("zone %s (%s) is bound to no network", z.Name, model.Fqdn(z.DnsName))
 		}
 		unseen = append(unseen, u)
 	}
@@ -203,7 +205,7 @@ func (m *Model) route(name, network string, allowPeering bool) (*dns.ManagedZone
 	}
 	rank := map[Kind]int{KindForwarding: 0, KindPeering: 1, KindPrivate: 2}
 	sort.SliceStable(visible, func(i, j int) bool {
-		li, lj := labels(Fqdn(visible[i].DnsName)), labels(Fqdn(visible[j].DnsName))
+		li, lj := labels(model.Fqdn(visible[i].DnsName)), labels(model.Fqdn(visible[j].DnsName))
 		if li != lj {
 			return li > lj
 		}
@@ -216,14 +218,14 @@ func (m *Model) route(name, network string, allowPeering bool) (*dns.ManagedZone
 	best := visible[0]
 	var shadowed []*dns.ManagedZone
 	for _, z := range visible[1:] {
-		if Fqdn(z.DnsName) == Fqdn(best.DnsName) {
+		if model.Fqdn(z.DnsName) == model.Fqdn(best.DnsName) {
 			shadowed = append(shadowed, z)
 		}
 	}
 	// Only unseen zones at least as specific as the answering one matter.
 	var keep []Unseen
 	for _, u := range unseen {
-		if labels(Fqdn(u.Zone.DnsName)) >= labels(Fqdn(best.DnsName)) {
+		if labels(model.Fqdn(u.Zone.DnsName)) >= labels(model.Fqdn(best.DnsName)) {
 			keep = append(keep, u)
 		}
 	}
@@ -377,7 +379,7 @@ func (m *Model) authoritative(p *Prediction, z *dns.ManagedZone, depth int) {
 			return
 		default:
 			p.Outcome, p.Situation = probe.OutcomeNXDomain, SitNoRecord
-			p.Reason = fmt.Sprintf("zone %s holds %s but has no record for %s, so the resolver answers NXDOMAIN", z.Name, Fqdn(z.DnsName), name)
+			p.Reason = fmt.Sprintf("zone %s holds %s but has no record for %s, so the resolver answers NXDOMAIN", z.Name, model.Fqdn(z.DnsName), name)
 			m.explainMissing(p)
 			return
 		}
@@ -411,7 +413,7 @@ func (m *Model) RecordIn(z *dns.ManagedZone, name string) (*dns.ResourceRecordSe
 	if err != nil {
 		return nil, err
 	}
-	name = Fqdn(name)
+	name = model.Fqdn(name)
 	for hop := 0; hop < maxDepth; hop++ {
 		res := lookup(name, z, rrs)
 		if res.rrset != nil {
@@ -438,7 +440,7 @@ func lookup(name string, z *dns.ManagedZone, rrs []*dns.ResourceRecordSet) looku
 	byName := map[string][]*dns.ResourceRecordSet{}
 	for _, rr := range rrs {
 		if rr != nil {
-			n := Fqdn(rr.Name)
+			n := model.Fqdn(rr.Name)
 			byName[n] = append(byName[n], rr)
 		}
 	}
@@ -462,7 +464,7 @@ func lookup(name string, z *dns.ManagedZone, rrs []*dns.ResourceRecordSet) looku
 				return r
 			case "CNAME":
 				if len(rr.Rrdatas) > 0 {
-					r.cname = Fqdn(rr.Rrdatas[0])
+					r.cname = model.Fqdn(rr.Rrdatas[0])
 				}
 			}
 		}
@@ -477,7 +479,7 @@ func lookup(name string, z *dns.ManagedZone, rrs []*dns.ResourceRecordSet) looku
 	if exists(name) {
 		return lookupResult{nodata: true} // an empty non-terminal
 	}
-	apex := Fqdn(z.DnsName)
+	apex := model.Fqdn(z.DnsName)
 	for a := parent(name); a != "" && InZone(a, apex); a = parent(a) {
 		if !exists(a) {
 			continue
@@ -516,18 +518,18 @@ func (m *Model) fallback(p *Prediction) {
 	switch {
 	case clusterDomain != "":
 		p.Outcome, p.Situation = probe.OutcomeNXDomain, SitClusterOnly
-		p.Via = "no private zone for " + clusterDomain + " is visible to network " + NetworkName(p.Network)
+		p.Via = "no private zone for " + clusterDomain + " is visible to network " + gref.NetworkName(p.Network)
 		switch {
 		case c == nil:
-			p.Reason = "no zone bound to network " + NetworkName(p.Network) + " holds " + clusterDomain +
+			p.Reason = "no zone bound to network " + gref.NetworkName(p.Network) + " holds " + clusterDomain +
 				": Kubernetes Service names exist only inside the cluster unless Cloud DNS for GKE publishes them to the VPC, so the resolver answers NXDOMAIN"
 		case c.VPCDomain() != "" && c.VPCDomain() != clusterDomain:
 			p.Situation = SitWrongDomain
 			p.Reason = fmt.Sprintf("the cluster (%s) publishes its records to the VPC under %s, not %s, so the resolver answers NXDOMAIN",
 				c.ScopeName(), c.VPCDomain(), clusterDomain)
-		case c.CloudDNS() && c.Scope == ScopeVPC:
+		case c.CloudDNS() && c.Scope == model.ScopeVPC:
 			p.Reason = fmt.Sprintf("the cluster is in VPC scope but no zone for %s is bound to network %s (is the client on the cluster's network %s?), so the resolver answers NXDOMAIN",
-				clusterDomain, NetworkName(p.Network), NetworkName(c.Network))
+				clusterDomain, gref.NetworkName(p.Network), gref.NetworkName(c.Network))
 			if u := firstUnseen(p.Unseen, false); u != nil {
 				p.Situation = SitOtherNetwork
 				p.Reason = u.Why + "; a private zone answers only the networks it is bound to, so the resolver answers NXDOMAIN"
@@ -541,7 +543,7 @@ func (m *Model) fallback(p *Prediction) {
 		}
 	case len(p.Unseen) > 0 && !onlyCluster:
 		p.Outcome, p.Situation = probe.OutcomeNXDomain, SitOtherNetwork
-		p.Via = "no private zone visible to network " + NetworkName(p.Network)
+		p.Via = "no private zone visible to network " + gref.NetworkName(p.Network)
 		p.Reason = p.Unseen[0].Why + "; a private zone answers only the networks it is bound to, so the name falls through to public DNS: NXDOMAIN"
 		if nonPublicTLDs[tld(name)] && !gceInternalRE.MatchString(name) {
 			break
@@ -558,10 +560,10 @@ func (m *Model) fallback(p *Prediction) {
 	case nonPublicTLDs[tld(name)]:
 		p.Outcome, p.Situation, p.Via = probe.OutcomeNXDomain, SitNoZone, "public DNS"
 		p.Reason = fmt.Sprintf("no private zone bound to network %s holds the name and .%s is not a public top-level domain, so the resolver answers NXDOMAIN",
-			NetworkName(p.Network), tld(name))
+			gref.NetworkName(p.Network), tld(name))
 	default:
 		p.Situation, p.Via = SitUnpredicted, "public DNS"
-		p.Reason = "no private zone bound to network " + NetworkName(p.Network) + " holds the name: public DNS answers it (not predicted)"
+		p.Reason = "no private zone bound to network " + gref.NetworkName(p.Network) + " holds the name: public DNS answers it (not predicted)"
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	container "google.golang.org/api/container/v1"
 	dns "google.golang.org/api/dns/v1"
 
+	"github.com/gkedoctor/gkedoctor/internal/gref"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
 
@@ -51,7 +53,7 @@ func rr(name, typ string, data ...string) *dns.ResourceRecordSet {
 	return &dns.ResourceRecordSet{Name: name, Type: typ, Ttl: 300, Rrdatas: data}
 }
 
-func seedCluster(provider, scope, domain, additive string) *Cluster {
+func seedCluster(provider, scope, domain, additive string) *model.Cluster {
 	c := &container.Cluster{
 		Name: "dev-orchestra-cluster", Location: "europe-west1", Network: "default",
 		ServicesIpv4Cidr: "34.118.224.0/20", ClusterIpv4Cidr: "172.16.0.0/16",
@@ -60,10 +62,10 @@ func seedCluster(provider, scope, domain, additive string) *Cluster {
 	if provider != "" {
 		c.NetworkConfig.DnsConfig = &container.DNSConfig{ClusterDns: provider, ClusterDnsScope: scope, ClusterDnsDomain: domain, AdditiveVpcScopeDnsDomain: additive}
 	}
-	return FromCluster(c, proj)
+	return model.ClusterFrom(c, proj)
 }
 
-func model(c *Cluster, zones []*dns.ManagedZone, records map[string][]*dns.ResourceRecordSet) *Model {
+func newModel(c *model.Cluster, zones []*dns.ManagedZone, records map[string][]*dns.ResourceRecordSet) *Model {
 	return &Model{Project: proj, Zones: zones, Cluster: c,
 		Records: func(z *dns.ManagedZone) ([]*dns.ResourceRecordSet, error) {
 			rs, ok := records[z.Name]
@@ -99,7 +101,7 @@ func TestPredict(t *testing.T) {
 	}{
 		{
 			name: "forwarding_zone_to_kube_dns_clusterip_is_servfail",
-			m: model(seedCluster("", "", "", ""), []*dns.ManagedZone{
+			m: newModel(seedCluster("", "", "", ""), []*dns.ManagedZone{
 				forwarding("gke-cluster-dns-forwarding", "cluster.local.", []string{"34.118.224.10"}, netURL)}, nil),
 			query: devName, outcome: probe.OutcomeServFail, situation: SitForwardUnreachable,
 			reason: "ClusterIP of Service kube-system/kube-dns",
@@ -111,14 +113,14 @@ func TestPredict(t *testing.T) {
 		},
 		{
 			name: "forwarding_to_pod_ip_of_routes_based_cluster_is_servfail",
-			m: model(seedCluster("", "", "", ""), []*dns.ManagedZone{
+			m: newModel(seedCluster("", "", "", ""), []*dns.ManagedZone{
 				forwarding("fwd", "cluster.local.", []string{"172.16.3.7"}, netURL)}, nil),
 			query: devName, outcome: probe.OutcomeServFail, situation: SitForwardUnreachable, reason: "routes-based",
 		},
 		{
 			name: "forwarding_to_vm_without_firewall_rule_is_servfail",
 			m: func() *Model {
-				m := model(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
+				m := newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
 				m.FirewallsRead = true
 				return m
 			}(),
@@ -127,7 +129,7 @@ func TestPredict(t *testing.T) {
 		{
 			name: "forwarding_to_vm_with_firewall_rule_is_forwarded",
 			m: func() *Model {
-				m := model(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
+				m := newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
 				m.Firewalls, m.FirewallsRead = []*compute.Firewall{allowDNS}, true
 				return m
 			}(),
@@ -135,17 +137,17 @@ func TestPredict(t *testing.T) {
 		},
 		{
 			name:  "forwarding_to_vm_firewall_not_read_is_unknown",
-			m:     model(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil),
+			m:     newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil),
 			query: "db.corp.example.", outcome: 0, situation: SitForwarded, reason: "were not read",
 		},
 		{
 			name:  "kube_dns_cluster_without_zones_is_nxdomain",
-			m:     model(seedCluster(ProviderKubeDNS, "", "", ""), nil, nil),
+			m:     newModel(seedCluster(model.ProviderKubeDNS, "", "", ""), nil, nil),
 			query: devName, outcome: probe.OutcomeNXDomain, situation: SitClusterOnly, reason: "kube-dns",
 		},
 		{
 			name: "cloud_dns_cluster_scope_zone_is_invisible",
-			m: model(seedCluster(ProviderCloudDNS, ScopeCluster, "cluster.local", ""), []*dns.ManagedZone{
+			m: newModel(seedCluster(model.ProviderCloudDNS, model.ScopeCluster, "cluster.local", ""), []*dns.ManagedZone{
 				clusterBound(gkeZoneName, "cluster.local.", clusterName)}, nil),
 			query: devName, outcome: probe.OutcomeNXDomain, situation: SitClusterOnly, reason: "cluster scope",
 			check: func(t *testing.T, p Prediction) {
@@ -156,45 +158,45 @@ func TestPredict(t *testing.T) {
 		},
 		{
 			name: "vpc_scope_answers_with_the_clusterip",
-			m: model(seedCluster(ProviderCloudDNS, ScopeVPC, "cluster.local", ""), []*dns.ManagedZone{private(gkeZoneName, "cluster.local.", netURL)},
+			m: newModel(seedCluster(model.ProviderCloudDNS, model.ScopeVPC, "cluster.local", ""), []*dns.ManagedZone{private(gkeZoneName, "cluster.local.", netURL)},
 				map[string][]*dns.ResourceRecordSet{gkeZoneName: {a(devName, "34.118.231.33")}}),
 			query: devName, outcome: probe.OutcomeAnswer, situation: SitAnswer, ips: "34.118.231.33",
 		},
 		{
 			name: "vpc_scope_with_custom_domain_asked_cluster_local",
-			m: model(seedCluster(ProviderCloudDNS, ScopeVPC, "dev.example", ""), []*dns.ManagedZone{private(gkeZoneName, "dev.example.", netURL)},
+			m: newModel(seedCluster(model.ProviderCloudDNS, model.ScopeVPC, "dev.example", ""), []*dns.ManagedZone{private(gkeZoneName, "dev.example.", netURL)},
 				map[string][]*dns.ResourceRecordSet{gkeZoneName: {a("development-agent.default.svc.dev.example.", "34.118.231.33")}}),
 			query: devName, outcome: probe.OutcomeNXDomain, situation: SitWrongDomain, reason: "under dev.example.",
 		},
 		{
 			name: "additive_scope_asked_cluster_local",
-			m: model(seedCluster(ProviderCloudDNS, ScopeCluster, "cluster.local", "orchestra.example"), []*dns.ManagedZone{
+			m: newModel(seedCluster(model.ProviderCloudDNS, model.ScopeCluster, "cluster.local", "orchestra.example"), []*dns.ManagedZone{
 				clusterBound(gkeZoneName, "cluster.local.", clusterName), private("gke-additive", "orchestra.example.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"gke-additive": {a("development-agent.default.svc.orchestra.example.", "34.118.231.33")}}),
 			query: devName, outcome: probe.OutcomeNXDomain, situation: SitWrongDomain, reason: "orchestra.example.",
 		},
 		{
 			name: "additive_scope_asked_additive_domain",
-			m: model(seedCluster(ProviderCloudDNS, ScopeCluster, "cluster.local", "orchestra.example"), []*dns.ManagedZone{
+			m: newModel(seedCluster(model.ProviderCloudDNS, model.ScopeCluster, "cluster.local", "orchestra.example"), []*dns.ManagedZone{
 				private("gke-additive", "orchestra.example.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"gke-additive": {a("development-agent.default.svc.orchestra.example.", "34.118.231.33")}}),
 			query: "development-agent.default.svc.orchestra.example", outcome: probe.OutcomeAnswer, situation: SitAnswer, ips: "34.118.231.33",
 		},
 		{
 			name: "zone_bound_to_another_network",
-			m: model(nil, []*dns.ManagedZone{private("gkedoctor-internal", "gkedoctor.internal.", otherNW)},
+			m: newModel(nil, []*dns.ManagedZone{private("gkedoctor-internal", "gkedoctor.internal.", otherNW)},
 				map[string][]*dns.ResourceRecordSet{"gkedoctor-internal": {a("development-agent.default.gkedoctor.internal.", "10.132.0.6")}}),
 			query: "development-agent.default.gkedoctor.internal.", outcome: probe.OutcomeNXDomain, situation: SitOtherNetwork, reason: "not to projects/dev-orchestra/global/networks/default",
 		},
 		{
 			name: "vpc_scope_zone_on_the_cluster_network_client_elsewhere",
-			m: model(seedCluster(ProviderCloudDNS, ScopeVPC, "", ""), []*dns.ManagedZone{private(gkeZoneName, "cluster.local.", otherNW)},
+			m: newModel(seedCluster(model.ProviderCloudDNS, model.ScopeVPC, "", ""), []*dns.ManagedZone{private(gkeZoneName, "cluster.local.", otherNW)},
 				map[string][]*dns.ResourceRecordSet{gkeZoneName: {a(devName, "34.118.231.33")}}),
 			query: devName, outcome: probe.OutcomeNXDomain, situation: SitOtherNetwork,
 		},
 		{
 			name: "longest_suffix_wins_over_a_forwarding_zone",
-			m: model(nil, []*dns.ManagedZone{
+			m: newModel(nil, []*dns.ManagedZone{
 				forwarding("fwd", "cluster.local.", []string{"34.118.224.10"}, netURL),
 				private("svc", "svc.cluster.local.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"svc": {a(devName, "10.132.0.6")}}),
@@ -202,7 +204,7 @@ func TestPredict(t *testing.T) {
 		},
 		{
 			name: "same_name_forwarding_and_gke_zone_tie_reported",
-			m: model(seedCluster(ProviderCloudDNS, ScopeVPC, "", ""), []*dns.ManagedZone{
+			m: newModel(seedCluster(model.ProviderCloudDNS, model.ScopeVPC, "", ""), []*dns.ManagedZone{
 				private(gkeZoneName, "cluster.local.", netURL),
 				forwarding("gke-cluster-dns-forwarding", "cluster.local.", []string{"34.118.224.10"}, netURL)},
 				map[string][]*dns.ResourceRecordSet{gkeZoneName: {a(devName, "34.118.231.33")}}),
@@ -215,37 +217,37 @@ func TestPredict(t *testing.T) {
 		},
 		{
 			name: "owned_zone_missing_name_is_nxdomain",
-			m: model(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)},
+			m: newModel(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"own": {a("development-agent.default.gkedoctor.internal.", "10.132.0.6")}}),
 			query: "environment-manager.default.gkedoctor.internal.", outcome: probe.OutcomeNXDomain, situation: SitNoRecord,
 		},
 		{
 			name: "name_with_only_txt_is_nodata",
-			m: model(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)},
+			m: newModel(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"own": {rr("x.gkedoctor.internal.", "TXT", `"hi"`)}}),
 			query: "x.gkedoctor.internal.", outcome: probe.OutcomeNoData, situation: SitNoRecord,
 		},
 		{
 			name: "empty_non_terminal_is_nodata",
-			m: model(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)},
+			m: newModel(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"own": {a("development-agent.default.gkedoctor.internal.", "10.132.0.6")}}),
 			query: "default.gkedoctor.internal.", outcome: probe.OutcomeNoData, situation: SitNoRecord,
 		},
 		{
 			name: "wildcard_answers",
-			m: model(nil, []*dns.ManagedZone{private("mesh", "mesh.example.", netURL)},
+			m: newModel(nil, []*dns.ManagedZone{private("mesh", "mesh.example.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"mesh": {a("*.mesh.example.", "10.132.0.9")}}),
 			query: "api.mesh.example.", outcome: probe.OutcomeAnswer, situation: SitAnswer, ips: "10.132.0.9", reason: "wildcard",
 		},
 		{
 			name: "wildcard_does_not_cover_existing_names",
-			m: model(nil, []*dns.ManagedZone{private("mesh", "mesh.example.", netURL)},
+			m: newModel(nil, []*dns.ManagedZone{private("mesh", "mesh.example.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"mesh": {a("*.mesh.example.", "10.132.0.9"), rr("api.mesh.example.", "TXT", `"x"`)}}),
 			query: "api.mesh.example.", outcome: probe.OutcomeNoData, situation: SitNoRecord,
 		},
 		{
 			name: "cname_in_zone_followed",
-			m: model(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)},
+			m: newModel(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"own": {rr("api.gkedoctor.internal.", "CNAME", "ilb.gkedoctor.internal."), a("ilb.gkedoctor.internal.", "10.132.0.6")}}),
 			query: "api.gkedoctor.internal.", outcome: probe.OutcomeAnswer, situation: SitAnswer, ips: "10.132.0.6",
 			check: func(t *testing.T, p Prediction) {
@@ -256,7 +258,7 @@ func TestPredict(t *testing.T) {
 		},
 		{
 			name: "cname_to_another_zone_followed",
-			m: model(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL), private("b", "b.example.", netURL)},
+			m: newModel(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL), private("b", "b.example.", netURL)},
 				map[string][]*dns.ResourceRecordSet{"own": {rr("api.gkedoctor.internal.", "CNAME", "ilb.b.example.")}, "b": {a("ilb.b.example.", "10.132.0.5")}}),
 			query: "api.gkedoctor.internal.", outcome: probe.OutcomeAnswer, situation: SitAnswer, ips: "10.132.0.5",
 		},
@@ -265,39 +267,39 @@ func TestPredict(t *testing.T) {
 			m: func() *Model {
 				pz := private("peer", "partner.example.", netURL)
 				pz.PeeringConfig = &dns.ManagedZonePeeringConfig{TargetNetwork: &dns.ManagedZonePeeringConfigTargetNetwork{NetworkUrl: otherNW}}
-				return model(nil, []*dns.ManagedZone{pz, private("partner", "partner.example.", otherNW)},
+				return newModel(nil, []*dns.ManagedZone{pz, private("partner", "partner.example.", otherNW)},
 					map[string][]*dns.ResourceRecordSet{"partner": {a("db.partner.example.", "10.2.0.1")}})
 			}(),
 			query: "db.partner.example.", outcome: probe.OutcomeAnswer, situation: SitAnswer, ips: "10.2.0.1", reason: "peering zone peer",
 		},
 		{
 			name:  "records_unreadable_is_unpredicted",
-			m:     model(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)}, nil),
+			m:     newModel(nil, []*dns.ManagedZone{private("own", "gkedoctor.internal.", netURL)}, nil),
 			query: "x.gkedoctor.internal.", outcome: 0, situation: SitUnpredicted, reason: "could not be read",
 		},
 		{
 			name:  "public_name_is_not_predicted",
-			m:     model(nil, nil, nil),
+			m:     newModel(nil, nil, nil),
 			query: "example.com.", outcome: 0, situation: SitUnpredicted,
 		},
 		{
 			name:  "non_public_tld_is_nxdomain",
-			m:     model(nil, nil, nil),
+			m:     newModel(nil, nil, nil),
 			query: "api.corp.", outcome: probe.OutcomeNXDomain, situation: SitNoZone,
 		},
 		{
 			name:  "short_cluster_name_is_nxdomain",
-			m:     model(seedCluster("", "", "", ""), nil, nil),
+			m:     newModel(seedCluster("", "", "", ""), nil, nil),
 			query: "development-agent.default", outcome: probe.OutcomeNXDomain, situation: SitClusterOnly, reason: "search path",
 		},
 		{
 			name:  "cluster_local_without_cluster_is_nxdomain",
-			m:     model(nil, nil, nil),
+			m:     newModel(nil, nil, nil),
 			query: devName, outcome: probe.OutcomeNXDomain, situation: SitClusterOnly,
 		},
 		{
 			name:  "gce_vm_name_is_not_predicted",
-			m:     model(nil, nil, nil),
+			m:     newModel(nil, nil, nil),
 			query: "vm-1.europe-west1-b.c.dev-orchestra.internal.", outcome: 0, situation: SitUnpredicted, reason: "Compute Engine",
 		},
 	}
@@ -332,7 +334,7 @@ func TestPredict(t *testing.T) {
 }
 
 func TestGKEManaged(t *testing.T) {
-	c := seedCluster(ProviderCloudDNS, ScopeCluster, "cluster.local", "orchestra.example")
+	c := seedCluster(model.ProviderCloudDNS, model.ScopeCluster, "cluster.local", "orchestra.example")
 	tests := []struct {
 		name    string
 		z       *dns.ManagedZone
@@ -438,17 +440,17 @@ func TestNormalizeNetwork(t *testing.T) {
 		"https://compute.googleapis.com/compute/v1/projects/host/global/networks/shared/": "projects/host/global/networks/shared",
 		"": "",
 	} {
-		if got := NormalizeNetwork(in, proj); got != want {
-			t.Errorf("NormalizeNetwork(%q) = %q, want %q", in, got, want)
+		if got := gref.Network(in, proj); got != want {
+			t.Errorf("gref.Network(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := NetworkURL("default", proj); got != netURL {
+	if got := gref.NetworkURL("default", proj); got != netURL {
 		t.Errorf("NetworkURL = %q", got)
 	}
 }
 
 func TestFromCluster(t *testing.T) {
-	c := FromCluster(&container.Cluster{Name: "c", Location: "europe-west1", Network: "default",
+	c := model.ClusterFrom(&container.Cluster{Name: "c", Location: "europe-west1", Network: "default",
 		IpAllocationPolicy: &container.IPAllocationPolicy{UseIpAliases: true, ServicesIpv4CidrBlock: "34.118.224.0/20", ClusterIpv4CidrBlock: "10.4.0.0/14"},
 		NetworkConfig:      &container.NetworkConfig{DnsConfig: &container.DNSConfig{ClusterDns: "CLOUD_DNS", ClusterDnsScope: "VPC_SCOPE", ClusterDnsDomain: "dev.example"}}}, "p")
 	if c.Name != "projects/p/locations/europe-west1/clusters/c" || c.Network != "projects/p/global/networks/default" ||
@@ -458,7 +460,7 @@ func TestFromCluster(t *testing.T) {
 	if !c.IsClusterIP(netip.MustParseAddr("34.118.231.33")) || c.IsClusterIP(netip.MustParseAddr("10.132.0.6")) || !c.IsPodIP(netip.MustParseAddr("10.4.1.1")) {
 		t.Error("range classification")
 	}
-	var nilc *Cluster
+	var nilc *model.Cluster
 	if nilc.IsClusterIP(netip.MustParseAddr("34.118.231.33")) || nilc.Domains() != nil || nilc.VPCDomain() != "" {
 		t.Error("nil cluster")
 	}
@@ -466,7 +468,7 @@ func TestFromCluster(t *testing.T) {
 
 func TestRecordIn(t *testing.T) {
 	z := clusterBound("gke", "cluster.local.", "projects/p/locations/l/clusters/c")
-	m := model(nil, []*dns.ManagedZone{z}, map[string][]*dns.ResourceRecordSet{"gke": {a(devName, "34.118.231.33"), rr("alias.default.svc.cluster.local.", "CNAME", devName)}})
+	m := newModel(nil, []*dns.ManagedZone{z}, map[string][]*dns.ResourceRecordSet{"gke": {a(devName, "34.118.231.33"), rr("alias.default.svc.cluster.local.", "CNAME", devName)}})
 	for _, n := range []string{devName, "alias.default.svc.cluster.local"} {
 		got, err := m.RecordIn(z, n)
 		if err != nil || got == nil || got.Rrdatas[0] != "34.118.231.33" {
@@ -481,7 +483,7 @@ func TestRecordIn(t *testing.T) {
 		t.Errorf("an unseen zone answered: %+v", p)
 	}
 	own := private("own", "gkedoctor.internal.", netURL)
-	m = model(nil, []*dns.ManagedZone{own}, map[string][]*dns.ResourceRecordSet{"own": {a("x.gkedoctor.internal.", "10.132.0.6")}})
+	m = newModel(nil, []*dns.ManagedZone{own}, map[string][]*dns.ResourceRecordSet{"own": {a("x.gkedoctor.internal.", "10.132.0.6")}})
 	if p := m.Predict("x.gkedoctor.internal", "default"); p.RRSetZone != own || p.Owner != "x.gkedoctor.internal." {
 		t.Errorf("RRSetZone %v owner %s", p.RRSetZone, p.Owner)
 	}

@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	dns "google.golang.org/api/dns/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/gref"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // Kind is what a managed zone does with the names under it.
@@ -47,7 +50,7 @@ func BoundNetworks(z *dns.ManagedZone, defaultProject string) []string {
 	var out []string
 	for _, n := range z.PrivateVisibilityConfig.Networks {
 		if n != nil && n.NetworkUrl != "" {
-			out = append(out, NormalizeNetwork(n.NetworkUrl, defaultProject))
+			out = append(out, gref.Network(n.NetworkUrl, defaultProject))
 		}
 	}
 	return out
@@ -62,7 +65,7 @@ func BoundClusters(z *dns.ManagedZone) []string {
 	var out []string
 	for _, c := range z.PrivateVisibilityConfig.GkeClusters {
 		if c != nil && c.GkeClusterName != "" {
-			out = append(out, normalizeCluster(c.GkeClusterName))
+			out = append(out, gref.Cluster(c.GkeClusterName))
 		}
 	}
 	return out
@@ -73,7 +76,7 @@ func VisibleTo(z *dns.ManagedZone, network, defaultProject string) bool {
 	if KindOf(z) == KindPublic || network == "" {
 		return false
 	}
-	network = NormalizeNetwork(network, defaultProject)
+	network = gref.Network(network, defaultProject)
 	for _, n := range BoundNetworks(z, defaultProject) {
 		if n == network {
 			return true
@@ -103,7 +106,7 @@ var gkeDescriptionRE = regexp.MustCompile(`(?i)\bprivate zone for gke cluster\b|
 // controller writes records into authoritative zones and never creates forwarding zones, so a
 // hand-made forwarding zone for cluster.local. (the seed's gke-cluster-dns-forwarding) stays the
 // user's to delete.
-func GKEManaged(z *dns.ManagedZone, clusters ...*Cluster) (bool, string) {
+func GKEManaged(z *dns.ManagedZone, clusters ...*model.Cluster) (bool, string) {
 	if z == nil {
 		return false, ""
 	}
@@ -134,7 +137,7 @@ func GKEManaged(z *dns.ManagedZone, clusters ...*Cluster) (bool, string) {
 		}
 		for _, d := range domains {
 			if InZone(z.DnsName, d) {
-				return true, fmt.Sprintf("its domain %s is the cluster DNS domain %s that GKE's Cloud DNS controller writes", Fqdn(z.DnsName), d)
+				return true, fmt.Sprintf("its domain %s is the cluster DNS domain %s that GKE's Cloud DNS controller writes", model.Fqdn(z.DnsName), d)
 			}
 		}
 	}

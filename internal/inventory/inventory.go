@@ -138,3 +138,33 @@ func (i *Inventory) TotalFetches() int {
 	}
 	return n
 }
+
+// Slot is a typed place for a value derived from the raw facts (the network model, an analysis a
+// primary check shares with its supporting checks): computed once per run like a fact, and forgotten
+// with the facts by Invalidate, so a re-check after a fix derives it anew. Slots are declared once,
+// as package variables; two slots with one name are a programming error.
+type Slot[T any] struct{ key string }
+
+var (
+	slotMu    sync.Mutex
+	slotNames = map[string]bool{}
+)
+
+// KeyDerived prefixes the memo keys of slots.
+const KeyDerived = "derived/"
+
+// NewSlot declares a slot. It panics when the name is taken.
+func NewSlot[T any](name string) *Slot[T] {
+	slotMu.Lock()
+	defer slotMu.Unlock()
+	if slotNames[name] {
+		panic("inventory: slot " + name + " declared twice")
+	}
+	slotNames[name] = true
+	return &Slot[T]{key: KeyDerived + name}
+}
+
+// Derive returns the slot's value for this run, building it once.
+func Derive[T any](ctx context.Context, i *Inventory, s *Slot[T], build func(ctx context.Context) (T, error)) (T, error) {
+	return Memo(ctx, i, s.key, build)
+}
