@@ -270,6 +270,10 @@ type Endpoint struct {
 	Ranges          []netip.Prefix // addresses (a single address is a /32)
 	Tags            []string       // network tags
 	ServiceAccounts []string       // service account emails
+	// SecureTags are the secure tag values (tagValues/…) bound to the instance. They count only when
+	// SecureTagsKnown is set; otherwise rules that depend on secure tags make the verdict Unknown.
+	SecureTags      []string
+	SecureTagsKnown bool
 }
 
 // Packet is what is evaluated. Instance is the VM the rules protect (the receiver for ingress, the
@@ -447,8 +451,14 @@ func peerMatch(r Rule, p Packet, addr netip.Addr) (ok bool, maybe []string) {
 	if intersects(r.SourceTags, p.Peer.Tags) || intersectsFold(r.SourceServiceAccounts, p.Peer.ServiceAccounts) {
 		return true, nil
 	}
-	for _, t := range r.SourceSecureTags {
-		maybe = append(maybe, "source secure tag "+t)
+	if p.Peer.SecureTagsKnown {
+		if intersects(r.SourceSecureTags, p.Peer.SecureTags) {
+			return true, nil
+		}
+	} else {
+		for _, t := range r.SourceSecureTags {
+			maybe = append(maybe, "source secure tag "+t)
+		}
 	}
 	return false, append(maybe, r.UnresolvedPeer...)
 }
@@ -484,6 +494,9 @@ func instanceMatch(r Rule, p Packet) (ok bool, maybe []string) {
 		if !in {
 			return false, nil
 		}
+	}
+	if len(r.TargetSecureTags) > 0 && p.Instance.SecureTagsKnown {
+		return intersects(r.TargetSecureTags, p.Instance.SecureTags), nil
 	}
 	for _, t := range r.TargetSecureTags {
 		maybe = append(maybe, "target secure tag "+t)

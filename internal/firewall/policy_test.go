@@ -163,6 +163,26 @@ func TestUnknownNamesTheSecureTag(t *testing.T) {
 	}
 }
 
+func TestKnownSecureTagsAreResolved(t *testing.T) {
+	tagged := Rule{Priority: 10, TargetSecureTags: []string{"tagValues/9"}, SourceRanges: []string{"0.0.0.0/0"}, Protocols: []Protocol{{IPProtocol: "all"}}}
+	fromTag := Rule{Priority: 20, Allow: true, SourceSecureTags: []string{"tagValues/5"}, Protocols: []Protocol{{IPProtocol: "all"}}}
+	set := Set{Policies: []Policy{hier("org", tagged, fromTag)}}
+	p := pkt(80)
+	p.Instance.SecureTagsKnown, p.Peer.SecureTagsKnown = true, true
+	// The instance has no secure tag: the deny does not apply; the peer lacks tagValues/5: no allow.
+	if v := EvaluateSet(set, p); v.Unknown || v.Allowed || v.Deciding().Name != "implied-deny-ingress" {
+		t.Fatalf("%+v", v)
+	}
+	p.Peer.SecureTags = []string{"tagValues/5"}
+	if v := EvaluateSet(set, p); !v.Allowed || v.Deciding().Priority != 20 {
+		t.Fatalf("%+v", v)
+	}
+	p.Instance.SecureTags = []string{"tagValues/9"}
+	if v := EvaluateSet(set, p); v.Allowed || v.Unknown || v.Deciding().Priority != 10 {
+		t.Fatalf("%+v", v)
+	}
+}
+
 func TestPolicySegmentsAcrossAPartiallyCoveredRange(t *testing.T) {
 	// The org denies the upper half of the connector range; a folder's goto_next passes the lower
 	// half to the VPC rules, which allow it.
