@@ -1,7 +1,10 @@
-// Package firewall evaluates VPC firewall rules the way the VPC does, for one packet: which rule
-// decides whether it passes, and why. Checks use it instead of matching rule names or strings.
+// Package firewall is the one firewall evaluator of gkedoctor: it decides, for one packet, what the
+// VPC really enforces — hierarchical firewall policies, the regional system policies, VPC firewall
+// rules, global and regional network firewall policies and the implied rules — which rule decides,
+// and why. Checks, fixes and the demo world's simulated network use it instead of matching rule names
+// or strings.
 //
-// The model (Google Cloud VPC firewall rules, compute v1 Firewall):
+// VPC firewall rules (compute v1 Firewall):
 //   - a rule applies to one direction (INGRESS by default) of one network; disabled rules are ignored;
 //   - it applies to the instance whose network tags or service accounts match targetTags /
 //     targetServiceAccounts (both empty: every instance of the network);
@@ -12,10 +15,28 @@
 //   - allowed/denied entries list protocols (a name, a number, or "all") with optional ports ("80",
 //     "8000-9000"; none means every port);
 //   - among the rules that match, the lowest priority number wins; at equal priority a deny beats an
-//     allow; when nothing matches, the implied rules decide: deny every ingress, allow every egress,
-//     both at priority 65535.
+//     allow.
 //
-// A packet's source is usually a range (a Serverless VPC connector's /28), so Evaluate splits the
+// Firewall policies (compute v1 FirewallPolicyRule, as networks.getEffectiveFirewalls and
+// regionNetworkFirewallPolicies.getEffectiveFirewalls return them) are evaluated in tiers. Within a
+// tier the matching rule with the lowest priority number decides: allow and deny end the
+// evaluation, goto_next (and no match at all) passes the packet to the next tier. The tiers, in the
+// order Cloud NGFW evaluates them (https://cloud.google.com/firewall/docs/firewall-policies-rule-eval-order):
+//  1. hierarchical firewall policies: the organisation's first, then each folder's from the top
+//     down — in the order the API lists them (see FromEffectiveFirewalls);
+//  2. system firewall policies (Google-managed, e.g. for GKE);
+//  3. with the network's networkFirewallPolicyEnforcementOrder AFTER_CLASSIC_FIREWALL (the default,
+//     also when empty): VPC firewall rules, the global network firewall policy, the regional network
+//     firewall policy; with BEFORE_CLASSIC_FIREWALL: the global network policy, the regional network
+//     policy, then the VPC firewall rules;
+//  4. the implied rules: deny every ingress, allow every egress, both at priority 65535.
+//
+// What cannot be decided from the facts gkedoctor has — secure tags (srcSecureTags,
+// targetSecureTags), FQDN, geolocation, address-group and threat-intelligence matches, network
+// types, security-profile inspection — is never guessed: when such a rule is reached before any rule
+// that decides, the affected addresses are Unknown and the verdict names what could not be resolved.
+//
+// A packet's peer is usually a range (a Serverless VPC connector's /28), so the evaluation splits the
 // range into the segments on which the same rule decides and reports each: a deny that covers half
 // of the connector range blocks half of the connections, and the verdict says so.
 package firewall
@@ -23,7 +44,6 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -39,14 +59,25 @@ const (
 // ImpliedPriority is the priority of the implied deny-ingress and allow-egress rules.
 const ImpliedPriority = 65535
 
-// Rule is the part of a firewall rule that decides packets.
+// Sources: where a rule comes from, i.e. the tier that decided.
+const (
+	SourceVPC             = "vpc"
+	SourceHierarchical    = "hierarchical"
+	SourceSystem          = "system"
+	SourceNetwork         = "network"
+	SourceRegionalNetwork = "regional-network"
+	SourceImplied         = "implied"
+)
+
+// Rule is the part of a firewall rule, or of a firewall policy rule, that decides packets.
 type Rule struct {
-	Name      string
+	Name      string // the VPC rule's name; a policy rule's ruleName (may be empty)
 	Network   string // a name, a partial path or a URL; "" matches every network
 	Direction string // INGRESS or EGRESS ("" is INGRESS)
 	Priority  int64
 	Disabled  bool
-	Allow     bool // true: allowed entries; false: denied entries
+	Allow     bool // true: allowed entries (policy: action allow); false: denied entries (policy: deny)
+	GotoNext  bool // policy rules only: action goto_next (Allow is then false and means nothing)
 	Protocols []Protocol
 
 	SourceRanges          []string
@@ -55,6 +86,25 @@ type Rule struct {
 	DestinationRanges     []string
 	TargetTags            []string
 	TargetServiceAccounts []string
+
+	// Source is the tier the rule belongs to: SourceVPC ("" means VPC too), SourceHierarchical,
+	// SourceSystem, SourceNetwork, SourceRegionalNetwork, or SourceImplied.
+	Source string
+	// Policy names the firewall policy of a policy rule (its short or display name, else its name).
+	Policy string
+	// TargetResources (policy rules) are the networks the rule applies to; empty: every network.
+	TargetResources []string
+	// SourceSecureTags and TargetSecureTags (policy rules) name secure tag values; they cannot be
+	// resolved against the instance facts gkedoctor has, so a rule that depends on them makes the
+	// addresses it may cover Unknown.
+	SourceSecureTags []string
+	TargetSecureTags []string
+	// UnresolvedPeer lists other peer criteria that cannot be resolved (FQDNs, geolocations, address
+	// groups, threat-intelligence lists): like sourceRanges, any one of them may match the peer.
+	UnresolvedPeer []string
+	// UnresolvedCondition lists criteria that must hold in addition and cannot be resolved (source
+	// network types and networks, security-profile inspection).
+	UnresolvedCondition []string
 
 	Implied bool // one of the implied rules at priority 65535
 }
@@ -65,22 +115,53 @@ type Protocol struct {
 	Ports      []string // "80", "8000-9000"; empty means every port
 }
 
-// Action returns "allow" or "deny".
+// Action returns "allow", "deny" or "goto_next".
 func (r Rule) Action() string {
-	if r.Allow {
+	switch {
+	case r.GotoNext:
+		return "goto_next"
+	case r.Allow:
 		return "allow"
 	}
 	return "deny"
 }
 
-// String describes the rule in one line, as people read it in evidence.
-func (r Rule) String() string {
-	if r.Implied {
-		if r.Direction == Egress {
-			return "the implied allow-egress rule (priority 65535)"
-		}
-		return "the implied deny-ingress rule (priority 65535): no rule allows it"
+// IsPolicy reports whether the rule comes from a firewall policy (not a VPC or implied rule).
+func (r Rule) IsPolicy() bool {
+	switch r.Source {
+	case SourceHierarchical, SourceSystem, SourceNetwork, SourceRegionalNetwork:
+		return true
 	}
+	return false
+}
+
+// Tier returns the rule's source, SourceVPC when unset.
+func (r Rule) Tier() string {
+	if r.Implied {
+		return SourceImplied
+	}
+	if r.Source == "" {
+		return SourceVPC
+	}
+	return r.Source
+}
+
+// PolicyKind describes a policy tier in words: "hierarchical firewall policy", …; "" for VPC rules.
+func PolicyKind(source string) string {
+	switch source {
+	case SourceHierarchical:
+		return "hierarchical firewall policy"
+	case SourceSystem:
+		return "system firewall policy"
+	case SourceNetwork:
+		return "global network firewall policy"
+	case SourceRegionalNetwork:
+		return "regional network firewall policy"
+	}
+	return ""
+}
+
+func (r Rule) protocolString() string {
 	var ps []string
 	for _, p := range r.Protocols {
 		if len(p.Ports) == 0 {
@@ -89,7 +170,61 @@ func (r Rule) String() string {
 			ps = append(ps, p.IPProtocol+":"+strings.Join(p.Ports, ","))
 		}
 	}
-	return fmt.Sprintf("%s (%s %s, priority %d, %s)", r.Name, strings.ToLower(dir(r.Direction)), r.Action(), r.Priority, strings.Join(ps, " "))
+	return strings.Join(ps, " ")
+}
+
+// String describes the rule in one line, as people read it in evidence: a VPC rule as
+// `allow-80 (ingress allow, priority 1000, tcp:80)`, a policy rule as
+// `hierarchical firewall policy "org-guardrails" rule 1000 deny ingress from 0.0.0.0/0 tcp:80`.
+func (r Rule) String() string {
+	if r.Implied {
+		if dir(r.Direction) == Egress {
+			return "the implied allow-egress rule (priority 65535)"
+		}
+		return "the implied deny-ingress rule (priority 65535): no rule allows it"
+	}
+	if !r.IsPolicy() {
+		return fmt.Sprintf("%s (%s %s, priority %d, %s)", r.Name, strings.ToLower(dir(r.Direction)), r.Action(), r.Priority, r.protocolString())
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %q rule %d", PolicyKind(r.Source), r.Policy, r.Priority)
+	if r.Name != "" {
+		fmt.Fprintf(&b, " %q", r.Name)
+	}
+	d := dir(r.Direction)
+	fmt.Fprintf(&b, " %s %s", r.Action(), strings.ToLower(d))
+	var peers []string
+	if d == Egress {
+		peers = append(peers, r.DestinationRanges...)
+	} else {
+		peers = append(peers, r.SourceRanges...)
+		for _, t := range r.SourceSecureTags {
+			peers = append(peers, "secure tag "+t)
+		}
+	}
+	peers = append(peers, r.UnresolvedPeer...)
+	if len(peers) > 0 {
+		word := " from "
+		if d == Egress {
+			word = " to "
+		}
+		b.WriteString(word + strings.Join(peers, ","))
+	}
+	if ps := r.protocolString(); ps != "" {
+		b.WriteString(" " + ps)
+	}
+	if len(r.TargetSecureTags) > 0 {
+		b.WriteString(" on instances with secure tag " + strings.Join(r.TargetSecureTags, ","))
+	}
+	if len(r.TargetServiceAccounts) > 0 {
+		b.WriteString(" on instances running as " + strings.Join(r.TargetServiceAccounts, ","))
+	}
+	return b.String()
+}
+
+// key identifies a rule across tiers (names repeat across policies, and policy rules may be unnamed).
+func (r Rule) key() string {
+	return r.Tier() + "\x00" + r.Policy + "\x00" + r.Name + "\x00" + strconv.FormatInt(r.Priority, 10)
 }
 
 // FromCompute converts a compute API rule.
@@ -99,7 +234,8 @@ func FromCompute(f *compute.Firewall) Rule {
 	}
 	r := Rule{Name: f.Name, Network: f.Network, Direction: f.Direction, Priority: f.Priority, Disabled: f.Disabled,
 		SourceRanges: f.SourceRanges, SourceTags: f.SourceTags, SourceServiceAccounts: f.SourceServiceAccounts,
-		DestinationRanges: f.DestinationRanges, TargetTags: f.TargetTags, TargetServiceAccounts: f.TargetServiceAccounts}
+		DestinationRanges: f.DestinationRanges, TargetTags: f.TargetTags, TargetServiceAccounts: f.TargetServiceAccounts,
+		Source: SourceVPC}
 	switch {
 	case len(f.Allowed) > 0:
 		r.Allow = true
@@ -134,6 +270,10 @@ type Endpoint struct {
 	Ranges          []netip.Prefix // addresses (a single address is a /32)
 	Tags            []string       // network tags
 	ServiceAccounts []string       // service account emails
+	// SecureTags are the secure tag values (tagValues/…) bound to the instance. They count only when
+	// SecureTagsKnown is set; otherwise rules that depend on secure tags make the verdict Unknown.
+	SecureTags      []string
+	SecureTagsKnown bool
 }
 
 // Packet is what is evaluated. Instance is the VM the rules protect (the receiver for ingress, the
@@ -153,8 +293,12 @@ type Packet struct {
 type Segment struct {
 	From, To netip.Addr
 	Allowed  bool
-	Rule     Rule   // the deciding rule (Implied for the implied rules)
-	Losing   []Rule // rules that matched too but lost to Rule (lower precedence)
+	Rule     Rule   // the deciding rule (Implied for the implied rules); for an Unknown segment, the rule that could not be resolved
+	Losing   []Rule // rules that matched too but lost to Rule (lower precedence, or a later tier)
+	// Unknown says a rule that cannot be resolved (Unresolved names why) was reached before any rule
+	// that decides: whether these addresses pass is not known. Allowed is false.
+	Unknown    bool
+	Unresolved []string
 }
 
 // String renders the segment's addresses as the smallest list of CIDR blocks.
@@ -172,18 +316,28 @@ func (s Segment) String() string {
 
 // Verdict is the outcome for the whole packet.
 type Verdict struct {
-	// Allowed is true when every address of the peer is allowed.
+	// Allowed is true when every address of the peer is allowed (and none is Unknown).
 	Allowed bool
+	// Unknown is true when whether some address passes cannot be decided from the facts (a secure
+	// tag, an FQDN, … see Rule); Unresolved names what could not be resolved, sorted.
+	Unknown    bool
+	Unresolved []string
 	// Segments cover the peer's addresses in order; adjacent segments decided by the same rule are
 	// merged. With a peer known only by tags there is one segment with zero addresses.
 	Segments []Segment
 }
 
 // Deciding returns the rule that decides the verdict: the first blocking rule when some address is
-// denied, else the rule allowing the first segment.
+// denied, else the first unresolvable rule when some address is unknown, else the rule allowing the
+// first segment.
 func (v Verdict) Deciding() Rule {
 	for _, s := range v.Segments {
-		if !s.Allowed {
+		if !s.Allowed && !s.Unknown {
+			return s.Rule
+		}
+	}
+	for _, s := range v.Segments {
+		if s.Unknown {
 			return s.Rule
 		}
 	}
@@ -193,11 +347,22 @@ func (v Verdict) Deciding() Rule {
 	return Rule{}
 }
 
-// Blocked returns the segments that are denied.
+// Blocked returns the segments that are denied (not the Unknown ones).
 func (v Verdict) Blocked() []Segment {
 	var out []Segment
 	for _, s := range v.Segments {
-		if !s.Allowed {
+		if !s.Allowed && !s.Unknown {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// UnknownSegments returns the segments whose fate cannot be decided.
+func (v Verdict) UnknownSegments() []Segment {
+	var out []Segment
+	for _, s := range v.Segments {
+		if s.Unknown {
 			out = append(out, s)
 		}
 	}
@@ -205,14 +370,15 @@ func (v Verdict) Blocked() []Segment {
 }
 
 // Shadowing returns the allow rules that match some denied segment but lose to the deny that decides
-// it: the "rule exists but is shadowed" case.
+// it: the "rule exists but is shadowed" case (by a VPC deny of higher precedence, or by a policy deny
+// of an earlier tier).
 func (v Verdict) Shadowing() (deny Rule, shadowed []Rule) {
 	for _, s := range v.Segments {
-		if s.Allowed || s.Rule.Implied {
+		if s.Allowed || s.Unknown || s.Rule.Implied {
 			continue
 		}
 		for _, l := range s.Losing {
-			if l.Allow {
+			if l.Allow && !l.GotoNext {
 				shadowed = append(shadowed, l)
 			}
 		}
@@ -223,109 +389,10 @@ func (v Verdict) Shadowing() (deny Rule, shadowed []Rule) {
 	return Rule{}, nil
 }
 
-// Evaluate decides p against rules.
+// Evaluate decides p against VPC firewall rules only (no firewall policies): a thin wrapper over
+// EvaluateSet for callers that have only the rules.
 func Evaluate(rules []Rule, p Packet) Verdict {
-	p.Direction = dir(p.Direction)
-	cands := make([]Rule, 0, len(rules))
-	for _, r := range rules {
-		r.Direction = dir(r.Direction)
-		if r.Disabled || r.Implied || r.Direction != p.Direction || !sameNetwork(r.Network, p.Network) ||
-			!instanceMatch(r, p) || !protocolMatch(r, p.Protocol, p.Port) {
-			continue
-		}
-		cands = append(cands, r)
-	}
-	var v Verdict
-	if len(p.Peer.Ranges) == 0 {
-		seg := decide(cands, p, netip.Addr{})
-		v.Segments = []Segment{seg}
-	} else {
-		for _, pr := range p.Peer.Ranges {
-			if !pr.IsValid() {
-				continue
-			}
-			lo, hi := bounds(pr)
-			for _, seg := range segments(cands, p, lo, hi) {
-				n := len(v.Segments)
-				if n > 0 && v.Segments[n-1].Rule.Name == seg.Rule.Name && v.Segments[n-1].Rule.Implied == seg.Rule.Implied &&
-					v.Segments[n-1].To.IsValid() && v.Segments[n-1].To.Next() == seg.From {
-					v.Segments[n-1].To = seg.To
-					continue
-				}
-				v.Segments = append(v.Segments, seg)
-			}
-		}
-		if len(v.Segments) == 0 {
-			v.Segments = []Segment{decide(cands, p, netip.Addr{})}
-		}
-	}
-	v.Allowed = true
-	for _, s := range v.Segments {
-		if !s.Allowed {
-			v.Allowed = false
-		}
-	}
-	return v
-}
-
-// segments splits [lo, hi] at every boundary of a candidate's peer ranges and decides each part.
-func segments(cands []Rule, p Packet, lo, hi netip.Addr) []Segment {
-	cuts := []netip.Addr{lo}
-	for _, r := range cands {
-		for _, s := range peerRanges(r, p.Direction) {
-			pr, ok := parseRange(s)
-			if !ok || pr.Addr().Is4() != lo.Is4() {
-				continue
-			}
-			rlo, rhi := bounds(pr)
-			if rhi.Less(lo) || hi.Less(rlo) {
-				continue
-			}
-			if lo.Less(rlo) {
-				cuts = append(cuts, rlo)
-			}
-			if rhi.Less(hi) {
-				cuts = append(cuts, rhi.Next())
-			}
-		}
-	}
-	sort.Slice(cuts, func(i, j int) bool { return cuts[i].Less(cuts[j]) })
-	var out []Segment
-	for i, c := range cuts {
-		if i > 0 && c == cuts[i-1] {
-			continue
-		}
-		to := hi
-		for _, n := range cuts[i+1:] {
-			if n != c {
-				to = n.Prev()
-				break
-			}
-		}
-		seg := decide(cands, p, c)
-		seg.From, seg.To = c, to
-		out = append(out, seg)
-	}
-	return out
-}
-
-// decide picks the winning rule for one peer address (invalid: the peer is known by tags only).
-func decide(cands []Rule, p Packet, addr netip.Addr) Segment {
-	var matching []Rule
-	for _, r := range cands {
-		if peerMatch(r, p, addr) {
-			matching = append(matching, r)
-		}
-	}
-	sort.SliceStable(matching, func(i, j int) bool { return before(matching[i], matching[j]) })
-	if len(matching) == 0 {
-		imp := Rule{Name: "implied-deny-ingress", Direction: p.Direction, Priority: ImpliedPriority, Implied: true}
-		if p.Direction == Egress {
-			imp.Name, imp.Allow = "implied-allow-egress", true
-		}
-		return Segment{From: addr, To: addr, Allowed: imp.Allow, Rule: imp}
-	}
-	return Segment{From: addr, To: addr, Allowed: matching[0].Allow, Rule: matching[0], Losing: matching[1:]}
+	return EvaluateSet(Set{Rules: rules}, p)
 }
 
 // before orders rules by precedence: lower priority number first, deny before allow at equal
@@ -361,40 +428,80 @@ func instanceRanges(r Rule, direction string) []string {
 	return r.DestinationRanges
 }
 
-func peerMatch(r Rule, p Packet, addr netip.Addr) bool {
+// peerMatch reports whether the rule's peer criteria match addr (invalid: the peer is known by tags
+// only); maybe lists the unresolvable criteria that might match it when the resolvable ones do not.
+func peerMatch(r Rule, p Packet, addr netip.Addr) (ok bool, maybe []string) {
 	if p.Direction == Egress {
 		ranges := r.DestinationRanges
-		if len(ranges) == 0 {
-			return true // the API defaults destinationRanges to 0.0.0.0/0
+		if len(ranges) == 0 && len(r.UnresolvedPeer) == 0 {
+			return true, nil // the API defaults destinationRanges to 0.0.0.0/0
 		}
-		return addr.IsValid() && inAny(addr, ranges)
+		if addr.IsValid() && inAny(addr, ranges) {
+			return true, nil
+		}
+		return false, r.UnresolvedPeer
 	}
-	if len(r.SourceRanges) == 0 && len(r.SourceTags) == 0 && len(r.SourceServiceAccounts) == 0 {
-		return true // the API defaults sourceRanges to 0.0.0.0/0
+	if len(r.SourceRanges) == 0 && len(r.SourceTags) == 0 && len(r.SourceServiceAccounts) == 0 &&
+		len(r.SourceSecureTags) == 0 && len(r.UnresolvedPeer) == 0 {
+		return true, nil // the API defaults sourceRanges to 0.0.0.0/0
 	}
 	if addr.IsValid() && inAny(addr, r.SourceRanges) {
-		return true
+		return true, nil
 	}
-	return intersects(r.SourceTags, p.Peer.Tags) || intersectsFold(r.SourceServiceAccounts, p.Peer.ServiceAccounts)
+	if intersects(r.SourceTags, p.Peer.Tags) || intersectsFold(r.SourceServiceAccounts, p.Peer.ServiceAccounts) {
+		return true, nil
+	}
+	if p.Peer.SecureTagsKnown {
+		if intersects(r.SourceSecureTags, p.Peer.SecureTags) {
+			return true, nil
+		}
+	} else {
+		for _, t := range r.SourceSecureTags {
+			maybe = append(maybe, "source secure tag "+t)
+		}
+	}
+	return false, append(maybe, r.UnresolvedPeer...)
 }
 
-func instanceMatch(r Rule, p Packet) bool {
+// instanceMatch reports whether the rule applies to the packet's instance; maybe lists the
+// unresolvable criteria (target secure tags) on which that depends.
+func instanceMatch(r Rule, p Packet) (ok bool, maybe []string) {
 	if len(r.TargetTags) > 0 || len(r.TargetServiceAccounts) > 0 {
 		if !intersects(r.TargetTags, p.Instance.Tags) && !intersectsFold(r.TargetServiceAccounts, p.Instance.ServiceAccounts) {
-			return false
+			return false, nil
+		}
+	}
+	if len(r.TargetResources) > 0 && p.Network != "" {
+		in := false
+		for _, n := range r.TargetResources {
+			if sameNetwork(n, p.Network) {
+				in = true
+			}
+		}
+		if !in {
+			return false, nil
 		}
 	}
 	ranges := instanceRanges(r, p.Direction)
 	// For egress, sourceRanges on the rule (rare) restrict the sending instance's address.
-	if len(ranges) == 0 || len(p.Instance.Ranges) == 0 {
-		return true
-	}
-	for _, ip := range p.Instance.Ranges {
-		if ip.IsValid() && inAny(ip.Addr(), ranges) {
-			return true
+	if len(ranges) > 0 && len(p.Instance.Ranges) > 0 {
+		in := false
+		for _, ip := range p.Instance.Ranges {
+			if ip.IsValid() && inAny(ip.Addr(), ranges) {
+				in = true
+			}
+		}
+		if !in {
+			return false, nil
 		}
 	}
-	return false
+	if len(r.TargetSecureTags) > 0 && p.Instance.SecureTagsKnown {
+		return intersects(r.TargetSecureTags, p.Instance.SecureTags), nil
+	}
+	for _, t := range r.TargetSecureTags {
+		maybe = append(maybe, "target secure tag "+t)
+	}
+	return true, maybe
 }
 
 func inAny(a netip.Addr, ranges []string) bool {

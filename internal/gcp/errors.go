@@ -15,6 +15,26 @@ import (
 
 var permissionRE = regexp.MustCompile(`[Pp]ermission '?"?([a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z.]+)'?"?`)
 
+// requiredRE is the compute API's wording: "Required 'compute.networks.getEffectiveFirewalls'
+// permission for 'projects/p/global/networks/n'".
+var requiredRE = regexp.MustCompile(`Required '([a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z.]+)' permission`)
+
+// Permissions of the calls whose 403 names no permission in every API version; MapWith fills them in.
+const (
+	PermNetworksGetEffectiveFirewalls = "compute.networks.getEffectiveFirewalls"
+	PermRegionEffectiveFirewalls      = "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls"
+)
+
+// MapWith is Map for a call that needs permission: a 403 that does not name the missing permission
+// is reported as missing permission (a 403 that names another one keeps that name).
+func MapWith(err error, op, resource, permission string) error {
+	err = Map(err, op, resource)
+	if e, ok := apierr.As(err); ok && e.Kind == apierr.Permission && e.Permission == "" {
+		e.Permission = permission
+	}
+	return err
+}
+
 // Map classifies err from a Google API call. op says what was attempted ("list firewalls"), resource on
 // what. It is the only place a googleapi.Error is interpreted.
 func Map(err error, op, resource string) error {
@@ -83,6 +103,9 @@ func PermissionOf(ge *googleapi.Error) string {
 		}
 	}
 	for _, s := range []string{ge.Message, ge.Body} {
+		if m := requiredRE.FindStringSubmatch(s); m != nil {
+			return m[1]
+		}
 		if m := permissionRE.FindStringSubmatch(s); m != nil {
 			return m[1]
 		}

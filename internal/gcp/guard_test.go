@@ -134,6 +134,42 @@ func TestReadOnlyGuardAllowsGETsAndPolicyReads(t *testing.T) {
 	}
 }
 
+func TestReadOnlyGuardAllowsEffectiveFirewalls(t *testing.T) {
+	rec := &recorder{}
+	c := newClients(t, true, rec)
+	ctx := context.Background()
+	if _, err := c.Compute.Networks.GetEffectiveFirewalls("p", "default").Context(ctx).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Compute.RegionNetworkFirewallPolicies.GetEffectiveFirewalls("p", "europe-west1", "projects/p/global/networks/default").Context(ctx).Do(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"GET /compute/v1/projects/p/global/networks/default/getEffectiveFirewalls",
+		"GET /compute/v1/projects/p/regions/europe-west1/firewallPolicies/getEffectiveFirewalls",
+	}
+	if got := rec.requests(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("server saw:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPermissionOfComputeWordingAndMapWith(t *testing.T) {
+	rec := &recorder{status: 403, body: `{"error":{"code":403,"message":"Required 'compute.networks.getEffectiveFirewalls' permission for 'projects/p/global/networks/default'","errors":[{"reason":"forbidden","message":"x"}]}}`}
+	c := newClients(t, true, rec)
+	_, err := c.Compute.Networks.GetEffectiveFirewalls("p", "default").Context(context.Background()).Do()
+	if e, ok := apierr.As(Map(err, "get effective firewalls", "projects/p/global/networks/default")); !ok || e.Kind != apierr.Permission || e.Permission != PermNetworksGetEffectiveFirewalls {
+		t.Fatalf("got %#v", e)
+	}
+	rec.mu.Lock()
+	rec.body = `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`
+	rec.mu.Unlock()
+	_, err = c.Compute.RegionNetworkFirewallPolicies.GetEffectiveFirewalls("p", "r", "default").Context(context.Background()).Do()
+	if e, ok := apierr.As(MapWith(err, "get effective firewalls", "projects/p/regions/r", PermRegionEffectiveFirewalls)); !ok || e.Kind != apierr.Permission ||
+		e.Permission != "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls" {
+		t.Fatalf("got %#v", e)
+	}
+}
+
 func TestErrorMapping(t *testing.T) {
 	cases := []struct {
 		name   string

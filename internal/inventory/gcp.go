@@ -12,6 +12,7 @@ import (
 	vpcaccess "google.golang.org/api/vpcaccess/v1"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/firewall"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
 )
 
@@ -20,11 +21,16 @@ const (
 	KeyGCP       = "gcp/"
 	KeyRun       = "gcp/run/"
 	KeyFirewalls = "gcp/compute/firewalls/"
-	KeyNetworks  = "gcp/compute/network/"
-	KeyFwdRules  = "gcp/compute/forwardingRules/"
-	KeyDNS       = "gcp/dns/"
-	KeyIAM       = "gcp/iam/"
-	KeyCluster   = "gcp/container/cluster/"
+	// KeyEffectiveFirewalls holds the getEffectiveFirewalls answers (global and regional). It is under
+	// KeyFirewalls, so a fix that invalidates KeyFirewalls (any firewall change) invalidates them too;
+	// a fix that changes a firewall policy or the enforcement order invalidates KeyEffectiveFirewalls
+	// and KeyNetworks.
+	KeyEffectiveFirewalls = KeyFirewalls + "effective/"
+	KeyNetworks           = "gcp/compute/network/"
+	KeyFwdRules           = "gcp/compute/forwardingRules/"
+	KeyDNS                = "gcp/dns/"
+	KeyIAM                = "gcp/iam/"
+	KeyCluster            = "gcp/container/cluster/"
 )
 
 func (i *Inventory) needProject() error {
@@ -131,6 +137,74 @@ func (i *Inventory) Firewalls(ctx context.Context, project string) ([]*compute.F
 		})
 		return out, gcp.Map(err, "list firewall rules", "projects/"+project+"/global/firewalls")
 	})
+}
+
+// EffectiveFirewalls returns networks.getEffectiveFirewalls of a network: its VPC firewall rules and
+// the hierarchical and global network firewall policies in effect on it. A 403 names
+// compute.networks.getEffectiveFirewalls.
+func (i *Inventory) EffectiveFirewalls(ctx context.Context, project, network string) (*compute.NetworksGetEffectiveFirewallsResponse, error) {
+	return Memo(ctx, i, KeyEffectiveFirewalls+"global/"+project+"/"+network, func(ctx context.Context) (*compute.NetworksGetEffectiveFirewallsResponse, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		r, err := g.Compute.Networks.GetEffectiveFirewalls(project, network).Context(ctx).Do()
+		return r, gcp.MapWith(err, "get effective firewalls", "projects/"+project+"/global/networks/"+network, gcp.PermNetworksGetEffectiveFirewalls)
+	})
+}
+
+// RegionEffectiveFirewalls returns regionNetworkFirewallPolicies.getEffectiveFirewalls of a network
+// in a region: everything EffectiveFirewalls returns plus the regional network (and system) firewall
+// policies. A 403 names compute.regionNetworkFirewallPolicies.getEffectiveFirewalls.
+func (i *Inventory) RegionEffectiveFirewalls(ctx context.Context, project, region, network string) (*compute.RegionNetworkFirewallPoliciesGetEffectiveFirewallsResponse, error) {
+	return Memo(ctx, i, KeyEffectiveFirewalls+"region/"+project+"/"+region+"/"+network, func(ctx context.Context) (*compute.RegionNetworkFirewallPoliciesGetEffectiveFirewallsResponse, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		ref := "projects/" + project + "/global/networks/" + network
+		r, err := g.Compute.RegionNetworkFirewallPolicies.GetEffectiveFirewalls(project, region, ref).Context(ctx).Do()
+		return r, gcp.MapWith(err, "get effective firewalls", "projects/"+project+"/regions/"+region+" network "+network, gcp.PermRegionEffectiveFirewalls)
+	})
+}
+
+// FirewallSet returns the firewall evaluator's input for a network (a name, or a reference whose
+// project then wins over project) in a region ("" leaves out regional policies): the VPC rules and
+// every firewall policy in effect, from getEffectiveFirewalls, with the network's enforcement order.
+// When getEffectiveFirewalls fails (e.g. 403) it returns the error: callers must skip naming the
+// permission, never fall back to the VPC rules alone. The network itself is read for its
+// networkFirewallPolicyEnforcementOrder; if that read fails it matters (and the error is returned)
+// only when network firewall policies are in effect.
+func (i *Inventory) FirewallSet(ctx context.Context, project, network, region string) (firewall.Set, error) {
+	if p, n := firewall.SplitNetwork(network); n != "" {
+		if p != "" {
+			project = p
+		}
+		network = n
+	}
+	eff, err := i.EffectiveFirewalls(ctx, project, network)
+	if err != nil {
+		return firewall.Set{}, err
+	}
+	set := firewall.FromEffectiveFirewalls(eff)
+	if region != "" {
+		reg, err := i.RegionEffectiveFirewalls(ctx, project, region, network)
+		if err != nil {
+			return firewall.Set{}, err
+		}
+		set = firewall.Merge(set, firewall.FromRegionEffectiveFirewalls(reg))
+	}
+	n, err := i.Network(ctx, project, network)
+	if err != nil {
+		for _, p := range set.Policies {
+			if src := p.Source(); src == firewall.SourceNetwork || src == firewall.SourceRegionalNetwork {
+				return firewall.Set{}, err
+			}
+		}
+		return set, nil
+	}
+	set.Order = n.NetworkFirewallPolicyEnforcementOrder
+	return set, nil
 }
 
 // ForwardingRules lists the forwarding rules of a region.

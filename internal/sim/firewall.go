@@ -3,12 +3,9 @@ package sim
 import (
 	"fmt"
 	"net/netip"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 
-	compute "google.golang.org/api/compute/v1"
+	"github.com/gkedoctor/gkedoctor/internal/firewall"
 )
 
 // host is one side of a packet for the firewall: the addresses it may come from (a single address, or
@@ -21,176 +18,77 @@ type host struct {
 
 func single(ip netip.Addr) netip.Prefix { return netip.PrefixFrom(ip, ip.BitLen()) }
 
-// firewallAllows evaluates the VPC firewall of project/network for a TCP or UDP packet from src to
-// dst (dstIP on the instance dst) as Google Cloud does: egress rules applying to the source instance,
-// then ingress rules applying to the destination instance; within each, the lowest priority number
-// wins and a deny beats an allow of the same priority; no match means the implied rules (allow
-// egress, deny ingress). A rule must cover the whole source range to allow it; a deny that covers
-// any of it blocks. It returns the deciding rule's name, or "implied deny ingress".
-func firewallAllows(rules []*compute.Firewall, project, network string, src host, dstIP netip.Addr, dst host, proto string, port int) (bool, string) {
-	var egress, ingress []*compute.Firewall
-	for _, r := range rules {
-		if r.Disabled || !sameNetwork(r.Network, project, network) {
-			continue
-		}
-		if r.Direction == "EGRESS" {
-			egress = append(egress, r)
-		} else {
-			ingress = append(ingress, r)
-		}
+// vpcNet names a VPC network; the zero value is "not a VM in a VPC network" (Cloud DNS's forwarders),
+// whose egress no VPC firewall governs.
+type vpcNet struct{ project, network string }
+
+func (n vpcNet) ref() string { return "projects/" + n.project + "/global/networks/" + n.network }
+
+// firewallSet is what the VPC enforces on a network in the world's region, read from the fake
+// Google API server's state exactly as getEffectiveFirewalls reports it (VPC rules, hierarchical,
+// global and regional network firewall policies) with the network's enforcement order, so that the
+// simulated network enforces what the checks read.
+func (w *World) firewallSet(n vpcNet) firewall.Set {
+	resp, ok := w.gcp.RegionEffectiveFirewalls(n.project, Region, n.network)
+	if !ok {
+		return firewall.Set{Rules: firewall.FromComputeList(w.gcp.Firewalls(n.project))}
 	}
-	order := func(rs []*compute.Firewall) {
-		sort.SliceStable(rs, func(i, j int) bool {
-			if rs[i].Priority != rs[j].Priority {
-				return rs[i].Priority < rs[j].Priority
-			}
-			return len(rs[i].Denied) > 0 && len(rs[j].Denied) == 0
-		})
+	set := firewall.FromRegionEffectiveFirewalls(resp)
+	if net, ok := w.gcp.Network(n.project, n.network); ok {
+		set.Order = net.NetworkFirewallPolicyEnforcementOrder
 	}
-	order(egress)
-	order(ingress)
-	for _, r := range egress {
-		if !appliesTo(r, src) || !protoMatches(r, proto, port) {
-			continue
-		}
-		if !rangesMatch(r.DestinationRanges, single(dstIP), len(r.Denied) > 0) {
-			continue
-		}
-		if len(r.Denied) > 0 {
-			return false, r.Name
-		}
-		break
-	}
-	for _, r := range ingress {
-		if !appliesTo(r, dst) || !protoMatches(r, proto, port) {
-			continue
-		}
-		deny := len(r.Denied) > 0
-		srcOK := rangesMatch(r.SourceRanges, src.prefix, deny)
-		if !srcOK && len(r.SourceTags) > 0 {
-			srcOK = intersects(r.SourceTags, src.tags)
-		}
-		if !srcOK && len(r.SourceServiceAccounts) > 0 && src.sa != "" {
-			srcOK = slices.Contains(r.SourceServiceAccounts, src.sa)
-		}
-		if !srcOK {
-			continue
-		}
-		return !deny, r.Name
-	}
-	return false, "implied deny ingress"
+	return set
 }
 
-func sameNetwork(ref, project, network string) bool {
-	if ref == "" {
-		return network == "default"
+// firewallAllows decides a packet from src (in network from) to dstIP on the instance dst (in
+// network to) with the one firewall evaluator, internal/firewall: egress on the source's network
+// for the sending instance, then ingress on the destination's network. Every address of the
+// source's range must be allowed. It returns whether the packet passes and, when it does not, why.
+func (w *World) firewallAllows(from, to vpcNet, src host, dstIP netip.Addr, dst host, proto string, port int) (bool, string) {
+	var srcSAs, dstSAs []string
+	if src.sa != "" {
+		srcSAs = []string{src.sa}
 	}
-	if !strings.Contains(ref, "/") {
-		return ref == network
+	if dst.sa != "" {
+		dstSAs = []string{dst.sa}
 	}
-	return strings.HasSuffix(ref, "projects/"+project+"/global/networks/"+network)
+	// No simulated instance carries a secure tag, so rules that depend on them are resolved.
+	srcEP := firewall.Endpoint{Ranges: []netip.Prefix{src.prefix}, Tags: src.tags, ServiceAccounts: srcSAs, SecureTagsKnown: true}
+	if from != (vpcNet{}) {
+		v := firewall.EvaluateSet(w.firewallSet(from), firewall.Packet{Direction: firewall.Egress, Network: from.ref(),
+			Instance: srcEP, Peer: firewall.Endpoint{Ranges: []netip.Prefix{single(dstIP)}, SecureTagsKnown: true}, Protocol: proto, Port: port})
+		if !v.Allowed {
+			return false, describeVerdict(v, "egress from "+src.prefix.String(), proto, port)
+		}
+	}
+	v := firewall.EvaluateSet(w.firewallSet(to), firewall.Packet{Network: to.ref(),
+		Instance: firewall.Endpoint{Ranges: []netip.Prefix{single(dstIP)}, Tags: dst.tags, ServiceAccounts: dstSAs, SecureTagsKnown: true},
+		Peer:     srcEP, Protocol: proto, Port: port})
+	if !v.Allowed {
+		return false, describeVerdict(v, src.prefix.String(), proto, port)
+	}
+	return true, ""
 }
 
-// appliesTo reports whether a rule targets the instance h.
-func appliesTo(r *compute.Firewall, h host) bool {
-	if len(r.TargetTags) == 0 && len(r.TargetServiceAccounts) == 0 {
-		return true
-	}
-	return intersects(r.TargetTags, h.tags) || (h.sa != "" && slices.Contains(r.TargetServiceAccounts, h.sa))
-}
-
-func intersects(a, b []string) bool {
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
+// describeVerdict says why a packet does not pass: the rule that denies it (and for which part of the
+// source range), or the rule that cannot be resolved. The simulated network drops what it cannot
+// decide, and says so.
+func describeVerdict(v firewall.Verdict, what, proto string, port int) string {
+	if b := v.Blocked(); len(b) > 0 {
+		r := b[0].Rule
+		part := ""
+		if len(v.Segments) > 1 && b[0].From.IsValid() {
+			part = " (" + b[0].String() + ")"
 		}
-	}
-	return false
-}
-
-// rangesMatch: for an allow, some range must contain all of p; for a deny, overlapping is enough.
-func rangesMatch(ranges []string, p netip.Prefix, deny bool) bool {
-	for _, r := range ranges {
-		q, err := netip.ParsePrefix(r)
-		if err != nil {
-			a, aerr := netip.ParseAddr(r)
-			if aerr != nil {
-				continue
-			}
-			q = single(a)
+		if r.Implied {
+			return fmt.Sprintf("no firewall rule allows %s%s on %s:%d (implied deny ingress)", what, part, proto, port)
 		}
-		if deny && q.Overlaps(p) {
-			return true
+		if r.IsPolicy() {
+			return fmt.Sprintf("%s denies %s%s on %s:%d", r, what, part, proto, port)
 		}
-		if !deny && q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
-			return true
-		}
+		return fmt.Sprintf("firewall rule %s denies %s%s on %s:%d", r.Name, what, part, proto, port)
 	}
-	return false
-}
-
-var protoNumbers = map[string]string{"6": "tcp", "17": "udp", "1": "icmp", "132": "sctp", "50": "esp", "51": "ah"}
-
-// protoMatches reports whether a rule's allowed (or denied) list covers proto/port.
-func protoMatches(r *compute.Firewall, proto string, port int) bool {
-	type pp struct {
-		proto string
-		ports []string
-	}
-	var list []pp
-	for _, a := range r.Allowed {
-		if a != nil {
-			list = append(list, pp{a.IPProtocol, a.Ports})
-		}
-	}
-	for _, d := range r.Denied {
-		if d != nil {
-			list = append(list, pp{d.IPProtocol, d.Ports})
-		}
-	}
-	for _, e := range list {
-		p := strings.ToLower(e.proto)
-		if n, ok := protoNumbers[p]; ok {
-			p = n
-		}
-		if p != "all" && p != proto {
-			continue
-		}
-		if len(e.ports) == 0 || p == "all" {
-			return true
-		}
-		for _, spec := range e.ports {
-			lo, hi, ok := portRange(spec)
-			if ok && port >= lo && port <= hi {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func portRange(spec string) (lo, hi int, ok bool) {
-	a, b, isRange := strings.Cut(spec, "-")
-	lo, err := strconv.Atoi(strings.TrimSpace(a))
-	if err != nil {
-		return 0, 0, false
-	}
-	if !isRange {
-		return lo, lo, true
-	}
-	hi, err = strconv.Atoi(strings.TrimSpace(b))
-	if err != nil {
-		return 0, 0, false
-	}
-	return lo, hi, true
-}
-
-func describeRule(allowed bool, rule string, src netip.Prefix, proto string, port int) string {
-	if allowed {
-		return fmt.Sprintf("firewall rule %s allows %s to %s:%d", rule, src, proto, port)
-	}
-	if rule == "implied deny ingress" {
-		return fmt.Sprintf("no firewall rule allows %s on %s:%d (implied deny ingress)", src, proto, port)
-	}
-	return fmt.Sprintf("firewall rule %s denies %s on %s:%d", rule, src, proto, port)
+	d := v.Deciding()
+	return fmt.Sprintf("%s depends on %s, which the simulated network cannot resolve: %s on %s:%d is dropped",
+		d, strings.Join(v.Unresolved, ", "), what, proto, port)
 }

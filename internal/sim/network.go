@@ -16,6 +16,8 @@ import (
 	compute "google.golang.org/api/compute/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/firewall"
 )
 
 // Outcome is what a TCP connect from a source to an address does in the world.
@@ -438,10 +440,14 @@ func appOf(pod *corev1.Pod) string {
 // deliver sends a packet from src into network default towards ip:port.
 func (w *World) deliver(src source, ip netip.Addr, port int) Reach {
 	g := w.gcp
-	fws := g.Firewalls(Project)
 	node := host{tags: []string{NodeTag}, sa: computeSA(Project)}
+	local := vpcNet{Project, Network}
+	from := local
+	if src.kind == "dns-forwarder" {
+		from = vpcNet{} // Cloud DNS's forwarders are not VMs of the network: no egress rule governs them
+	}
 	fw := func(dstIP netip.Addr) (bool, string) {
-		return firewallAllows(fws, Project, Network, host{prefix: src.prefix, tags: src.tags, sa: src.sa}, dstIP, node, "tcp", port)
+		return w.firewallAllows(from, local, host{prefix: src.prefix, tags: src.tags, sa: src.sa}, dstIP, node, "tcp", port)
 	}
 	// An internal passthrough load balancer.
 	for _, fr := range g.ForwardingRules(Project, "") {
@@ -461,7 +467,7 @@ func (w *World) deliver(src source, ip netip.Addr, port int) Reach {
 	}
 	if name, ok := w.nodeByIP(ip); ok {
 		if ok, rule := fw(ip); !ok {
-			return Reach{Outcome: Timeout, Reason: "to node " + name + ": " + describeRule(false, rule, src.prefix, "tcp", port)}
+			return Reach{Outcome: Timeout, Reason: "to node " + name + ": " + rule}
 		}
 		return w.nodePort(name, port)
 	}
@@ -477,7 +483,7 @@ func (w *World) deliver(src source, ip netip.Addr, port int) Reach {
 	if rt := w.routeTo(Project, Network, ip); rt != nil && rt.NextHopInstance != "" {
 		node := rt.NextHopInstance[strings.LastIndex(rt.NextHopInstance, "/")+1:]
 		if ok, rule := fw(ip); !ok {
-			return Reach{Outcome: Timeout, Reason: fmt.Sprintf("to %s via route %s (node %s): %s", ip, rt.Name, node, describeRule(false, rule, src.prefix, "tcp", port))}
+			return Reach{Outcome: Timeout, Reason: fmt.Sprintf("to %s via route %s (node %s): %s", ip, rt.Name, node, rule)}
 		}
 		if pod, ok := w.podByIP(ip); ok {
 			return w.podPort(pod, port, fmt.Sprintf("route %s → node %s → pod %s", rt.Name, node, pod.Name))
@@ -514,7 +520,7 @@ func (w *World) viaILB(src source, fr *compute.ForwardingRule, ip netip.Addr, po
 	}
 	// Passthrough: the packet reaches the node with the client's source address.
 	if ok, rule := fw(ip); !ok {
-		return Reach{Outcome: Timeout, Reason: fmt.Sprintf("internal LB %s → nodes: %s", ip, describeRule(false, rule, src.prefix, "tcp", port))}
+		return Reach{Outcome: Timeout, Reason: fmt.Sprintf("internal LB %s → nodes: %s", ip, rule)}
 	}
 	r := w.viaService(svc, port, fmt.Sprintf("internal LB %s (%s)", ip, fr.Name))
 	if r.Outcome == Refused {
@@ -527,7 +533,7 @@ func (w *World) viaILB(src source, fr *compute.ForwardingRule, ip netip.Addr, po
 
 func portListed(ports []string, port int) bool {
 	for _, p := range ports {
-		lo, hi, ok := portRange(p)
+		lo, hi, ok := firewall.ParsePorts(p)
 		if ok && port >= lo && port <= hi {
 			return true
 		}
@@ -610,8 +616,8 @@ func (w *World) viaPeering(src source, ip netip.Addr, port int) (Reach, bool) {
 		if isHost {
 			dst = host{tags: []string{PeerHostTag}, sa: computeSA(PeerProject)}
 		}
-		if ok, rule := firewallAllows(g.Firewalls(pp), pp, pn, host{prefix: src.prefix, tags: src.tags}, ip, dst, "tcp", port); !ok {
-			return Reach{Outcome: Timeout, Reason: fmt.Sprintf("in %s/%s: %s", pp, pn, describeRule(false, rule, src.prefix, "tcp", port))}, true
+		if ok, rule := w.firewallAllows(vpcNet{Project, Network}, vpcNet{pp, pn}, host{prefix: src.prefix, tags: src.tags}, ip, dst, "tcp", port); !ok {
+			return Reach{Outcome: Timeout, Reason: fmt.Sprintf("in %s/%s: %s", pp, pn, rule)}, true
 		}
 		if !isHost {
 			return Reach{Outcome: Timeout, Reason: fmt.Sprintf("no host at %s in %s/%s", ip, pp, pn)}, true
@@ -650,4 +656,16 @@ func (w *World) subnetRanges(project, network string) []string {
 		return []string{PeerRange}
 	}
 	return nil
+}
+
+// sameNetwork reports whether a network reference (a name, a partial path or a URL; "" is the
+// default network) names project/network.
+func sameNetwork(ref, project, network string) bool {
+	if ref == "" {
+		return network == "default"
+	}
+	if !strings.Contains(ref, "/") {
+		return ref == network
+	}
+	return strings.HasSuffix(ref, "projects/"+project+"/global/networks/"+network)
 }

@@ -204,8 +204,8 @@ func (w *World) forwardTarget(t *clouddns.ManagedZoneForwardingConfigNameServerT
 		}
 		src := host{prefix: mustPrefix(DNSForwarders)}
 		node := host{tags: []string{NodeTag}, sa: computeSA(Project)}
-		if ok, rule := firewallAllows(w.gcp.Firewalls(Project), Project, Network, src, ip, node, "udp", 53); !ok {
-			return false, fmt.Sprintf("internal LB %s: %s", ip, describeRule(false, rule, src.prefix, "udp", 53))
+		if ok, rule := w.firewallAllows(vpcNet{}, vpcNet{Project, Network}, src, ip, node, "udp", 53); !ok {
+			return false, fmt.Sprintf("internal LB %s: %s", ip, rule)
 		}
 		r := w.deliver(source{kind: "dns-forwarder", region: Region, prefix: mustPrefix(DNSForwarders)}, ip, 53)
 		if r.Outcome != Connected || r.Backend != w.clusterDNS.Addr {

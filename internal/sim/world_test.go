@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gkedoctor/gkedoctor/internal/probe"
+	"github.com/gkedoctor/gkedoctor/internal/sim/fakegcp"
 )
 
 // ilbService is the fix of seed 000: a new internal LoadBalancer Service beside the ClusterIP one.
@@ -405,6 +406,36 @@ func TestDialerFollowsTheState(t *testing.T) {
 			t.Fatal(err)
 		}
 		reachable(true, "deny rule deleted")
+	})
+	t.Run("firewall_policies", func(t *testing.T) {
+		l4 := []*compute.FirewallPolicyRuleMatcherLayer4Config{{IpProtocol: "tcp", Ports: []string{"80"}}}
+		// A hierarchical policy's deny comes before every VPC rule.
+		w.GCP().AddFirewallPolicy(fakegcp.FirewallPolicy{Type: "HIERARCHY", Name: "4711", ShortName: "org-guardrails",
+			Rules: []*compute.FirewallPolicyRule{{Priority: 1000, Action: "deny", Direction: "INGRESS",
+				Match: &compute.FirewallPolicyRuleMatcher{SrcIpRanges: []string{ConnectorRange}, Layer4Configs: l4}}}})
+		reachable(false, "a hierarchical deny")
+		if r := w.Reach(SourceCloudRun, FirstILBIP+":80").Reason; !strings.Contains(r, `hierarchical firewall policy "org-guardrails" rule 1000`) {
+			t.Errorf("reason does not name the policy rule: %q", r)
+		}
+		w.GCP().RemoveFirewallPolicy("4711")
+		reachable(true, "hierarchical policy removed")
+		// A global network policy's deny comes after the VPC rules (which allow), unless the network
+		// says BEFORE_CLASSIC_FIREWALL.
+		w.GCP().AddFirewallPolicy(fakegcp.FirewallPolicy{Type: "NETWORK", Name: "net-fw", Project: Project, Networks: []string{Network},
+			Rules: []*compute.FirewallPolicyRule{{Priority: 10, Action: "deny", Direction: "INGRESS",
+				Match: &compute.FirewallPolicyRuleMatcher{SrcIpRanges: []string{"0.0.0.0/0"}, Layer4Configs: l4}}}})
+		reachable(true, "a network policy deny after the classic rules")
+		w.GCP().SetNetworkFirewallPolicyEnforcementOrder(Project, Network, "BEFORE_CLASSIC_FIREWALL")
+		reachable(false, "a network policy deny before the classic rules")
+		w.GCP().SetNetworkFirewallPolicyEnforcementOrder(Project, Network, "")
+		w.GCP().RemoveFirewallPolicy("net-fw")
+		// Egress on the source side: a deny-all egress on the connector's network.
+		w.GCP().AddFirewallPolicy(fakegcp.FirewallPolicy{Type: "HIERARCHY", Name: "4712", ShortName: "egress-lockdown",
+			Rules: []*compute.FirewallPolicyRule{{Priority: 100, Action: "deny", Direction: "EGRESS",
+				Match: &compute.FirewallPolicyRuleMatcher{DestIpRanges: []string{"0.0.0.0/0"}, Layer4Configs: []*compute.FirewallPolicyRuleMatcherLayer4Config{{IpProtocol: "all"}}}}}})
+		reachable(false, "an egress deny on the source side")
+		w.GCP().RemoveFirewallPolicy("4712")
+		reachable(true, "egress policy removed")
 	})
 	t.Run("k8s_fw_rule_missing", func(t *testing.T) {
 		var name string

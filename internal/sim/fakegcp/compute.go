@@ -33,6 +33,8 @@ func (s *Server) computeRoutes() []route {
 		r(api, "GET", p+"global/networks/{network}", s.getNetwork),
 		r(api, "PATCH", p+"global/networks/{network}/updatePeering", s.updatePeering),
 		r(api, "GET", p+"global/networks/{network}/listPeeringRoutes", s.listPeeringRoutes),
+		r(api, "GET", p+"global/networks/{network}/getEffectiveFirewalls", s.getEffectiveFirewalls),
+		r(api, "GET", p+"regions/{region}/firewallPolicies/getEffectiveFirewalls", s.regionEffectiveFirewalls),
 
 		r(api, "GET", p+"global/routes", s.listRoutes),
 		r(api, "POST", p+"global/routes", s.insertRoute),

@@ -85,6 +85,7 @@ type Server struct {
 	fwdRules   map[string]*compute.ForwardingRule // key(project, region, name)
 	addresses  map[string]*compute.Address        // key(project, region, name)
 	computeOps map[string]*compute.Operation      // key(project, scope, name); scope "global" or region
+	fwPolicies []*FirewallPolicy                  // in the order added
 
 	// dns
 	zones map[string]*zoneEntry // key(project, zone name)
