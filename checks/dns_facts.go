@@ -208,12 +208,14 @@ func dnsModel(ctx context.Context, env *Env, f *dnsFacts) *dnsmodel.Model {
 		}
 		return ""
 	}
-	// Firewall rules only matter for forwarding targets that are not cluster addresses.
+	// The firewall only matters for forwarding targets that are not cluster addresses.
 	for _, z := range f.Zones {
 		if dnsmodel.KindOf(z) == dnsmodel.KindForwarding && f.Network != "" {
-			proj := projectOf(f.Network)
-			if fws, err := env.Inv.Firewalls(ctx, proj); err == nil {
-				m.Firewalls, m.FirewallsRead = fws, true
+			set, err := env.Inv.FirewallSet(ctx, gref.ProjectOf(f.Network), f.Network, "")
+			if err == nil {
+				m.Firewall, m.FirewallRead = set, true
+			} else {
+				m.FirewallWhy = err.Error()
 			}
 			break
 		}

@@ -7,7 +7,7 @@ import (
 
 	vpcaccess "google.golang.org/api/vpcaccess/v1"
 
-	"github.com/gkedoctor/gkedoctor/internal/firewall"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 )
 
@@ -70,7 +70,7 @@ func connectorNetwork(src *Source, c *vpcaccess.Connector) (project, name string
 	if c.Subnet != nil && c.Subnet.ProjectId != "" {
 		project = c.Subnet.ProjectId
 	}
-	p, n := firewall.SplitNetwork(c.Network)
+	p, n := gref.SplitNetwork(c.Network)
 	if p != "" {
 		project = p
 	}
@@ -138,7 +138,7 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 			srcProject, srcNet = connectorNetwork(src, c)
 		}
 	} else {
-		srcProject, srcNet = firewall.SplitNetwork(src.DirectVPC.Network)
+		srcProject, srcNet = gref.SplitNetwork(src.DirectVPC.Network)
 		if srcProject == "" {
 			srcProject = projectOf(src.FullName)
 		}
@@ -163,7 +163,7 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 		}
 		peered := ""
 		for _, pe := range n.Peerings {
-			p, nn := firewall.SplitNetwork(pe.Network)
+			p, nn := gref.SplitNetwork(pe.Network)
 			if nn == srcNet && (p == "" || p == srcProject) && pe.State == "ACTIVE" {
 				peered = pe.Name
 			}

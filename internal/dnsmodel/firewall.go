@@ -1,14 +1,10 @@
 package dnsmodel
 
 import (
-	"fmt"
 	"net/netip"
-	"sort"
-	"strconv"
 	"strings"
 
-	compute "google.golang.org/api/compute/v1"
-
+	"github.com/gkedoctor/gkedoctor/internal/firewall"
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
@@ -35,118 +31,34 @@ func (r Reach) String() string {
 	return "unknown"
 }
 
-// ForwarderAllowed evaluates a network's VPC firewall rules for the Cloud DNS forwarder's queries
-// (from 35.199.192.0/19 to port 53, UDP or TCP) to a target whose network tags and service account
-// are not known. It follows the VPC's rules: ingress only, enabled rules only, lowest priority number
-// first, deny before allow at equal priority, and the implied deny-ingress when nothing matches. A
-// rule limited to target tags or service accounts may or may not apply to the target, so it can
-// only make the verdict unknown. Hierarchical and network firewall policies are not evaluated.
-func ForwarderAllowed(fws []*compute.Firewall, network, defaultProject string) (Reach, string) {
-	network = gref.Network(network, defaultProject)
-	type rule struct {
-		fw      *compute.Firewall
-		deny    bool
-		covers  bool // source ranges hold all of 35.199.192.0/19
-		allInst bool // applies to every instance of the network
+// ForwarderAllowed decides with the one firewall evaluator (VPC rules and firewall policies, in the
+// network's enforcement order) whether the Cloud DNS forwarder's queries — from 35.199.192.0/19 to
+// UDP port 53 — reach target on network. The target's network tags and service accounts are not
+// known, so a rule limited to targets leaves the verdict unknown where it would decide.
+func ForwarderAllowed(set firewall.Set, network string, target netip.Addr) (Reach, string) {
+	p := firewall.Packet{Direction: firewall.Ingress, Network: network, Protocol: "udp", Port: 53,
+		Instance: firewall.Endpoint{IdentityUnknown: true},
+		Peer:     firewall.Endpoint{Ranges: []netip.Prefix{ForwarderRange}}}
+	if target.IsValid() {
+		p.Instance.Ranges = []netip.Prefix{netip.PrefixFrom(target, target.BitLen())}
 	}
-	var rules []rule
-	for _, fw := range fws {
-		if fw == nil || fw.Disabled || (fw.Direction != "" && !strings.EqualFold(fw.Direction, "INGRESS")) {
-			continue
+	v := firewall.EvaluateSet(set, p)
+	blocked := v.Blocked()
+	switch {
+	case v.Allowed:
+		return ReachYes, v.Deciding().String() + " allows 35.199.192.0/19 on UDP port 53"
+	case len(blocked) > 0 && len(blocked) == len(v.Segments):
+		d := blocked[0].Rule
+		if d.Implied {
+			return ReachNo, "no ingress rule on network " + gref.NetworkName(network) + " allows 35.199.192.0/19 on UDP port 53, so the implied deny-ingress rule drops the forwarder's queries"
 		}
-		if gref.Network(fw.Network, defaultProject) != network {
-			continue
+		return ReachNo, d.String() + " denies 35.199.192.0/19 on UDP port 53"
+	case len(blocked) > 0:
+		var parts []string
+		for _, b := range blocked {
+			parts = append(parts, b.String()+" by "+b.Rule.String())
 		}
-		touches, covers := false, false
-		for _, s := range fw.SourceRanges {
-			p, err := netip.ParsePrefix(strings.TrimSpace(s))
-			if err != nil {
-				if a, err2 := netip.ParseAddr(strings.TrimSpace(s)); err2 == nil {
-					p = netip.PrefixFrom(a, a.BitLen())
-				} else {
-					continue
-				}
-			}
-			p = p.Masked()
-			if p.Overlaps(ForwarderRange) {
-				touches = true
-				if p.Bits() <= ForwarderRange.Bits() && p.Contains(ForwarderRange.Addr()) {
-					covers = true
-				}
-			}
-		}
-		if !touches {
-			continue
-		}
-		deny := len(fw.Denied) > 0
-		ports := false
-		if deny {
-			for _, d := range fw.Denied {
-				ports = ports || protoPort53(d.IPProtocol, d.Ports)
-			}
-		} else {
-			for _, a := range fw.Allowed {
-				ports = ports || protoPort53(a.IPProtocol, a.Ports)
-			}
-		}
-		if !ports {
-			continue
-		}
-		rules = append(rules, rule{fw: fw, deny: deny, covers: covers,
-			allInst: len(fw.TargetTags) == 0 && len(fw.TargetServiceAccounts) == 0})
+		return ReachNo, "part of 35.199.192.0/19 is denied on port 53 (" + strings.Join(parts, "; ") + "): queries from those forwarder addresses are dropped"
 	}
-	sort.SliceStable(rules, func(i, j int) bool {
-		if rules[i].fw.Priority != rules[j].fw.Priority {
-			return rules[i].fw.Priority < rules[j].fw.Priority
-		}
-		return rules[i].deny && !rules[j].deny
-	})
-	var maybe []string
-	for _, r := range rules {
-		name := fmt.Sprintf("%s (priority %d)", r.fw.Name, r.fw.Priority)
-		switch {
-		case r.deny && r.covers && r.allInst:
-			return ReachNo, "firewall rule " + name + " denies 35.199.192.0/19 on port 53"
-		case !r.deny && r.covers && r.allInst:
-			if len(maybe) > 0 {
-				return ReachUnknown, "firewall rule " + name + " allows 35.199.192.0/19 on port 53, but " + strings.Join(maybe, ", ") + " may decide first"
-			}
-			return ReachYes, "firewall rule " + name + " allows 35.199.192.0/19 on port 53"
-		}
-		what := "allow"
-		if r.deny {
-			what = "deny"
-		}
-		maybe = append(maybe, "rule "+name+" ("+what+", only part of the range or only some targets)")
-	}
-	if len(maybe) > 0 {
-		return ReachUnknown, strings.Join(maybe, "; ") + " may apply to the target; its tags are not known"
-	}
-	return ReachNo, "no ingress rule on network " + gref.NetworkName(network) + " allows 35.199.192.0/19 on port 53, so the implied deny-ingress rule drops the forwarder's queries"
-}
-
-// protoPort53 reports whether a firewall protocol/ports entry covers UDP or TCP port 53.
-func protoPort53(proto string, ports []string) bool {
-	switch strings.ToLower(proto) {
-	case "all":
-		return true
-	case "udp", "tcp", "17", "6":
-	default:
-		return false
-	}
-	if len(ports) == 0 {
-		return true
-	}
-	for _, p := range ports {
-		lo, hi, found := strings.Cut(p, "-")
-		if !found {
-			hi = lo
-		}
-		l, err1 := strconv.Atoi(strings.TrimSpace(lo))
-		h, err2 := strconv.Atoi(strings.TrimSpace(hi))
-		if err1 == nil && err2 == nil && l <= 53 && 53 <= h {
-			return true
-		}
-	}
-	return false
+	return ReachUnknown, v.Deciding().String() + " may decide, depending on " + strings.Join(v.Unresolved, ", ") + " of the target, which is known only by its IP"
 }

@@ -7,9 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	compute "google.golang.org/api/compute/v1"
 	dns "google.golang.org/api/dns/v1"
 
+	"github.com/gkedoctor/gkedoctor/internal/firewall"
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
@@ -28,10 +28,12 @@ type Model struct {
 	Cluster *model.Cluster
 	// ServiceByIP names the Service that holds a ClusterIP ("kube-system/kube-dns"), when known.
 	ServiceByIP func(netip.Addr) string
-	// Firewalls are the VPC firewall rules, for forwarding targets; FirewallsRead says they were read
-	// (nil with FirewallsRead false means "not known", not "no rules").
-	Firewalls     []*compute.Firewall
-	FirewallsRead bool
+	// Firewall is what the VPC enforces on the client's network (VPC rules and firewall policies),
+	// for forwarding targets; FirewallRead says it was read (false means "not known", not "open").
+	Firewall     firewall.Set
+	FirewallRead bool
+	// FirewallWhy says why the firewall could not be read (with the permission), for the evidence.
+	FirewallWhy string
 }
 
 // Situation is the model's explanation of a prediction, one per way a name fails or resolves.
@@ -321,11 +323,15 @@ func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, 
 	if c.IsPodIP(ip) {
 		v.Why = "a pod IP (VPC-native, routable, but it changes when the pod is replaced)"
 	}
-	if !m.FirewallsRead {
-		v.Why = strings.TrimPrefix(v.Why+"; the firewall rules were not read, so whether 35.199.192.0/19 may reach it on port 53 is unknown", "; ")
+	if !m.FirewallRead {
+		why := "the firewall was not read"
+		if m.FirewallWhy != "" {
+			why = "the firewall could not be read (" + m.FirewallWhy + ")"
+		}
+		v.Why = strings.TrimPrefix(v.Why+"; "+why+", so whether 35.199.192.0/19 may reach it on port 53 is unknown", "; ")
 		return v
 	}
-	reach, why := ForwarderAllowed(m.Firewalls, network, m.Project)
+	reach, why := ForwarderAllowed(m.Firewall, gref.Network(network, m.Project), ip)
 	v.Reach = reach
 	v.Why = strings.TrimPrefix(v.Why+"; "+why, "; ")
 	return v

@@ -10,6 +10,7 @@ import (
 	container "google.golang.org/api/container/v1"
 	dns "google.golang.org/api/dns/v1"
 
+	"github.com/gkedoctor/gkedoctor/internal/firewall"
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
@@ -121,7 +122,7 @@ func TestPredict(t *testing.T) {
 			name: "forwarding_to_vm_without_firewall_rule_is_servfail",
 			m: func() *Model {
 				m := newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
-				m.FirewallsRead = true
+				m.FirewallRead = true
 				return m
 			}(),
 			query: "db.corp.example.", outcome: probe.OutcomeServFail, situation: SitForwardUnreachable, reason: "implied deny-ingress",
@@ -130,15 +131,40 @@ func TestPredict(t *testing.T) {
 			name: "forwarding_to_vm_with_firewall_rule_is_forwarded",
 			m: func() *Model {
 				m := newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
-				m.Firewalls, m.FirewallsRead = []*compute.Firewall{allowDNS}, true
+				m.Firewall, m.FirewallRead = firewall.Set{Rules: firewall.FromComputeList([]*compute.Firewall{allowDNS})}, true
 				return m
 			}(),
 			query: "db.corp.example.", outcome: 0, situation: SitForwarded, reason: "allow-dns-forwarder",
 		},
 		{
+			name: "forwarding_hierarchical_deny_above_vpc_allow_is_servfail",
+			m: func() *Model {
+				m := newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
+				m.Firewall = firewall.Set{Rules: firewall.FromComputeList([]*compute.Firewall{allowDNS}), Policies: []firewall.Policy{{
+					Name: "1234", ShortName: "org-guardrails", Type: firewall.TypeHierarchy,
+					Rules: []firewall.Rule{{Priority: 900, Direction: firewall.Ingress, SourceRanges: []string{"35.199.192.0/19"},
+						Protocols: []firewall.Protocol{{IPProtocol: "udp"}}}},
+				}}}
+				m.FirewallRead = true
+				return m
+			}(),
+			query: "db.corp.example.", outcome: probe.OutcomeServFail, situation: SitForwardUnreachable, reason: `hierarchical firewall policy "org-guardrails" rule 900 deny`,
+		},
+		{
+			name: "forwarding_rule_limited_to_target_tags_is_unknown",
+			m: func() *Model {
+				m := newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
+				tagged := *allowDNS
+				tagged.TargetTags = []string{"dns-vm"}
+				m.Firewall, m.FirewallRead = firewall.Set{Rules: firewall.FromComputeList([]*compute.Firewall{&tagged})}, true
+				return m
+			}(),
+			query: "db.corp.example.", outcome: 0, situation: SitForwarded, reason: "target tag dns-vm",
+		},
+		{
 			name:  "forwarding_to_vm_firewall_not_read_is_unknown",
 			m:     newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil),
-			query: "db.corp.example.", outcome: 0, situation: SitForwarded, reason: "were not read",
+			query: "db.corp.example.", outcome: 0, situation: SitForwarded, reason: "was not read",
 		},
 		{
 			name:  "kube_dns_cluster_without_zones_is_nxdomain",
@@ -397,10 +423,11 @@ func TestForwarderAllowed(t *testing.T) {
 	}{
 		{"none_is_implied_deny", nil, ReachNo},
 		{"allow_all_sources_udp_53", []*compute.Firewall{fw("a", 1000, false, []string{"0.0.0.0/0"}, "udp", []string{"53"})}, ReachYes},
-		{"allow_port_range", []*compute.Firewall{fw("a", 1000, false, []string{"35.199.192.0/19"}, "tcp", []string{"1-1024"})}, ReachYes},
+		{"allow_port_range", []*compute.Firewall{fw("a", 1000, false, []string{"35.199.192.0/19"}, "udp", []string{"1-1024"})}, ReachYes},
+		{"allow_tcp_only_drops_udp_queries", []*compute.Firewall{fw("a", 1000, false, []string{"35.199.192.0/19"}, "tcp", []string{"53"})}, ReachNo},
 		{"allow_other_port", []*compute.Firewall{fw("a", 1000, false, []string{"35.199.192.0/19"}, "tcp", []string{"80"})}, ReachNo},
 		{"allow_other_source", []*compute.Firewall{fw("a", 1000, false, []string{"10.0.0.0/8"}, "all", nil)}, ReachNo},
-		{"allow_part_of_range", []*compute.Firewall{fw("a", 1000, false, []string{"35.199.192.0/24"}, "all", nil)}, ReachUnknown},
+		{"allow_part_of_range_drops_the_rest", []*compute.Firewall{fw("a", 1000, false, []string{"35.199.192.0/24"}, "all", nil)}, ReachNo},
 		{"allow_tagged_targets", []*compute.Firewall{fw("a", 1000, false, []string{"35.199.192.0/19"}, "udp", nil, "dns")}, ReachUnknown},
 		{"deny_before_allow", []*compute.Firewall{fw("a", 1000, false, []string{"0.0.0.0/0"}, "all", nil), fw("d", 900, true, []string{"0.0.0.0/0"}, "all", nil)}, ReachNo},
 		{"deny_wins_at_equal_priority", []*compute.Firewall{fw("a", 1000, false, []string{"0.0.0.0/0"}, "all", nil), fw("d", 1000, true, []string{"0.0.0.0/0"}, "udp", []string{"53"})}, ReachNo},
@@ -424,7 +451,7 @@ func TestForwarderAllowed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, why := ForwarderAllowed(tc.fws, "default", proj)
+			got, why := ForwarderAllowed(firewall.Set{Rules: firewall.FromComputeList(tc.fws)}, gref.Network("default", proj), netip.MustParseAddr("10.132.0.9"))
 			if got != tc.want || why == "" {
 				t.Fatalf("got %v (%s), want %v", got, why, tc.want)
 			}

@@ -48,6 +48,8 @@ import (
 	"strings"
 
 	compute "google.golang.org/api/compute/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
 // Directions.
@@ -274,6 +276,10 @@ type Endpoint struct {
 	// SecureTagsKnown is set; otherwise rules that depend on secure tags make the verdict Unknown.
 	SecureTags      []string
 	SecureTagsKnown bool
+	// IdentityUnknown says the instance's network tags and service accounts are not known (a
+	// forwarding target named only by its IP): a rule limited to targets may or may not apply, so
+	// where it would decide the verdict is Unknown, never a guess.
+	IdentityUnknown bool
 }
 
 // Packet is what is evaluated. Instance is the VM the rules protect (the receiver for ingress, the
@@ -467,7 +473,15 @@ func peerMatch(r Rule, p Packet, addr netip.Addr) (ok bool, maybe []string) {
 // unresolvable criteria (target secure tags) on which that depends.
 func instanceMatch(r Rule, p Packet) (ok bool, maybe []string) {
 	if len(r.TargetTags) > 0 || len(r.TargetServiceAccounts) > 0 {
-		if !intersects(r.TargetTags, p.Instance.Tags) && !intersectsFold(r.TargetServiceAccounts, p.Instance.ServiceAccounts) {
+		switch {
+		case p.Instance.IdentityUnknown:
+			for _, t := range r.TargetTags {
+				maybe = append(maybe, "target tag "+t)
+			}
+			for _, sa := range r.TargetServiceAccounts {
+				maybe = append(maybe, "target service account "+sa)
+			}
+		case !intersects(r.TargetTags, p.Instance.Tags) && !intersectsFold(r.TargetServiceAccounts, p.Instance.ServiceAccounts):
 			return false, nil
 		}
 	}
@@ -597,36 +611,8 @@ func intersectsFold(a, b []string) bool {
 	return false
 }
 
-// sameNetwork compares network references: names, partial paths and URLs. An empty side matches.
-func sameNetwork(a, b string) bool {
-	if a == "" || b == "" {
-		return true
-	}
-	pa, na := SplitNetwork(a)
-	pb, nb := SplitNetwork(b)
-	if na != nb {
-		return false
-	}
-	return pa == "" || pb == "" || pa == pb
-}
-
-// SplitNetwork returns the project ("" when the reference does not say) and the name of a network
-// reference: "default", "global/networks/default", "projects/p/global/networks/default" or a URL.
-func SplitNetwork(ref string) (project, name string) {
-	ref = strings.TrimSuffix(strings.TrimSpace(ref), "/")
-	if i := strings.Index(ref, "projects/"); i >= 0 {
-		parts := strings.Split(ref[i:], "/")
-		if len(parts) >= 2 {
-			project = parts[1]
-		}
-	}
-	if i := strings.LastIndex(ref, "/"); i >= 0 {
-		name = ref[i+1:]
-	} else {
-		name = ref
-	}
-	return project, name
-}
+// sameNetwork compares network references (gref.NetworkMatches).
+func sameNetwork(a, b string) bool { return gref.NetworkMatches(a, b) }
 
 var protoNumbers = map[string]int{"icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "udp": 17, "esp": 50, "ah": 51, "icmpv6": 58, "sctp": 132}
 

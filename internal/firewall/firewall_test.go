@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	compute "google.golang.org/api/compute/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
 var connector = netip.MustParsePrefix("192.168.99.0/28")
@@ -160,7 +162,7 @@ func TestSplitNetwork(t *testing.T) {
 		"projects/host/global/networks/shared": {"host", "shared"},
 		"https://www.googleapis.com/compute/v1/projects/p/global/networks/n": {"p", "n"},
 	} {
-		p, n := SplitNetwork(in)
+		p, n := gref.SplitNetwork(in)
 		if p != want[0] || n != want[1] {
 			t.Errorf("%s: %s %s", in, p, n)
 		}

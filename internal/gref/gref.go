@@ -150,3 +150,15 @@ func Region(location string) string {
 	}
 	return location
 }
+
+// NetworkMatches compares network references the way a firewall rule's network is matched against a
+// packet's: an empty side matches every network, and a side that does not name its project matches
+// the name in any project.
+func NetworkMatches(a, b string) bool {
+	if a == "" || b == "" {
+		return true
+	}
+	pa, na := SplitNetwork(a)
+	pb, nb := SplitNetwork(b)
+	return na == nb && (pa == "" || pb == "" || pa == pb)
+}

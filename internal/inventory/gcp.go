@@ -14,6 +14,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/firewall"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
 // Invalidation prefixes for fixes.
@@ -176,7 +177,7 @@ func (i *Inventory) RegionEffectiveFirewalls(ctx context.Context, project, regio
 // networkFirewallPolicyEnforcementOrder; if that read fails it matters (and the error is returned)
 // only when network firewall policies are in effect.
 func (i *Inventory) FirewallSet(ctx context.Context, project, network, region string) (firewall.Set, error) {
-	if p, n := firewall.SplitNetwork(network); n != "" {
+	if p, n := gref.SplitNetwork(network); n != "" {
 		if p != "" {
 			project = p
 		}

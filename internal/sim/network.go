@@ -18,6 +18,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/gkedoctor/gkedoctor/internal/firewall"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
 // Outcome is what a TCP connect from a source to an address does in the world.
@@ -635,15 +636,8 @@ func (w *World) viaPeering(src source, ip netip.Addr, port int) (Reach, bool) {
 }
 
 func parseNetworkLink(v string) (project, network string, ok bool) {
-	i := strings.Index(v, "projects/")
-	if i < 0 {
-		return "", "", false
-	}
-	parts := strings.Split(v[i:], "/")
-	if len(parts) != 5 || parts[2] != "global" || parts[3] != "networks" {
-		return "", "", false
-	}
-	return parts[1], parts[4], true
+	project, network = gref.SplitNetwork(v)
+	return project, network, project != "" && network != ""
 }
 
 // subnetRanges are the ranges of a network's subnets the world knows (fakegcp has no subnetwork
@@ -662,10 +656,7 @@ func (w *World) subnetRanges(project, network string) []string {
 // default network) names project/network.
 func sameNetwork(ref, project, network string) bool {
 	if ref == "" {
-		return network == "default"
+		ref = "default"
 	}
-	if !strings.Contains(ref, "/") {
-		return ref == network
-	}
-	return strings.HasSuffix(ref, "projects/"+project+"/global/networks/"+network)
+	return gref.SameNetwork(ref, network, project)
 }
