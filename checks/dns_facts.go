@@ -155,29 +155,17 @@ func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 	return f, nil
 }
 
-// dnsSourceNetwork finds the VPC network a Cloud Run source's traffic (and DNS queries) enter.
+// dnsSourceNetwork finds the VPC network a Cloud Run source's DNS queries enter (sourceNetwork), or
+// says why there is none.
 func dnsSourceNetwork(ctx context.Context, env *Env, src *Source) (network, how string) {
-	project := projectOf(src.FullName)
+	n, how, err := sourceNetwork(ctx, env, src)
 	switch {
-	case src.DirectVPC != nil && src.DirectVPC.Network != "":
-		n := gref.Network(src.DirectVPC.Network, project)
-		return n, fmt.Sprintf("Cloud Run %s uses Direct VPC egress on network %s", src.Name, gref.NetworkName(n))
-	case src.Connector != "":
-		c, err := env.Inv.Connector(ctx, src.Connector)
-		if err != nil {
-			return "", fmt.Sprintf("could not read connector %s of Cloud Run %s: %v", ShortName(src.Connector), src.Name, err)
-		}
-		p := projectOf(src.Connector)
-		if c.Subnet != nil && c.Subnet.ProjectId != "" {
-			p = c.Subnet.ProjectId
-		}
-		n := gref.Network(c.Network, p)
-		if n == "" {
-			return "", fmt.Sprintf("connector %s of Cloud Run %s names no network", ShortName(src.Connector), src.Name)
-		}
-		return n, fmt.Sprintf("Cloud Run %s → connector %s → network %s", src.Name, ShortName(src.Connector), gref.NetworkName(n))
+	case err != nil:
+		return "", fmt.Sprintf("could not read the network of Cloud Run %s: %v", src.Name, err)
+	case n == "":
+		return "", how + ": its DNS queries never reach the VPC's private zones"
 	}
-	return "", fmt.Sprintf("Cloud Run %s has no VPC access: its DNS queries never reach the VPC's private zones", src.Name)
+	return n, how
 }
 
 // dnsServiceForName maps NAME.NS.svc.DOMAIN (the cluster's domain, or cluster.local) to a Service of

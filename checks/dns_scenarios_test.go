@@ -67,6 +67,7 @@ func newDNSWorld(t *testing.T) *dnsWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.fake.AddNetwork(dwProject, &compute.Network{Name: "default"})
 	w.ensureKubeDNS()
 	w.putService(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "development-agent", Namespace: w.ns},
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "development-agent"},
@@ -279,6 +280,18 @@ func TestDNSCauses(t *testing.T) {
 					SourceRanges: []string{"0.0.0.0/0"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"22"}}}})
 			},
 			summary: "implied deny-ingress",
+		},
+		{
+			name: "forwarding_zone_to_a_vm_a_hierarchical_policy_denies", check: "dns-servfail", status: Fail, cause: "forwarding-to-clusterip",
+			setup: func(w *dnsWorld) {
+				w.addForwardingZone("10.132.0.40")
+				w.fake.AddFirewall(dwProject, &compute.Firewall{Name: "allow-dns-forwarder", Network: dwNetURL, Direction: "INGRESS", Priority: 1000,
+					SourceRanges: []string{"35.199.192.0/19"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "udp", Ports: []string{"53"}}, {IPProtocol: "tcp", Ports: []string{"53"}}}})
+				w.fake.AddFirewallPolicy(fakegcp.FirewallPolicy{Type: "HIERARCHY", ShortName: "org-guardrails", Depth: 0, Rules: []*compute.FirewallPolicyRule{{
+					Priority: 500, Direction: "INGRESS", Action: "deny",
+					Match: &compute.FirewallPolicyRuleMatcher{SrcIpRanges: []string{"35.199.192.0/19"}, Layer4Configs: []*compute.FirewallPolicyRuleMatcherLayer4Config{{IpProtocol: "all"}}}}}})
+			},
+			summary: `hierarchical firewall policy "org-guardrails" rule 500 deny`,
 		},
 		{
 			name: "vpc_scope_custom_domain_asked_cluster_local", check: "dns-servfail", status: Fail, cause: "wrong-domain",

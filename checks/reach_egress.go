@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	vpcaccess "google.golang.org/api/vpcaccess/v1"
-
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 )
@@ -64,19 +62,6 @@ func analyseEgress(ctx context.Context, env *Env) (*egressAnalysis, error) {
 	})
 }
 
-// connectorNetwork returns the project and name of the network a connector sits in.
-func connectorNetwork(src *Source, c *vpcaccess.Connector) (project, name string) {
-	project = projectOf(src.Connector)
-	if c.Subnet != nil && c.Subnet.ProjectId != "" {
-		project = c.Subnet.ProjectId
-	}
-	p, n := gref.SplitNetwork(c.Network)
-	if p != "" {
-		project = p
-	}
-	return project, n
-}
-
 func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egressFinding {
 	fd := &egressFinding{Src: src}
 	step := func(st Status, s, detail, cmd string) {
@@ -128,24 +113,13 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 	}
 	// The network the packets land in versus the cluster's.
 	var errs couldNotLook
-	var srcProject, srcNet string
-	if src.Connector != "" {
-		c, err := env.Inv.Connector(ctx, src.Connector)
-		if err != nil {
-			errs.add(err)
-			step(Skip, "network of connector "+ShortName(src.Connector), err.Error(), connectorDescribe(src))
-		} else {
-			srcProject, srcNet = connectorNetwork(src, c)
-		}
-	} else {
-		srcProject, srcNet = gref.SplitNetwork(src.DirectVPC.Network)
-		if srcProject == "" {
-			srcProject = projectOf(src.FullName)
-		}
+	network, _, err := sourceNetwork(ctx, env, src)
+	if err != nil {
+		errs.add(err)
+		step(Skip, "network of connector "+ShortName(src.Connector), err.Error(), connectorDescribe(src))
 	}
-	if srcNet != "" {
-		fd.Network = "projects/" + srcProject + "/global/networks/" + srcNet
-	}
+	fd.Network = network
+	srcProject, srcNet := gref.SplitNetwork(network)
 	cf := f.Cluster
 	switch {
 	case f.ClusterErr != nil:
