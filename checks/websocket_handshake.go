@@ -57,26 +57,9 @@ type wsTarget struct {
 	saGroups []string
 }
 
-func wsResolveTarget(ctx context.Context, env *Env, rec *Recorder) (*wsTarget, *Result) {
-	t := &wsTarget{ns: env.Target.Namespace}
-	if t.ns == "" {
-		t.ns = "default"
-	}
-	if env.Targets.Workload == "" {
-		return t, nil
-	}
-	ref, err := inventory.ParseWorkloadRef(env.Targets.Workload)
-	if err != nil {
-		r := SkipResult("bad-target", "--workload "+err.Error())
-		return nil, &r
-	}
-	w, err := env.Inv.Workload(ctx, ref)
-	if err != nil {
-		r := FromErr("read "+ref.String(), err)
-		return nil, &r
-	}
-	t.w, t.ns, t.label = w, ref.Namespace, ref.String()
-	t.saUser, t.saGroups = saUserGroups(ref.Namespace, w.ServiceAccountName())
+func wsTargetOf(ctx context.Context, env *Env, rec *Recorder, w *inventory.Workload) *wsTarget {
+	t := &wsTarget{w: w, ns: w.Ref.Namespace, label: w.Ref.String()}
+	t.saUser, t.saGroups = saUserGroups(w.Ref.Namespace, w.ServiceAccountName())
 	pods, err := env.Inv.WorkloadPods(ctx, w)
 	if err != nil {
 		rec.Step("pods of "+t.label, Skip, "could not list them: "+err.Error(), "")
@@ -88,7 +71,38 @@ func wsResolveTarget(ctx context.Context, env *Env, rec *Recorder) (*wsTarget, *
 			break
 		}
 	}
-	return t, nil
+	return t
+}
+
+// wsResolveTargets resolves --workload, else the workloads whose ServiceAccount has a binding
+// (capped); with none, the path is still probed in the context's namespace.
+func wsResolveTargets(ctx context.Context, env *Env, rec *Recorder) ([]*wsTarget, *Result) {
+	if env.Targets.Workload != "" {
+		ref, err := inventory.ParseWorkloadRef(env.Targets.Workload)
+		if err != nil {
+			r := SkipResult("bad-target", "--workload "+err.Error())
+			return nil, &r
+		}
+		w, err := env.Inv.Workload(ctx, ref)
+		if err != nil {
+			r := FromErr("read "+ref.String(), err)
+			return nil, &r
+		}
+		return []*wsTarget{wsTargetOf(ctx, env, rec, w)}, nil
+	}
+	ws, capped, err := discoverBoundWorkloads(ctx, env)
+	if err != nil {
+		rec.Step("workloads examined", Skip, "could not find the workloads whose ServiceAccount has a binding: "+err.Error()+" (give --workload)", "")
+		return nil, nil
+	}
+	if capped > 0 {
+		rec.Step("workloads examined", Warn, fmt.Sprintf("%d workloads run as a ServiceAccount with a binding; the first %d are examined (give --workload to choose)", capped+len(ws), len(ws)), "")
+	}
+	var out []*wsTarget
+	for _, w := range ws {
+		out = append(out, wsTargetOf(ctx, env, rec, w))
+	}
+	return out, nil
 }
 
 func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result {
@@ -103,9 +117,16 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 	if err != nil {
 		return SkipResult("not-configured", "cannot build the kubeconfig's transport: "+err.Error())
 	}
-	t, res := wsResolveTarget(ctx, env, rec)
+	targets, res := wsResolveTargets(ctx, env, rec)
 	if res != nil {
 		return *res
+	}
+	t := &wsTarget{ns: env.Target.Namespace}
+	if t.ns == "" {
+		t.ns = "default"
+	}
+	if len(targets) > 0 {
+		t = targets[0]
 	}
 	base := cfg.Host
 	if cfg.APIPath != "" && cfg.APIPath != "/api" && cfg.APIPath != "/apis" {
@@ -194,6 +215,71 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 		return *pathFail
 	}
 
+	for _, t := range targets {
+		if r := wsWorkload(ctx, env, rec, rt, base, origin, server, t, reproduced); r != nil {
+			return *r
+		}
+	}
+	summary := "the path to the API server carries WebSocket upgrades (the watch answered 101)"
+	if len(targets) > 0 {
+		var labels []string
+		for _, t := range targets {
+			labels = append(labels, t.label)
+		}
+		summary += "; " + strings.Join(labels, ", ") + ": may exec, and no handshake errors in their recent logs"
+	}
+	if reproduced {
+		summary += "; a client that reports \"Handshake status 200 OK\" sends its upgrade to a non-streaming endpoint (shared ApiClient with stream())"
+	}
+	return PassResult(summary)
+}
+
+func execRules(verbs []string) []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: verbs}}
+}
+
+// wsLogSymptoms counts the client's handshake errors in the last lines of the workload's running pods'
+// logs (at most 3 pods, 3 containers each). Lines are matched, never printed: logs can hold anything.
+func wsLogSymptoms(ctx context.Context, env *Env, rec *Recorder, t *wsTarget) (map[string]int, bool) {
+	counts := map[string]int{}
+	looked := false
+	n := 0
+	for _, p := range t.pods {
+		if p.Status.Phase != corev1.PodRunning || n >= 3 {
+			continue
+		}
+		n++
+		for ci, c := range p.Spec.Containers {
+			if ci >= 3 {
+				break
+			}
+			cmd := fmt.Sprintf("kubectl logs -n %s %s -c %s --tail 2000 | grep -c 'Handshake status'", t.ns, p.Name, c.Name)
+			logs, err := env.Inv.PodLogTail(ctx, t.ns, p.Name, c.Name, 2000, 512<<10)
+			if err != nil {
+				rec.Step("recent logs of "+p.Name+"/"+c.Name, Skip, "could not read them: "+err.Error(), cmd)
+				continue
+			}
+			looked = true
+			var found []string
+			for _, s := range wsLogSignals {
+				if k := strings.Count(logs, s.Phrase); k > 0 {
+					counts[s.Phrase] += k
+					found = append(found, fmt.Sprintf("%d× %q (%s)", k, s.Phrase, s.Meaning))
+				}
+			}
+			if len(found) == 0 {
+				rec.Step("recent logs of "+p.Name+"/"+c.Name, Pass, "no WebSocket handshake errors in the last 2000 lines", cmd)
+			} else {
+				rec.Step("recent logs of "+p.Name+"/"+c.Name, Fail, strings.Join(found, "; ")+" (lines not shown: logs can hold secrets)", cmd)
+			}
+		}
+	}
+	return counts, looked
+}
+
+// wsWorkload runs the per-workload steps: RBAC for exec, the exec handshake (not read-only), the
+// client's errors in its logs. It returns the first finding, or nil.
+func wsWorkload(ctx context.Context, env *Env, rec *Recorder, rt http.RoundTripper, base, origin, server string, t *wsTarget, reproduced bool) *Result {
 	// 3. RBAC for exec, as the workload's ServiceAccount.
 	var execDenied []string
 	if t.w != nil {
@@ -254,11 +340,12 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 		rec.Step("exec handshake", Skip, "no running pod of "+t.label+" to exec into", "")
 	}
 	if execFail != nil {
-		return *execFail
+		return execFail
 	}
 	if len(execDenied) > 0 {
-		return FailResult("exec-forbidden", fmt.Sprintf("ServiceAccount %s may not %s pods/exec in %s: the exec handshake gets 403 (\"cannot %s resource \\\"pods/exec\\\"\")", t.saUser, strings.Join(execDenied, "/"), t.ns, execDenied[0]),
+		r := FailResult("exec-forbidden", fmt.Sprintf("ServiceAccount %s may not %s pods/exec in %s: the exec handshake gets 403 (\"cannot %s resource \\\"pods/exec\\\"\")", t.saUser, strings.Join(execDenied, "/"), t.ns, execDenied[0]),
 			fixes.NewRoleBindingPlan(env.FixDeps, fixes.RoleBindingSpec{Namespace: t.ns, ServiceAccount: t.w.ServiceAccountName(), Rules: execRules(execDenied)}))
+		return &r
 	}
 
 	// 5. The client's own errors, in the workload's recent logs.
@@ -269,62 +356,14 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 			if reproduced {
 				summary += " (reproduced: a plain GET with upgrade headers answers 200)"
 			}
-			return FailResult("shared-client-stream", summary, fixes.NewWebSocketAdvice(fixes.WebSocketAdvice{Kind: "shared-client", Workload: t.label}))
+			r := FailResult("shared-client-stream", summary, fixes.NewWebSocketAdvice(fixes.WebSocketAdvice{Kind: "shared-client", Workload: t.label}))
+			return &r
 		}
 		if looked && (counts["Handshake status 400"] > 0 || counts["Upgrade request required"] > 0) {
-			return WarnResult("upgrade-not-carried", fmt.Sprintf("%s's client reported 400 \"Upgrade request required\" in its recent logs, though the path from here carries upgrades: its own path (a proxy configured in the pod) drops them, or it calls exec without stream()", t.label),
+			r := WarnResult("upgrade-not-carried", fmt.Sprintf("%s's client reported 400 \"Upgrade request required\" in its recent logs, though the path from here carries upgrades: its own path (a proxy configured in the pod) drops them, or it calls exec without stream()", t.label),
 				fixes.NewWebSocketAdvice(fixes.WebSocketAdvice{Kind: "shared-client", Workload: t.label}))
+			return &r
 		}
 	}
-	summary := "the path to the API server carries WebSocket upgrades (the watch answered 101)"
-	if t.w != nil {
-		summary += "; " + t.label + " may exec and its recent logs show no handshake errors"
-	}
-	if reproduced {
-		summary += "; a client that reports \"Handshake status 200 OK\" sends its upgrade to a non-streaming endpoint (shared ApiClient with stream())"
-	}
-	return PassResult(summary)
-}
-
-func execRules(verbs []string) []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: verbs}}
-}
-
-// wsLogSymptoms counts the client's handshake errors in the last lines of the workload's running pods'
-// logs (at most 3 pods, 3 containers each). Lines are matched, never printed: logs can hold anything.
-func wsLogSymptoms(ctx context.Context, env *Env, rec *Recorder, t *wsTarget) (map[string]int, bool) {
-	counts := map[string]int{}
-	looked := false
-	n := 0
-	for _, p := range t.pods {
-		if p.Status.Phase != corev1.PodRunning || n >= 3 {
-			continue
-		}
-		n++
-		for ci, c := range p.Spec.Containers {
-			if ci >= 3 {
-				break
-			}
-			cmd := fmt.Sprintf("kubectl logs -n %s %s -c %s --tail 2000 | grep -c 'Handshake status'", t.ns, p.Name, c.Name)
-			logs, err := env.Inv.PodLogTail(ctx, t.ns, p.Name, c.Name, 2000, 512<<10)
-			if err != nil {
-				rec.Step("recent logs of "+p.Name+"/"+c.Name, Skip, "could not read them: "+err.Error(), cmd)
-				continue
-			}
-			looked = true
-			var found []string
-			for _, s := range wsLogSignals {
-				if k := strings.Count(logs, s.Phrase); k > 0 {
-					counts[s.Phrase] += k
-					found = append(found, fmt.Sprintf("%d× %q (%s)", k, s.Phrase, s.Meaning))
-				}
-			}
-			if len(found) == 0 {
-				rec.Step("recent logs of "+p.Name+"/"+c.Name, Pass, "no WebSocket handshake errors in the last 2000 lines", cmd)
-			} else {
-				rec.Step("recent logs of "+p.Name+"/"+c.Name, Fail, strings.Join(found, "; ")+" (lines not shown: logs can hold secrets)", cmd)
-			}
-		}
-	}
-	return counts, looked
+	return nil
 }
