@@ -352,7 +352,7 @@ func wsWorkload(ctx context.Context, env *Env, rec *Recorder, rt http.RoundTripp
 	if t.w != nil {
 		counts, looked := wsLogSymptoms(ctx, env, rec, t)
 		if looked && counts["Handshake status 200"] > 0 {
-			summary := fmt.Sprintf("%s's client reported \"Handshake status 200 OK\" %d time(s) in its recent logs while the path to the API server carries upgrades (101): it sends WebSocket upgrades to non-streaming endpoints — a shared ApiClient used by other threads while stream() runs, or stream() around a non-connect_* method", t.label, counts["Handshake status 200"])
+			summary := fmt.Sprintf("%s's client reported \"Handshake status 200 OK\" in %d matching log line(s) while the path to the API server carries upgrades (101): it sends WebSocket upgrades to non-streaming endpoints — a shared ApiClient used by other threads while stream() runs, or stream() around a non-connect_* method", t.label, counts["Handshake status 200"])
 			if reproduced {
 				summary += " (reproduced: a plain GET with upgrade headers answers 200)"
 			}
