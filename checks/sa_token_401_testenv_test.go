@@ -262,7 +262,7 @@ func TestSAToken401_InvalidSinceLabel_FixAndUndo(t *testing.T) {
 	wantCause(t, r, Fail, "legacy-token-invalidated")
 
 	env := tokenEnv(t, srv, wl, "", false)
-	plan := tokFix(t, r, "reactivate-legacy-token/"+ns+"/legacy-sa-token")
+	plan := tokFix(t, runCheck(t, env, "sa-token-401"), "reactivate-legacy-token/"+ns+"/legacy-sa-token")
 	ap := &fixes.Applier{Journal: fixes.OpenJournal(t.TempDir()), Deps: env.FixDeps}
 	applied, err := ap.Apply(ctx, plan, nil)
 	if err != nil {
@@ -291,8 +291,9 @@ func TestSAToken401_DeletedSecret(t *testing.T) {
 	legacyWorkload(t, admin, ns, "uploader", "gone-sa", "gone-sa-token-abcde")
 	r := runCheck(t, tokenEnv(t, srv, "deploy/"+ns+"/uploader", "", true), "sa-token-401")
 	wantCause(t, r, Fail, "legacy-secret-missing")
-	plan := tokFix(t, r, "new-token-secret/"+ns+"/gone-sa-token-abcde")
+	tokFix(t, r, "new-token-secret/"+ns+"/gone-sa-token-abcde")
 	env := tokenEnv(t, srv, "deploy/"+ns+"/uploader", "", false)
+	plan := tokFix(t, runCheck(t, env, "sa-token-401"), "new-token-secret/"+ns+"/gone-sa-token-abcde")
 	ap := &fixes.Applier{Journal: fixes.OpenJournal(t.TempDir()), Deps: env.FixDeps}
 	applied, err := ap.Apply(ctx, plan, nil)
 	if err != nil {
@@ -350,8 +351,9 @@ func TestSAToken401_403Not401_ThenNoAuthorizationHeader(t *testing.T) {
 	if !strings.Contains(r.Summary, "never comes from RBAC") {
 		t.Fatalf("summary: %s", r.Summary)
 	}
-	plan := tokFix(t, r, "grant-rbac/"+ns+"/worker")
+	tokFix(t, r, "grant-rbac/"+ns+"/worker")
 	env := tokenEnv(t, srv, "", file, false)
+	plan := tokFix(t, runCheck(t, env, "sa-token-401"), "grant-rbac/"+ns+"/worker")
 	ap := &fixes.Applier{Journal: fixes.OpenJournal(t.TempDir()), Deps: env.FixDeps}
 	applied, err := ap.Apply(ctx, plan, nil)
 	if err != nil {
