@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/internal/app"
 	"github.com/gkedoctor/gkedoctor/internal/sim"
 )
@@ -52,5 +54,38 @@ func TestDemoFixSAToken401(t *testing.T) {
 	}
 	if len(rep.Applied) != 1 || rep.Applied[0].State != "applied" || !strings.HasPrefix(rep.Applied[0].FixID, "replace-token-secret/deployment/default/environment-manager") {
 		t.Fatalf("applied %+v", rep.Applied)
+	}
+}
+
+// The exec handshake itself (fix-class: not in audit or --read-only) needs a kubelet, which a bare
+// kube-apiserver lacks: it is exercised against the demo world's exec endpoint, where it answers 101
+// with v5.channel.k8s.io.
+func TestDemoExecHandshakeOutsideReadOnly(t *testing.T) {
+	prev := app.DemoStarter
+	app.DemoStarter = sim.DemoStarter
+	t.Cleanup(func() { app.DemoStarter = prev })
+	o := app.NewOptions()
+	o.Demo, o.Workload, o.JournalDir = true, "deploy/default/environment-manager", t.TempDir()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := app.Build(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, _ := checks.Lookup("websocket-handshake")
+	r := (&checks.Engine{}).Run(context.Background(), s.Env, []checks.Check{c}, nil)[0]
+	var exec *checks.Evidence
+	for i := range r.Evidence {
+		if strings.HasPrefix(r.Evidence[i].Step, "exec handshake on environment-manager-") {
+			exec = &r.Evidence[i]
+		}
+	}
+	if exec == nil || exec.Status != checks.Pass || !strings.Contains(exec.Detail, "101 Switching Protocols") || !strings.Contains(exec.Detail, "v5.channel.k8s.io") {
+		t.Fatalf("exec evidence %+v in %s [%s] %s", exec, r.Status, r.Cause, r.Summary)
+	}
+	if r.Cause != "shared-client-stream" {
+		t.Fatalf("%s [%s] %s", r.Status, r.Cause, r.Summary)
 	}
 }
