@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
@@ -166,8 +168,11 @@ type Targets struct {
 	CloudRunService string
 	Services        []NamespacedName
 	Workload        string // KIND/NS/NAME
-	DNSNames        []string
-	Peers           []string
+	// TokenFile is --token-file: the token a failing client sends (claims decoded locally, sent to
+	// TokenReview; never printed or journaled).
+	TokenFile string
+	DNSNames  []string
+	Peers     []string
 }
 
 // Dialer opens TCP connections for live probes (production: net.Dialer; demo: the simulated VPC).
@@ -191,7 +196,11 @@ type Env struct {
 	Demo        bool
 	Now         func() time.Time
 	FixDeps     *fixes.Deps // clients for plans' appliers and undoers
-	deps        *depRunner
+	// KubeREST is the Kubernetes client's configuration (the kubeconfig's transport: proxy, CA, client
+	// certificate, exec plugin, and the read-only guard), for probes that speak raw HTTP to the API
+	// server (the WebSocket handshakes); nil when there is no cluster.
+	KubeREST *rest.Config
+	deps     *depRunner
 }
 
 // CanProbeVPC reports whether live probes to VPC-internal addresses are possible from here.

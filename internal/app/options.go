@@ -4,14 +4,17 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
 )
 
@@ -24,6 +27,7 @@ type Options struct {
 	CloudRunService string
 	Services        []string
 	Workload        string
+	TokenFile       string
 	DNSNames        []string
 	Peers           []string
 
@@ -108,9 +112,16 @@ func (o *Options) Validate() error {
 		o.services = append(o.services, n)
 	}
 	if o.Workload != "" {
-		if parts := strings.Split(o.Workload, "/"); len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-			return fmt.Errorf("--workload %q is not KIND/NAMESPACE/NAME (e.g. deployment/default/orchestrai)", o.Workload)
+		if _, err := inventory.ParseWorkloadRef(o.Workload); err != nil {
+			return fmt.Errorf("--workload %w", err)
 		}
+	}
+	if o.TokenFile != "" {
+		f, err := os.Open(o.TokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: cannot read %s: %v", o.TokenFile, errors.Unwrap(err))
+		}
+		f.Close()
 	}
 	if o.Resolver != "" {
 		if _, _, err := net.SplitHostPort(o.Resolver); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
@@ -62,6 +63,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	s := &Session{Options: o}
 	var (
 		kc      kubernetes.Interface
+		kcfg    *rest.Config
 		g       *gcp.Clients
 		target  checks.Target
 		where   = detectWhere()
@@ -92,6 +94,11 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 			target.Project = o.Project
 		}
 		kc = w.KubeClient(o.ReadOnly)
+		if rw, ok := w.(interface {
+			KubeREST(readOnly bool) *rest.Config
+		}); ok {
+			kcfg = rw.KubeREST(o.ReadOnly)
+		}
 		gcpOpts.Endpoint = w.GCPEndpoint()
 		where, dialer = checks.DemoWorld, w.Dialer()
 		if resolv == "" {
@@ -110,7 +117,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 				}
 				s.KubeErr = err
 			} else {
-				kc = c.Clientset
+				kc, kcfg = c.Clientset, c.Config
 				if c.Context != "" {
 					target.Context = c.Context
 				}
@@ -148,7 +155,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	s.Inv = inventory.New(inventory.Scope{Project: target.Project, Location: target.Location, Cluster: target.Cluster}, kc, s.KubeErr, g, s.GCPErr)
 	s.Env = &checks.Env{
 		Target:      target,
-		Targets:     checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, DNSNames: o.DNSNames, Peers: o.Peers},
+		Targets:     checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers},
 		Inv:         s.Inv,
 		Resolver:    resolv,
 		ResolverWhy: why,
@@ -158,6 +165,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		Demo:        o.Demo,
 		Now:         time.Now,
 		FixDeps:     &fixes.Deps{Kube: kc, GCP: g},
+		KubeREST:    kcfg,
 	}
 	dir := o.JournalDir
 	if dir == "" {

@@ -140,6 +140,7 @@ var reviewPaths = []string{
 	"/apis/authentication.k8s.io/v1beta1/selfsubjectreviews",
 	"/apis/authentication.k8s.io/v1/tokenreviews",
 	"/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+	"/apis/authorization.k8s.io/v1/subjectaccessreviews",
 }
 
 // streamingSubresources can change a workload even on GET (an upgrade to exec runs a command).

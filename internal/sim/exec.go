@@ -111,6 +111,9 @@ func (s *execServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status(w, http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "the demo API endpoint serves reads and streams only")
 		return
 	}
+	if s.watchUpgrade(w, r, parts) {
+		return
+	}
 	obj, code := s.read(parts)
 	if code != http.StatusOK {
 		status(w, code, metav1.StatusReasonNotFound, "the server could not find the requested resource")

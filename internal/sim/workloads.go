@@ -37,6 +37,7 @@ func (c *workloads) reconcile(now time.Time) time.Time {
 			next = t
 		}
 	}
+	c.deployments(ctx)
 	c.replicaSets(ctx, now)
 	c.kubelet(ctx, now, soon)
 	c.tokens(ctx)
