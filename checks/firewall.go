@@ -64,9 +64,16 @@ type fwFinding struct {
 	Summary  string
 	Evidence []Evidence
 	Err      error
-	// Deny is the non-implied deny rule that blocks (the shadowing case); zero when nothing matched.
-	Deny firewall.Rule
+	// Deny is the non-implied deny rule (VPC rule or firewall-policy rule) that blocks; zero when
+	// nothing matched. Egress says it blocks on the source's side, before the packet leaves.
+	Deny   firewall.Rule
+	Egress bool // the deny is an egress rule of the client's network
+	// Set is what the VPC enforces on the cluster's network (VPC rules and firewall policies).
+	Set firewall.Set
 }
+
+// denied reports whether a rule (not the implied deny) blocks the path.
+func (fd *fwFinding) denied() bool { return fd.Deny.Name != "" || fd.Deny.IsPolicy() }
 
 type fwAnalysis struct {
 	Facts    *reachFacts
@@ -119,18 +126,19 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 		if len(order) == 0 {
 			return a, nil
 		}
-		var rules []*compute.Firewall
-		var rulesErr error
+		var in fwInputs
 		if f.ClusterErr == nil {
-			rules, rulesErr = env.Inv.Firewalls(ctx, f.Cluster.NetworkProject)
-			if rulesErr == nil {
-				a.Nodes = nodeTargetsOf(f, rules, env.Inv.Scope.Project)
+			cf := f.Cluster
+			in.rules, in.rulesErr = env.Inv.Firewalls(ctx, cf.NetworkProject)
+			if in.rulesErr == nil {
+				a.Nodes = nodeTargetsOf(f, in.rules, env.Inv.Scope.Project)
 			}
+			in.set, in.setErr = env.Inv.FirewallSet(ctx, cf.NetworkProject, cf.Network, cf.Region)
 		}
 		for _, k := range order {
 			fd := groups[k]
 			a.Findings = append(a.Findings, fd)
-			firewallFor(ctx, env, f, a.Nodes, rules, rulesErr, fd)
+			firewallFor(ctx, env, f, a.Nodes, in, fd)
 		}
 		return a, nil
 	})
@@ -279,7 +287,26 @@ func fwListCommand(cf *model.Cluster) string {
 		orPlaceholder(cf.NetworkProject, "PROJECT"), orPlaceholder(cf.NetworkName(), "NETWORK"))
 }
 
-func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, rules []*compute.Firewall, rulesErr error, fd *fwFinding) {
+// fwInputs are the firewall facts of the cluster's network: its VPC rules (GKE's node tag comes from
+// them) and everything the VPC enforces there (VPC rules and firewall policies, in order).
+type fwInputs struct {
+	rules    []*compute.Firewall
+	rulesErr error
+	set      firewall.Set
+	setErr   error
+}
+
+// firewallFor decides one path (source, protocol, port) to the nodes, in order:
+//  1. the cluster's network and nodes must be known, and what the VPC enforces there readable (VPC
+//     rules and firewall policies through getEffectiveFirewalls): otherwise skip, naming what is
+//     missing — never a pass on rules we could not read;
+//  2. the source's addresses and tags (the connector's /28 or the Direct VPC subnet);
+//  3. egress on the source's network: a deny there (a VPC egress rule or a policy rule) drops the
+//     packet before it leaves;
+//  4. ingress to each node pool: the deciding rule or policy rule; a rule that depends on what
+//     gkedoctor cannot resolve (secure tags) makes it a warning naming them;
+//  5. the verdict, naming the deciding rule and, for a policy, the policy and its priority.
+func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, in fwInputs, fd *fwFinding) {
 	step := func(st Status, s, detail, cmd string) {
 		fd.Evidence = append(fd.Evidence, Evidence{Step: s, Status: st, Detail: detail, Command: cmd})
 	}
@@ -291,14 +318,22 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 		fd.Cause, fd.Summary = r.Cause, r.Summary
 		step(Skip, s, err.Error(), cmd)
 	}
-	if f.ClusterErr != nil {
+	cf := f.Cluster
+	// 1. The cluster's network and what the VPC enforces there.
+	switch {
+	case f.ClusterErr != nil:
 		skip(f.ClusterErr, "network and nodes of the cluster", clusterCommand(env))
 		return
-	}
-	if rulesErr != nil {
-		skip(rulesErr, "firewall rules of "+f.Cluster.Network, fwListCommand(f.Cluster))
+	case in.rulesErr != nil:
+		skip(in.rulesErr, "firewall rules of "+cf.Network, fwListCommand(cf))
+		return
+	case in.setErr != nil:
+		skip(in.setErr, "firewall policies and rules in effect on "+cf.Network, effectiveFirewallsCommand(cf.Network))
 		return
 	}
+	fd.Set = in.set
+	step(Pass, "firewall in effect on "+cf.NetworkName(), firewallSetSummary(in.set), effectiveFirewallsCommand(cf.Network))
+	// 2. The source.
 	pr, ep, from, err := sourceRange(ctx, env, fd.Src)
 	if err != nil {
 		skip(err, "source range of "+label, connectorDescribe(fd.Src))
@@ -306,6 +341,11 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 	}
 	fd.Range, fd.Peer = pr, ep
 	step(Pass, "source of "+label, from+" (packets through an internal passthrough load balancer keep this source address)", connectorOrSubnetCommand(fd.Src))
+	// 3. Egress on the source's side.
+	if done := firewallEgress(ctx, env, f, fd, step, skip); done {
+		return
+	}
+	// 4. Ingress to each node pool.
 	nodesDetail := nt.From
 	if nodesDetail == "" {
 		nodesDetail = "no network tag of the nodes is known (no node pool tags, no GKE firewall rules for the cluster): only rules without target tags can be matched"
@@ -315,50 +355,43 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 		st = Warn
 	}
 	step(st, "node targets", nodesDetail, clusterCommand(env))
-	rs := firewall.FromComputeList(rules)
 	fd.Verdicts = map[string]firewall.Verdict{}
-	var blocked []string
+	var blocked, unknown []string
+	var unresolved []string
 	for _, pool := range nt.Pools {
-		v := firewall.Evaluate(rs, firewall.Packet{Network: f.Cluster.Network, Protocol: fd.Protocol, Port: fd.Port,
-			Instance: firewall.Endpoint{Tags: pool.Tags, ServiceAccounts: pool.ServiceAccounts}, Peer: ep})
+		v := firewall.EvaluateSet(in.set, fwIngressPacket(cf, fd, pool))
 		fd.Verdicts[pool.Name] = v
 		s := fmt.Sprintf("firewall %s → node pool %s", what, pool.Name)
-		if v.Allowed {
-			step(Pass, s, "allowed by "+v.Deciding().String(), fwListCommand(f.Cluster))
-			continue
+		switch {
+		case v.Allowed:
+			step(Pass, s, "allowed by "+v.Deciding().String(), fwListCommand(cf))
+		case len(v.Blocked()) == 0 && v.Unknown:
+			unknown = append(unknown, pool.Name)
+			unresolved = append(unresolved, v.Unresolved...)
+			step(Warn, s, firewall.Describe(v), effectiveFirewallsCommand(cf.Network))
+		default:
+			blocked = append(blocked, pool.Name)
+			step(Fail, s, fwSegments(fd, v), fwListCommand(cf))
 		}
-		var parts []string
-		for _, seg := range v.Segments {
-			verb := "allowed by "
-			if !seg.Allowed {
-				verb = "denied by "
-			}
-			parts = append(parts, seg.String()+": "+verb+seg.Rule.String())
-		}
-		if deny, shadowed := v.Shadowing(); len(shadowed) > 0 {
-			fd.Deny = deny
-			var names []string
-			for _, r := range shadowed {
-				names = append(names, r.Name)
-			}
-			parts = append(parts, fmt.Sprintf("the allow rule(s) %s match but lose to %s (lower priority number wins; at equal priority deny wins)", strings.Join(names, ", "), deny.Name))
-		} else if d := v.Deciding(); !d.Implied && !d.Allow {
-			fd.Deny = d
-		}
-		blocked = append(blocked, pool.Name)
-		step(Fail, s, strings.Join(parts, "\n"), fwListCommand(f.Cluster))
 	}
+	// 5. The verdict.
 	var refs []string
 	for _, t := range fd.Targets {
 		refs = append(refs, t.Ref())
 	}
 	switch {
-	case len(blocked) == 0:
+	case len(blocked) == 0 && len(unknown) == 0:
 		fd.Status = Pass
-		fd.Summary = fmt.Sprintf("%s reaches the nodes on %s:%d (%s)", label, fd.Protocol, fd.Port, fd.Verdicts[nt.Pools[0].Name].Deciding().Name)
+		fd.Summary = fmt.Sprintf("%s reaches the nodes on %s:%d (%s)", label, fd.Protocol, fd.Port, ruleLabel(fd.Verdicts[nt.Pools[0].Name].Deciding()))
+	case len(blocked) == 0:
+		fd.Status, fd.Cause = Warn, "firewall-blocks-serverless"
+		fd.Summary = fmt.Sprintf("whether %s reaches node pool(s) %s on %s:%d depends on %s, which gkedoctor cannot resolve", fd.Range, strings.Join(unknown, ", "), fd.Protocol, fd.Port, strings.Join(dedupe(unresolved), ", "))
 	case !nt.Known:
 		fd.Status, fd.Cause = Warn, "firewall-blocks-serverless"
 		fd.Summary = fmt.Sprintf("no rule that applies to every instance lets %s reach the nodes on %s:%d, and the nodes' network tags are unknown, so rules by tag could not be matched", fd.Range, fd.Protocol, fd.Port)
+	case fd.Deny.IsPolicy():
+		fd.Status, fd.Cause = Fail, "firewall-blocks-serverless"
+		fd.Summary = fmt.Sprintf("%s blocks %s from the nodes on %s:%d (used by %s); a VPC firewall rule cannot override it", fd.Deny.String(), fd.Range, fd.Protocol, fd.Port, strings.Join(refs, ", "))
 	case fd.Deny.Name != "":
 		fd.Status, fd.Cause = Fail, "firewall-blocks-serverless"
 		fd.Summary = fmt.Sprintf("the deny rule %s (priority %d) blocks %s from the nodes on %s:%d (used by %s)", fd.Deny.Name, fd.Deny.Priority, fd.Range, fd.Protocol, fd.Port, strings.Join(refs, ", "))
@@ -366,6 +399,130 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 		fd.Status, fd.Cause = Fail, "firewall-blocks-serverless"
 		fd.Summary = fmt.Sprintf("no firewall rule lets %s (%s) reach the nodes on %s:%d (used by %s): the implied deny-ingress rule drops it", fd.Range, label, fd.Protocol, fd.Port, strings.Join(refs, ", "))
 	}
+}
+
+// fwIngressPacket is a packet from the finding's source to one node pool.
+func fwIngressPacket(cf *model.Cluster, fd *fwFinding, pool nodePool) firewall.Packet {
+	return firewall.Packet{Direction: firewall.Ingress, Network: cf.Network, Protocol: fd.Protocol, Port: fd.Port,
+		Instance: firewall.Endpoint{Tags: pool.Tags, ServiceAccounts: pool.ServiceAccounts}, Peer: fd.Peer}
+}
+
+// fwSegments explains a blocked verdict segment by segment and records the deny that decides it
+// (a shadowing deny first: "the rule exists but loses").
+func fwSegments(fd *fwFinding, v firewall.Verdict) string {
+	var parts []string
+	for _, seg := range v.Segments {
+		verb := "allowed by "
+		switch {
+		case seg.Unknown:
+			verb = "unknown (" + strings.Join(seg.Unresolved, ", ") + "): "
+		case !seg.Allowed:
+			verb = "denied by "
+		}
+		parts = append(parts, seg.String()+": "+verb+seg.Rule.String())
+	}
+	if deny, shadowed := v.Shadowing(); len(shadowed) > 0 {
+		fd.Deny = deny
+		var names []string
+		for _, r := range shadowed {
+			names = append(names, ruleLabel(r))
+		}
+		parts = append(parts, fmt.Sprintf("the allow rule(s) %s match but lose to %s (firewall policies are evaluated in order; within one, the lower priority number wins and at equal priority deny wins)", strings.Join(names, ", "), ruleLabel(deny)))
+	} else if d := v.Deciding(); !d.Implied && d.Action() == "deny" {
+		fd.Deny = d
+	}
+	return strings.Join(parts, "\n")
+}
+
+// firewallEgress evaluates the source side: what the VPC enforces on egress from the client's
+// network to each target address. It reports whether the finding is decided (blocked, or could not
+// be looked at).
+func firewallEgress(ctx context.Context, env *Env, f *reachFacts, fd *fwFinding, step func(Status, string, string, string), skip func(error, string, string)) bool {
+	network, _, err := sourceNetwork(ctx, env, fd.Src)
+	if err != nil {
+		skip(err, "network of "+sourceLabel(fd.Src), connectorDescribe(fd.Src))
+		return true
+	}
+	if network == "" {
+		return false // no VPC access: run-vpc-egress reports it
+	}
+	set := fd.Set
+	if network != f.Cluster.Network || gref.Region(fd.Src.Location) != f.Cluster.Region {
+		set, err = env.Inv.FirewallSet(ctx, gref.ProjectOf(network), network, gref.Region(fd.Src.Location))
+		if err != nil {
+			skip(err, "firewall policies and rules in effect on "+network, effectiveFirewallsCommand(network))
+			return true
+		}
+	}
+	var dests []netip.Prefix
+	for _, t := range fd.Targets {
+		if t.Addr.IsValid() {
+			dests = append(dests, netip.PrefixFrom(t.Addr, t.Addr.BitLen()))
+		}
+	}
+	if len(dests) == 0 {
+		return false // addresses unknown (they depend on DNS): ingress still decides
+	}
+	src := fd.Peer
+	v := firewall.EvaluateSet(set, firewall.Packet{Direction: firewall.Egress, Network: network, Protocol: fd.Protocol, Port: fd.Port,
+		Instance: firewall.Endpoint{Ranges: src.Ranges, Tags: src.Tags, ServiceAccounts: src.ServiceAccounts}, Peer: firewall.Endpoint{Ranges: dests}})
+	s := fmt.Sprintf("egress from %s on %s", sourceLabel(fd.Src), gref.NetworkName(network))
+	switch {
+	case v.Allowed:
+		step(Pass, s, "allowed by "+v.Deciding().String(), effectiveFirewallsCommand(network))
+		return false
+	case len(v.Blocked()) == 0:
+		fd.Status, fd.Cause = Warn, "firewall-blocks-serverless"
+		fd.Summary = fmt.Sprintf("whether %s may send %s:%d out of %s depends on %s, which gkedoctor cannot resolve", sourceLabel(fd.Src), fd.Protocol, fd.Port, gref.NetworkName(network), strings.Join(v.Unresolved, ", "))
+		step(Warn, s, firewall.Describe(v), effectiveFirewallsCommand(network))
+		return true
+	}
+	b := v.Blocked()[0]
+	fd.Deny, fd.Egress = b.Rule, true
+	fd.Status, fd.Cause = Fail, "firewall-blocks-serverless"
+	fd.Summary = fmt.Sprintf("%s drops %s's packets to %s on %s:%d before they leave network %s (an egress deny on the client's side)", ruleLabel(b.Rule), sourceLabel(fd.Src), b.String(), fd.Protocol, fd.Port, gref.NetworkName(network))
+	step(Fail, s, firewall.Describe(v), effectiveFirewallsCommand(network))
+	return true
+}
+
+// ruleLabel names a rule for a summary: a VPC rule by name, a policy rule by policy and priority.
+func ruleLabel(r firewall.Rule) string {
+	if r.IsPolicy() || r.Implied {
+		return r.String()
+	}
+	return r.Name
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// firewallSetSummary says in one line what the VPC enforces on a network.
+func firewallSetSummary(set firewall.Set) string {
+	order := set.Order
+	if order == "" {
+		order = firewall.AfterClassicFirewall
+	}
+	var ps []string
+	for _, p := range set.Policies {
+		ps = append(ps, fmt.Sprintf("%s %q (%d rules)", firewall.PolicyKind(p.Source()), p.Label(), len(p.Rules)))
+	}
+	if len(ps) == 0 {
+		return fmt.Sprintf("%d VPC firewall rule(s); no firewall policy in effect", len(set.Rules))
+	}
+	return fmt.Sprintf("%d VPC firewall rule(s) and %s; network policies %s", len(set.Rules), strings.Join(ps, ", "), strings.ToLower(strings.ReplaceAll(order, "_", " ")))
+}
+
+func effectiveFirewallsCommand(network string) string {
+	return fmt.Sprintf("gcloud compute networks get-effective-firewalls %s --project %s", orPlaceholder(gref.NetworkName(network), "NETWORK"), orPlaceholder(gref.ProjectOf(network), "PROJECT"))
 }
 
 func connectorOrSubnetCommand(src *Source) string {
@@ -406,7 +563,29 @@ func firewallPlan(env *Env, a *fwAnalysis, fd *fwFinding, manualChange string) *
 		Project: cf.NetworkProject, ClusterProject: env.Inv.Scope.Project, Network: cf.Network,
 		Name:        fixes.FirewallRuleName(cf.Short, fd.Port),
 		SourceRange: fd.Range.String(), TargetTag: tag, Protocol: fd.Protocol, Port: fd.Port,
-		ManualChange: manualChange, Deny: fd.Deny.Name, DenyPriority: fd.Deny.Priority,
+		ManualChange: manualChange,
+	}
+	// The new rule is judged against everything else the VPC enforces: a policy rule that would
+	// still deny refuses the plan (advice naming the policy), a VPC deny that would still win makes
+	// it the reviewed override.
+	switch {
+	case fd.Egress:
+		o.PolicyDeny, o.PolicyEgress = fd.Deny.String(), true
+	case fd.Deny.IsPolicy() && tag == "":
+		o.PolicyDeny = fd.Deny.String()
+	case tag == "":
+		o.Deny, o.DenyPriority = fd.Deny.Name, fd.Deny.Priority
+	default:
+		newRule := firewall.FromCompute(o.Compute())
+		for _, pool := range a.Nodes.Pools {
+			if still, by := firewall.WouldStillDeny(fd.Set, fwIngressPacket(cf, fd, pool), newRule); still && by.IsPolicy() {
+				o.PolicyDeny = by.String()
+				break
+			}
+		}
+		if o.PolicyDeny == "" && fd.Deny.Name != "" && !fd.Deny.IsPolicy() {
+			o.Deny, o.DenyPriority = fd.Deny.Name, fd.Deny.Priority
+		}
 	}
 	return fixes.NewFirewallPlan(env.FixDeps, o)
 }

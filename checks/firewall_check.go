@@ -24,7 +24,7 @@ func runFirewallServerlessToNodes(ctx context.Context, env *Env, rec *Recorder) 
 	fixHint(rec, r)
 	// Advice only here (the applicable fix is offered by clusterip-unreachable, once per cause).
 	for _, fd := range a.Findings {
-		if fd.Status == Fail && fd.Deny.Name != "" {
+		if fd.Status == Fail && fd.denied() {
 			r.Fixes = append(r.Fixes, firewallPlan(env, a, fd, ""))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
 // The firewall fix (FAILURE-MODES §1, "Firewall (only when cause 3 is confirmed)"): a new ingress
@@ -40,6 +41,11 @@ type FirewallRule struct {
 	// security decision: advice only.
 	Deny         string
 	DenyPriority int64
+	// PolicyDeny names the firewall-policy rule that would still deny the packet with the new VPC
+	// rule in place (firewall.WouldStillDeny): a VPC rule cannot help, so the plan is refused as
+	// advice naming the policy. PolicyEgress says the deny is on the source side's egress.
+	PolicyDeny   string
+	PolicyEgress bool
 }
 
 var fwNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
@@ -64,7 +70,7 @@ func (o FirewallRule) sharedVPC() bool {
 }
 
 func (o FirewallRule) command(priority int64) string {
-	_, net := splitNetwork(o.Network)
+	net := gref.NetworkName(o.Network)
 	tag := o.TargetTag
 	if tag == "" {
 		tag = "NODE_NETWORK_TAG"
@@ -72,6 +78,10 @@ func (o FirewallRule) command(priority int64) string {
 	return fmt.Sprintf("gcloud compute firewall-rules create %s --project %s --network %s --direction INGRESS --priority %d --source-ranges %s --target-tags %s --allow %s:%d",
 		o.Name, o.Project, net, priority, o.SourceRange, tag, o.Protocol, o.Port)
 }
+
+// Compute is the rule the fix creates, as the compute API spells it (checks judge it against the
+// firewall in effect before offering it).
+func (o FirewallRule) Compute() *compute.Firewall { return o.rule() }
 
 func (o FirewallRule) rule() *compute.Firewall {
 	return &compute.Firewall{
@@ -112,6 +122,23 @@ func NewFirewallPlan(deps *Deps, o FirewallRule) *Plan {
 		p.Description += fmt.Sprintf(" The network belongs to the Shared VPC host project %s: creating it needs compute.firewalls.create there; without it the tool prints the command for the host project's network admin.", o.Project)
 	}
 	switch {
+	case o.PolicyDeny != "":
+		side := "ingress to the nodes"
+		if o.PolicyEgress {
+			side = "egress from the client's network"
+		}
+		p.ID = "review-firewall-policy/" + o.Project + "/" + o.Name
+		p.Title = fmt.Sprintf("Review the firewall policy that blocks %s from the nodes on %s:%d", o.SourceRange, o.Protocol, o.Port)
+		p.Advice, p.Reversible = true, true
+		p.Description = fmt.Sprintf("A new VPC firewall rule would not help: %s decides the %s before (or regardless of) VPC rules. "+
+			"Firewall policies belong to the organisation's or the network's security owners: ask them for an allow (or goto_next) rule for %s on %s:%d, or change the policy yourself if it is yours.",
+			o.PolicyDeny, side, o.SourceRange, o.Protocol, o.Port)
+		p.Commands = []string{
+			fmt.Sprintf("gcloud compute networks get-effective-firewalls %s --project %s", gref.NetworkName(o.Network), o.Project),
+			"gcloud compute firewall-policies rules describe PRIORITY --firewall-policy POLICY   # hierarchical; network policies: gcloud compute network-firewall-policies rules describe",
+		}
+		p.Diff = ""
+		return p
 	case o.Deny != "":
 		prio := o.DenyPriority - 1
 		if prio < 0 {
@@ -242,15 +269,4 @@ func undoDeleteFirewallFn(ctx context.Context, deps *Deps, raw json.RawMessage) 
 		return err
 	}
 	return waitGlobalOp(ctx, g, p.Project, op)
-}
-
-// splitNetwork returns the project and name of a network reference.
-func splitNetwork(ref string) (project, name string) {
-	parts := strings.Split(strings.TrimSuffix(ref, "/"), "/")
-	for i := 0; i+1 < len(parts); i++ {
-		if parts[i] == "projects" {
-			project = parts[i+1]
-		}
-	}
-	return project, parts[len(parts)-1]
 }
