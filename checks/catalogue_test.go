@@ -30,6 +30,19 @@ func TestRegisterPanicsOnAnIDMissingFromTheCatalogue(t *testing.T) {
 	Register(CheckFunc{CheckID: "no-such-check", Fn: nil})
 }
 
+func TestCatalogueIDLines(t *testing.T) {
+	for _, i := range Catalogue() {
+		if !catalogueHasID(i.ID) {
+			t.Errorf("catalogue entry %s has no \"- id: %s\" line: Register's scan would refuse it", i.ID, i.ID)
+		}
+	}
+	for _, id := range []string{"target-is-clusterip", "clusterip", "", "live-probe-failed"} {
+		if catalogueHasID(id) {
+			t.Errorf("%q is no catalogue entry (a cause, a prefix or nothing), yet the line scan finds it", id)
+		}
+	}
+}
+
 func toString(v any) string {
 	switch x := v.(type) {
 	case string:
