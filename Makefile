@@ -40,7 +40,8 @@ lint:
 
 # Benchmarks (DESIGN §6), printed side by side with the manual route: the audit against
 # `kubectl get svc -A -o json` on a real kube-apiserver with 5,000 Services, the audit under 50 ms of
-# injected Google API latency against its longest dependent chain, the TUI's first frame and redraw.
+# injected Google API latency against its longest dependent chain, the TUI's first frame and redraw,
+# and start-up: `gkedoctor version` against `kubectl version --client` (wall and peak RSS).
 bench: test-deps testbin
 	GKEDOCTOR_TESTBIN="$$(bash hack/testbin/build.sh | tail -n 1)" \
 	GKEDOCTOR_KUBECTL="$$(bash hack/testbin/build-kubectl.sh | tail -n 1)" \

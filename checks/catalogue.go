@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"sort"
@@ -20,11 +21,49 @@ type Requires struct {
 	RBAC        []string `json:"rbac"`
 }
 
-// Cause is one known cause of a failure mode.
+// Cause is one known cause of a failure mode, or (Skip) one reason a check could not look.
 type Cause struct {
 	ID          string `json:"id"`
 	Title       string `json:"title"`
 	Explanation string `json:"explanation"`
+	// Skip marks a reason the check reports with status skip (it could not look, or there was nothing
+	// to look at), not a cause of the failure mode.
+	Skip bool `json:"skip,omitempty"`
+}
+
+// SharedCauses are the cause ids any check may report without listing them in its catalogue entry:
+// the reasons a check could not look (FromErr's skips, not-applicable) and the engine's own errors.
+// Every other cause a check reports must be one of its own entry's causes or its parent's; the tests
+// (catalogue_test.go) scan the checks' code and run them over the demo world to hold that.
+var SharedCauses = []Cause{
+	{ID: "missing-permission", Skip: true, Title: "Missing an IAM permission or RBAC verb",
+		Explanation: "The API answered 403: the credentials in use lack the permission named in the summary. Grant it (see `gkedoctor checks` for what each check needs) or run as someone who has it."},
+	{ID: "not-configured", Skip: true, Title: "Nothing configured to look with",
+		Explanation: "No kubeconfig, no Application Default Credentials, --no-gcp, or no project/location/cluster known; the summary names the flag or the command that would supply it (gcloud auth application-default login, gcloud container clusters get-credentials …)."},
+	{ID: "api-disabled", Skip: true, Title: "A Google API is disabled in the project",
+		Explanation: "The API the check reads is not enabled in the project; `gcloud services enable API` enables it (the check only reads)."},
+	{ID: "unauthenticated", Skip: true, Title: "The credentials were refused",
+		Explanation: "The API answered 401: the token is expired or invalid. Refresh the credentials (gcloud auth application-default login, or a new kubeconfig token)."},
+	{ID: "not-found", Skip: true, Title: "An object the check needs does not exist",
+		Explanation: "The cluster, Cloud Run service, connector or Service named (by a flag or the context) was not found; check the name, project and location."},
+	{ID: "not-applicable", Skip: true, Title: "Nothing for this check to look at",
+		Explanation: "The targets of this run have nothing this check applies to (for example no Cloud Run source with VPC access, or no target that is a Service of this cluster); the summary says what was missing."},
+	{ID: "check-error", Title: "The check itself broke",
+		Explanation: "An unexpected error stopped the check (status error); the summary carries it. The other checks ran."},
+	{ID: "check-panic", Title: "The check crashed",
+		Explanation: "The check panicked (a bug); the evidence holds the first lines of the stack. The other checks ran."},
+	{ID: "check-timeout", Title: "The check did not finish in time",
+		Explanation: "The check ran past the engine's per-check timeout and was abandoned; the evidence gathered until then is kept."},
+}
+
+// sharedCause returns the shared cause id.
+func sharedCause(id string) (Cause, bool) {
+	for _, c := range SharedCauses {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Cause{}, false
 }
 
 // Info is one catalogue entry.
@@ -64,6 +103,18 @@ func loadCatalogue() {
 	})
 }
 
+// catalogueHasID reports whether catalogue.yaml has an entry id, by its "- id: ID" line: Register runs
+// in every package init, and parsing the YAML there would cost every start (even `gkedoctor version`)
+// a few milliseconds. TestCatalogueIDLines holds the line scan to the parsed catalogue.
+func catalogueHasID(id string) bool {
+	for _, line := range bytes.Split(catalogueYAML, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(bytes.TrimRight(line, " \r"), []byte("- id: ")); ok && string(v) == id {
+			return true
+		}
+	}
+	return false
+}
+
 // Catalogue returns every entry in display order, with Available set from the registry.
 func Catalogue() []Info {
 	loadCatalogue()
@@ -88,23 +139,66 @@ func InfoFor(id string) (Info, bool) {
 	return Info{}, false
 }
 
-// CauseFor finds a cause by id across the catalogue ("cause" or "check/cause").
+// CauseFor finds a cause by id across the catalogue ("cause" or "check/cause"). A scoped lookup also
+// finds the causes of the check's parent and the shared causes (with the check's entry); an unscoped
+// lookup of a shared cause returns it with an empty Info.
 func CauseFor(id string) (Info, Cause, bool) {
 	checkID, causeID, scoped := strings.Cut(id, "/")
 	if !scoped {
 		causeID = checkID
 	}
-	for _, i := range Catalogue() {
-		if scoped && i.ID != checkID {
-			continue
+	if scoped {
+		info, ok := InfoFor(checkID)
+		if !ok {
+			return Info{}, Cause{}, false
 		}
+		for _, owner := range []string{info.ID, info.Parent} {
+			if o, ok := InfoFor(owner); ok {
+				for _, c := range o.Causes {
+					if c.ID == causeID {
+						return o, c, true
+					}
+				}
+			}
+		}
+		if c, ok := sharedCause(causeID); ok {
+			return info, c, true
+		}
+		return Info{}, Cause{}, false
+	}
+	for _, i := range Catalogue() {
 		for _, c := range i.Causes {
 			if c.ID == causeID {
 				return i, c, true
 			}
 		}
 	}
+	if c, ok := sharedCause(causeID); ok {
+		return Info{}, c, true
+	}
 	return Info{}, Cause{}, false
+}
+
+// KnownCause reports whether check id may report cause: one of its entry's causes, its parent's, or a
+// shared cause. The empty cause (a pass) is known.
+func KnownCause(id, cause string) bool {
+	if cause == "" {
+		return true
+	}
+	_, _, ok := CauseFor(id + "/" + cause)
+	return ok
+}
+
+// Supporting returns the supporting checks of primary, from the catalogue's parent fields, in
+// catalogue order. A primary check consults exactly these (Env.Dep); tests hold the code to it.
+func Supporting(primary string) []string {
+	var out []string
+	for _, i := range Catalogue() {
+		if i.Parent == primary && i.Kind == "supporting" {
+			out = append(out, i.ID)
+		}
+	}
+	return out
 }
 
 // IDs returns every catalogue id, for error messages.
@@ -121,8 +215,14 @@ var (
 	registry = map[string]Check{}
 )
 
-// Register makes a check runnable. Its id must be in the catalogue.
+// Register makes a check runnable. Its id must be in the catalogue (checks/catalogue.yaml): Register
+// panics otherwise, at start-up, so a check cannot ship without its entry. Registering an id again
+// replaces the check (tests use this).
 func Register(c Check) {
+	id := c.ID()
+	if !catalogueHasID(id) {
+		panic(fmt.Sprintf("checks.Register(%q): no such id in checks/catalogue.yaml; add the check's entry there first", id))
+	}
 	regMu.Lock()
 	defer regMu.Unlock()
 	registry[c.ID()] = c

@@ -103,8 +103,9 @@ func runClusterIPUnreachable(ctx context.Context, env *Env, rec *Recorder) Resul
 		rec.Step("cluster ranges and network", Pass, fmt.Sprintf("services range %s, pod range %s, network %s, region %s", prefixOr(cf.ServicesCIDR), prefixOr(cf.PodCIDR), cf.Network, cf.Region), clusterCommand(env))
 	}
 	r := &reachRun{env: env, f: f, deps: map[string]Result{}}
-	// The supporting checks, once per run (their results carry the evidence), and their findings.
-	for _, id := range []string{"ilb-provisioned", "firewall-serverless-to-nodes", "run-vpc-egress", "vpc-connector-ready"} {
+	// The supporting checks (the catalogue's children of this check), once per run (their results
+	// carry the evidence), and their findings.
+	for _, id := range Supporting("clusterip-unreachable") {
 		r.deps[id] = env.Dep(ctx, id)
 	}
 	if r.ilb, err = analyseILB(ctx, env); err != nil {
@@ -126,7 +127,7 @@ func runClusterIPUnreachable(ctx context.Context, env *Env, rec *Recorder) Resul
 		r.record(rec, v)
 	}
 	r.probe(ctx, rec, vs)
-	for _, id := range []string{"ilb-provisioned", "firewall-serverless-to-nodes", "run-vpc-egress", "vpc-connector-ready"} {
+	for _, id := range Supporting("clusterip-unreachable") {
 		d := r.deps[id]
 		rec.Step("supporting check "+id, d.Status, d.Summary, "gkedoctor audit "+id)
 	}

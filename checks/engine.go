@@ -32,6 +32,19 @@ type Engine struct {
 	Timeout     time.Duration // per check; default 60s
 }
 
+// The product's engine configuration: at most four checks at a time (they share the inventory and the
+// APIs' quotas), two minutes per check (an internal load balancer's status, a slow API).
+const (
+	DefaultConcurrency  = 4
+	DefaultCheckTimeout = 2 * time.Minute
+)
+
+// DefaultEngine returns the one engine configuration every product run uses: audit, fix, check, the
+// interactive checklist and the benchmarks. Tests that need another bound build their own Engine.
+func DefaultEngine() *Engine {
+	return &Engine{Concurrency: DefaultConcurrency, Timeout: DefaultCheckTimeout}
+}
+
 // Run runs checks against env and returns their results in the order given. Progress events go to
 // events (if non-nil), which is called from the checks' goroutines; it must not block for long.
 func (e *Engine) Run(ctx context.Context, env *Env, list []Check, events func(Event)) []Result {

@@ -120,7 +120,10 @@ func TestDependencyRunsOncePerRun(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		return FailResult("dep-cause", "dependency failed")
 	})
-	Register(dep)
+	// Not through Register: "dep-x" is no catalogue id, and Register refuses those.
+	regMu.Lock()
+	registry["dep-x"] = dep
+	regMu.Unlock()
 	defer func() { regMu.Lock(); delete(registry, "dep-x"); regMu.Unlock() }()
 	user := func(id string) Check {
 		return fn(id, func(ctx context.Context, env *Env, rec *Recorder) Result {

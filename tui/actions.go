@@ -11,6 +11,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/fixrun"
 	"github.com/gkedoctor/gkedoctor/internal/report"
 )
 
@@ -356,7 +357,7 @@ func (m *Model) startApply(check string, plans []*fixes.Plan) tea.Cmd {
 	m.userMoved = true // the user is working on this check: the selection stays
 	m.jobSeq++
 	now := m.cfg.now()
-	job := &fixJob{id: m.jobSeq, check: check, plans: plans, started: now}
+	job := &fixJob{id: m.jobSeq, check: check, set: fixrun.NewSet(plans), plans: plans, started: now}
 	if p := plans[0]; p.WaitTimeout > 0 {
 		job.deadline = now.Add(p.WaitTimeout)
 	}
@@ -420,48 +421,46 @@ func (m *Model) keyPick(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// fixApplied records one plan's outcome and goes on with the set, or re-checks when it is done.
+// fixApplied records one plan's outcome in the set and goes on with the next, or — the set done or
+// stopped at a fix that did not take (fixrun's stop policy) — re-checks.
 func (m *Model) fixApplied(msg fixAppliedMsg) tea.Cmd {
 	job := m.fix
 	if job == nil || msg.job != job.id {
 		return nil
 	}
-	title := msg.plan.Title
-	journalID := ""
-	if msg.applied != nil && msg.applied.Entry != nil {
-		journalID = msg.applied.Entry.ID
+	o := msg.outcome
+	if o.Plan == nil {
+		o.Plan = job.set.Next()
 	}
+	job.set.Record(o)
+	title := o.Plan.Title
 	var line string
 	lv := levelOK
-	stop := false
-	switch {
-	case msg.err == nil:
+	switch o.State {
+	case fixrun.Applied:
 		line = "✓ applied: " + title
-		if journalID != "" {
-			line += " (journal " + journalID + "; u undoes it)"
+		if o.JournalID != "" {
+			line += " (journal " + o.JournalID + "; u undoes it)"
 		}
-		if msg.applied != nil {
-			if t := strings.TrimSpace(strings.TrimSpace(msg.applied.Message) + " " + strings.TrimSpace(msg.applied.Waited)); t != "" {
-				line += ". " + t
-			}
+		if o.Message != "" {
+			line += ". " + o.Message
 		}
-	case fixes.IsWaitError(msg.err):
+	case fixrun.NotEffective:
 		lv = levelWarn
-		line = "! " + title + ": " + msg.err.Error()
-		if journalID != "" {
-			line += " (journal " + journalID + "; u undoes it)"
+		line = "! " + title + ": " + o.Err.Error()
+		if o.JournalID != "" {
+			line += " (journal " + o.JournalID + "; u undoes it)"
 		}
 	default:
-		lv, stop = levelErr, true
-		line = "✗ fix failed: " + msg.err.Error()
+		lv = levelErr
+		line = "✗ fix failed: " + o.Err.Error()
 	}
 	job.results = append(job.results, line)
 	if lv > job.worst {
 		job.worst = lv
 	}
-	job.idx++
-	if !stop && job.idx < len(job.plans) {
-		next := job.plans[job.idx]
+	job.idx = len(job.set.Attempted())
+	if next := job.set.Next(); next != nil {
 		job.lines = nil
 		job.deadline = time.Time{}
 		if next.WaitTimeout > 0 {
@@ -471,8 +470,12 @@ func (m *Model) fixApplied(msg fixAppliedMsg) tea.Cmd {
 		m.bumpCheck(job.check)
 		return m.applyFix(job.id, next)
 	}
-	if stop && job.idx < len(job.plans) {
-		job.results = append(job.results, fmt.Sprintf("stopped: %d more fix(es) of the set were not applied", len(job.plans)-job.idx))
+	rest := job.set.NotAttempted()
+	for _, p := range rest {
+		job.results = append(job.results, "– not attempted: "+p.Title)
+	}
+	if note := job.set.StopNote(); note != "" {
+		job.results = append(job.results, note)
 	}
 	m.fix = nil
 	m.quitArmed = false
@@ -481,8 +484,11 @@ func (m *Model) fixApplied(msg fixAppliedMsg) tea.Cmd {
 		r.version++
 	}
 	summary := line
-	if len(job.results) > 1 {
+	if len(job.plans) > 1 {
 		summary = fmt.Sprintf("%d fixes: %s", len(job.plans), line)
+	}
+	if len(rest) > 0 {
+		summary += fmt.Sprintf(" (stopped: %d not attempted)", len(rest))
 	}
 	m.setStatus(job.worst, summary+" — re-checking…")
 	m.verify[job.check] = "fix"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/fixrun"
 	"github.com/gkedoctor/gkedoctor/internal/report"
 	"github.com/gkedoctor/gkedoctor/internal/version"
 )
@@ -48,9 +49,7 @@ type (
 	}
 	fixAppliedMsg struct {
 		job     int
-		plan    *fixes.Plan
-		applied *fixes.Applied
-		err     error
+		outcome fixrun.Outcome
 	}
 	undoDoneMsg struct {
 		entry *fixes.Entry
@@ -133,22 +132,17 @@ func (m *Model) runChecks(run int, list []checks.Check, invalidate bool) tea.Cmd
 	}
 }
 
-// applyFix applies one plan; its progress lines go through the mailbox. The inventory is invalidated
-// afterwards whatever happened, since a failed fix may have changed something.
+// applyFix applies one plan through the fix runner (journal first; the inventory is invalidated
+// afterwards whatever happened); its progress lines go through the mailbox.
 func (m *Model) applyFix(job int, p *fixes.Plan) tea.Cmd {
-	ctx, ap, mb, inv := m.ctx, m.cfg.applier, m.mb, m.cfg.invalidate
+	ctx, mb := m.ctx, m.mb
 	// Reads and writes get the run's limit; the wait for the effect has its own (plan.WaitTimeout).
-	limit := m.cfg.runTimeout + p.WaitTimeout
+	runner := &fixrun.Runner{Applier: m.cfg.applier, Invalidate: m.cfg.invalidate, Timeout: m.cfg.runTimeout, Engine: m.cfg.engine}
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, limit)
-		defer cancel()
-		res, err := ap.Apply(ctx, p, func(line string) {
+		o := runner.ApplyOne(ctx, p, func(line string) {
 			mb.put(fixProgressMsg{job: job, line: line, at: time.Now()})
 		})
-		if inv != nil {
-			inv()
-		}
-		return fixAppliedMsg{job: job, plan: p, applied: res, err: err}
+		return fixAppliedMsg{job: job, outcome: o}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/fixrun"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -91,8 +92,8 @@ var goldenStates = []goldenState{
 	{name: "fix-not-effective", setup: func(t *testing.T, m *Model, tc *testChecks) {
 		press(m, "f")
 		p := m.fix.plans[0]
-		m.Update(fixAppliedMsg{job: 1, plan: p, applied: &fixes.Applied{Entry: &fixes.Entry{ID: "20260314T092653Z-3fa9c1"}},
-			err: &fixes.WaitError{Msg: "no ingress IP after 5m0s (events: SyncLoadBalancerFailed)"}})
+		m.Update(fixAppliedMsg{job: 1, outcome: fixrun.Outcome{Plan: p, State: fixrun.NotEffective, JournalID: "20260314T092653Z-3fa9c1",
+			Err: &fixes.WaitError{Msg: "no ingress IP after 5m0s (events: SyncLoadBalancerFailed)"}}})
 	}},
 	{name: "readonly", readOnly: true, setup: func(t *testing.T, m *Model, tc *testChecks) { press(m, "f") }},
 	{name: "readonly-help", readOnly: true, setup: func(t *testing.T, m *Model, tc *testChecks) { press(m, "?") }},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/fixrun"
 )
 
 // screen is what has the keyboard. The root model routes keys and drawing by it.
@@ -111,12 +112,14 @@ type statusLine struct {
 	level level
 }
 
-// fixJob is the fix (or recommended set of fixes) being applied.
+// fixJob is the fix (or recommended set of fixes) being applied. The set's stop policy is
+// internal/fixrun's, the same as `gkedoctor fix`.
 type fixJob struct {
 	id       int
 	check    string
+	set      *fixrun.Set
 	plans    []*fixes.Plan
-	idx      int
+	idx      int // the plan being applied: the number of plans attempted so far
 	lines    []string
 	started  time.Time
 	deadline time.Time // zero when the plan does not wait
@@ -199,7 +202,7 @@ func newModel(ctx context.Context, cfg config) *Model {
 		cfg.lookup = checks.Lookup
 	}
 	if cfg.engine == nil {
-		cfg.engine = &checks.Engine{Concurrency: 4, Timeout: 2 * time.Minute}
+		cfg.engine = checks.DefaultEngine()
 	}
 	if cfg.runTimeout <= 0 {
 		cfg.runTimeout = 5 * time.Minute

@@ -43,7 +43,7 @@ func runChecks(b *testing.B, w *sim.World, list []checks.Check) (time.Duration, 
 	s := session(b, w)
 	defer s.Close()
 	start := time.Now()
-	rs := (&checks.Engine{Concurrency: 4, Timeout: 2 * time.Minute}).Run(context.Background(), s.Env, list, nil)
+	rs := checks.DefaultEngine().Run(context.Background(), s.Env, list, nil)
 	return time.Since(start), rs
 }
 

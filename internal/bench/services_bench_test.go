@@ -31,6 +31,13 @@ type run struct {
 
 func measure(b *testing.B, name string, args ...string) run {
 	b.Helper()
+	return measureEvery(b, 2*time.Millisecond, name, args...)
+}
+
+// measureEvery runs name once, sampling its VmHWM every poll (short-lived programs need a short poll:
+// the last sample before exit is the peak).
+func measureEvery(b *testing.B, poll time.Duration, name string, args ...string) run {
+	b.Helper()
 	cmd := exec.Command(name, args...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = nil, &stderr // stdout discarded, like `> /dev/null`
@@ -52,7 +59,7 @@ func measure(b *testing.B, name string, args ...string) run {
 			} else if kb < 0 {
 				return
 			}
-			time.Sleep(2 * time.Millisecond)
+			time.Sleep(poll)
 		}
 	}()
 	err := cmd.Wait()

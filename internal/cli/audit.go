@@ -105,8 +105,7 @@ func runChecks(ctx context.Context, ios *iostreams.IOStreams, s *app.Session, li
 		header(ios.Out, s)
 		onEvent = text.Event
 	}
-	eng := &checks.Engine{Concurrency: 4, Timeout: 2 * time.Minute}
-	results := eng.Run(ctx, s.Env, list, onEvent)
+	results := checks.DefaultEngine().Run(ctx, s.Env, list, onEvent)
 	rep := newReport(mode, s, start, results)
 	return rep, results
 }

@@ -101,13 +101,30 @@ func newExplainCmd(ios *iostreams.IOStreams) *cobra.Command {
 					fmt.Fprintf(w, "Part of: %s\n", i.Parent)
 				}
 				fmt.Fprintf(w, "\nGood state: %s\n\n%s\n", i.Good, wrap(i.Explanation, 100))
-				if len(i.Causes) > 0 {
-					fmt.Fprintln(w, "\nCauses, most frequent first:")
-					for _, c := range i.Causes {
-						fmt.Fprintf(w, "  %s — %s\n    %s\n", c.ID, c.Title, c.Explanation)
+				var causes, skips []checks.Cause
+				for _, c := range i.Causes {
+					if c.Skip {
+						skips = append(skips, c)
+					} else {
+						causes = append(causes, c)
+					}
+				}
+				for _, l := range []struct {
+					head string
+					cs   []checks.Cause
+				}{{"Causes, most frequent first:", causes}, {"Skips (could not look) when:", skips}} {
+					if len(l.cs) > 0 {
+						fmt.Fprintln(w, "\n"+l.head)
+						for _, c := range l.cs {
+							fmt.Fprintf(w, "  %s — %s\n    %s\n", c.ID, c.Title, c.Explanation)
+						}
 					}
 				}
 				fmt.Fprintf(w, "\nNeeds: %s\n", needs(i, "\n       "))
+				return nil
+			}
+			if i, c, ok := checks.CauseFor(id); ok && i.ID == "" {
+				fmt.Fprintf(ios.Out, "%s — %s\n\n%s\n\nAny check may report it (status %s).\n", c.ID, c.Title, wrap(c.Explanation, 100), sharedStatus(c))
 				return nil
 			}
 			if i, c, ok := checks.CauseFor(id); ok {
@@ -117,6 +134,13 @@ func newExplainCmd(ios *iostreams.IOStreams) *cobra.Command {
 			return usageErrorf("unknown check or cause id %q; `gkedoctor checks` lists the ids", id)
 		},
 	}
+}
+
+func sharedStatus(c checks.Cause) string {
+	if c.Skip {
+		return "skip"
+	}
+	return "error"
 }
 
 func wrap(s string, width int) string {

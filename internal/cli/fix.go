@@ -15,6 +15,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/app"
+	"github.com/gkedoctor/gkedoctor/internal/fixrun"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
 	"github.com/gkedoctor/gkedoctor/internal/report"
 )
@@ -34,7 +35,7 @@ type AppliedFix struct {
 	Check     string `json:"check"`
 	Title     string `json:"title"`
 	JournalID string `json:"journalId,omitempty"`
-	State     string `json:"state"` // applied, not-effective, failed, aborted, skipped, planned
+	State     string `json:"state"` // applied, not-effective, failed, aborted, not-attempted (fixrun.State); planned (--dry-run)
 	Message   string `json:"message,omitempty"`
 	Error     string `json:"error,omitempty"`
 }
@@ -47,7 +48,10 @@ func newFixCmd(ios *iostreams.IOStreams, shared *app.Options) *cobra.Command {
 		Long: `Runs the named checks and applies their recommended fixes. ID is a check id (its recommended fixes)
 or a fix id (as shown by --dry-run or in the report). Every fix is journaled before it changes
 anything and can be reverted with "gkedoctor undo". Destructive or VPC-wide fixes are listed as such
-before the question. Exit code 1 when a fix failed or the re-check still fails.`,
+before the question. The fixes are applied in order and the set stops at the first one that fails
+(or whose effect does not show in time): the ones after it are not attempted, and nothing already
+applied is undone automatically ("gkedoctor undo" reverts it). Exit code 1 when a fix failed or the
+re-check still fails.`,
 		Example: `  gkedoctor fix --demo clusterip-unreachable --yes
   gkedoctor fix --all --dry-run
   gkedoctor fix create-internal-lb/default/development-agent`,
@@ -146,34 +150,36 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 			return &silentExit{code: ExitOK}
 		}
 	}
-	failed := false
+	// One runner, one stop policy (internal/fixrun): in order, journal first, stop at the first fix
+	// that does not take, undo nothing, re-check on fresh facts.
 	start := time.Now()
-	for _, p := range plans {
-		fmt.Fprintf(progressW, "\n→ %s\n", p.Title)
-		res, err := s.Applier.Apply(ctx, p, func(line string) { fmt.Fprintf(progressW, "  … %s\n", line) })
-		af := AppliedFix{FixID: p.ID, Check: p.Check, Title: p.Title}
-		if res != nil && res.Entry != nil {
-			af.JournalID = res.Entry.ID
-			af.Message = strings.TrimSpace(res.Message + " " + res.Waited)
-		}
-		switch {
-		case err == nil:
-			af.State = "applied"
-			fmt.Fprintf(progressW, "  ✓ applied (journal %s). %s\n", af.JournalID, af.Message)
-		case fixes.IsWaitError(err):
-			af.State, af.Error = "not-effective", err.Error()
-			failed = true
-			fmt.Fprintf(progressW, "  ! %v (journal %s; undo with: gkedoctor undo %s)\n", err, af.JournalID, af.JournalID)
-		default:
-			af.State, af.Error = "failed", err.Error()
-			if res != nil && res.Entry != nil && res.Entry.State == fixes.StateAborted {
-				af.State = "aborted"
+	runner := &fixrun.Runner{Applier: s.Applier, Invalidate: func() { s.Inv.Invalidate() }, Engine: checks.DefaultEngine()}
+	set := runner.Apply(ctx, plans, fixrun.Events{
+		Start:    func(p *fixes.Plan) { fmt.Fprintf(progressW, "\n→ %s\n", p.Title) },
+		Progress: func(_ *fixes.Plan, line string) { fmt.Fprintf(progressW, "  … %s\n", line) },
+		Done: func(o fixrun.Outcome) {
+			switch o.State {
+			case fixrun.Applied:
+				fmt.Fprintf(progressW, "  ✓ applied (journal %s). %s\n", o.JournalID, o.Message)
+			case fixrun.NotEffective:
+				fmt.Fprintf(progressW, "  ! %v (journal %s; undo with: gkedoctor undo %s)\n", o.Err, o.JournalID, o.JournalID)
+			default:
+				fmt.Fprintf(progressW, "  ✗ %v\n", o.Err)
 			}
-			failed = true
-			fmt.Fprintf(progressW, "  ✗ %v\n", err)
+		},
+	})
+	for _, p := range set.NotAttempted() {
+		fmt.Fprintf(progressW, "\n– not attempted: %s\n", p.Title)
+	}
+	if note := set.StopNote(); note != "" {
+		fmt.Fprintf(progressW, "\n%s\n", note)
+	}
+	for _, o := range set.Outcomes() {
+		af := AppliedFix{FixID: o.Plan.ID, Check: o.Plan.Check, Title: o.Plan.Title, JournalID: o.JournalID, State: string(o.State), Message: o.Message}
+		if o.Err != nil {
+			af.Error = o.Err.Error()
 		}
 		outcomes = append(outcomes, af)
-		s.Inv.Invalidate()
 	}
 	// Re-run every selected check on fresh facts: a fix for one check changes what its supporting
 	// checks and its neighbours see too, and the report must not mix before and after.
@@ -181,12 +187,11 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	if textOut && len(again) > 0 {
 		fmt.Fprintln(progressW, "\nRe-checking:")
 	}
-	eng := &checks.Engine{Concurrency: 4, Timeout: 2 * time.Minute}
 	var onEvent func(checks.Event)
 	if textOut {
 		onEvent = report.NewText(ios.Out, report.TextOptions{Color: ios.ColorEnabled()}).Event
 	}
-	newResults := eng.Run(ctx, s.Env, again, onEvent)
+	newResults := runner.Recheck(ctx, s.Env, again, onEvent)
 	byID := map[string]checks.Result{}
 	for _, r := range newResults {
 		byID[r.ID] = r
@@ -198,7 +203,7 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	}
 	rep := newReport("fix", s, start, results)
 	err = o.finish(ios, rep, results, outcomes)
-	if failed {
+	if set.Failed() {
 		return &silentExit{code: ExitFindings}
 	}
 	return err

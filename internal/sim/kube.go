@@ -25,7 +25,6 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apimachinery/pkg/watch"
 	fakediscovery "k8s.io/client-go/discovery/fake"
-	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
@@ -50,14 +49,14 @@ var (
 	gvrRoleBindings    = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}
 )
 
-// kubeSide is the world's Kubernetes API: client-go's fake clientset made to behave like kube-apiserver
+// kubeSide is the world's Kubernetes API: client-go's fake clients (clientset.go) made to behave like kube-apiserver
 // where gkedoctor looks. Every request goes through react (in front of the fake's object tracker),
 // which does what the API server does and the tracker does not: uids, creation timestamps,
 // generateName, resourceVersions with 409 conflicts, status kept apart from spec, Service ClusterIP
 // and NodePort allocation, field selectors, and kicking the simulated controllers after each change.
 type kubeSide struct {
 	w       *World
-	rw, ro  *fake.Clientset
+	rw, ro  *clientset
 	tracker clienttesting.ObjectTracker
 
 	mu          sync.Mutex
@@ -69,7 +68,7 @@ type kubeSide struct {
 
 func newKubeSide(w *World) (*kubeSide, error) {
 	k := &kubeSide{w: w, rv: 4200, watches: map[*filterWatch]bool{}}
-	k.rw = fake.NewSimpleClientset()
+	k.rw = newClientset()
 	k.tracker = k.rw.Tracker()
 	objs, legacy, err := seedKube()
 	if err != nil {
@@ -107,7 +106,7 @@ func newKubeSide(w *World) (*kubeSide, error) {
 	k.rw.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = serverVersion
 
 	// The read-only client shares the reaction chains (and so the tracker) behind the guard.
-	k.ro = fake.NewSimpleClientset()
+	k.ro = newClientset()
 	k.ro.ReactionChain = append([]clienttesting.Reactor{&clienttesting.SimpleReactor{Verb: "*", Resource: "*", Reaction: guardReadOnly}},
 		k.rw.ReactionChain...)
 	k.ro.WatchReactionChain = append([]clienttesting.WatchReactor(nil), k.rw.WatchReactionChain...)
@@ -135,7 +134,7 @@ const maxActions = 20_000
 
 // trimActions empties an action log that grew past maxActions; it runs every half minute.
 func (k *kubeSide) trimActions(now time.Time) time.Time {
-	for _, c := range []*fake.Clientset{k.rw, k.ro} {
+	for _, c := range []*clientset{k.rw, k.ro} {
 		if len(c.Actions()) > maxActions {
 			c.ClearActions()
 		}

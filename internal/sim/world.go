@@ -193,7 +193,7 @@ func (w *World) Target() checks.Target {
 
 // KubeClient returns a client on the world's Kubernetes state; with readOnly every write is refused
 // with an *apierr.Error of kind ReadOnly (reads, watches and the review APIs pass), as internal/kube's
-// guard does. Both are *fake.Clientset sharing one object tracker (the writable one's Tracker()); each
+// guard does. Both are client-go fake clientsets (clientset.go) sharing one object tracker (the writable one's Tracker()); each
 // keeps its own action log.
 func (w *World) KubeClient(readOnly bool) kubernetes.Interface {
 	if readOnly {
