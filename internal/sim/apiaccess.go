@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes/fake"
 	kscheme "k8s.io/client-go/kubernetes/scheme"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -185,12 +184,12 @@ func (k *kubeSide) podLog(ns, name string) (string, error) {
 // demoClientset is the fake clientset with pods/log answered per pod (the fake's GetLogs action does
 // not carry the pod's name): the request is still recorded and guarded by the fake's chain.
 type demoClientset struct {
-	*fake.Clientset
+	*clientset
 	k *kubeSide
 }
 
 func (c demoClientset) CoreV1() corev1client.CoreV1Interface {
-	return demoCoreV1{CoreV1Interface: c.Clientset.CoreV1(), k: c.k}
+	return demoCoreV1{CoreV1Interface: c.clientset.CoreV1(), k: c.k}
 }
 
 type demoCoreV1 struct {

@@ -197,9 +197,9 @@ func (w *World) Target() checks.Target {
 // keeps its own action log.
 func (w *World) KubeClient(readOnly bool) kubernetes.Interface {
 	if readOnly {
-		return demoClientset{Clientset: w.kube.ro, k: w.kube}
+		return demoClientset{clientset: w.kube.ro, k: w.kube}
 	}
-	return demoClientset{Clientset: w.kube.rw, k: w.kube}
+	return demoClientset{clientset: w.kube.rw, k: w.kube}
 }
 
 // GCPEndpoint is the base URL of the fake Google API server (for gcp.Options.Endpoint).
