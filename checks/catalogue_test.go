@@ -175,10 +175,12 @@ type scanned struct {
 	lists  map[string]string // hard-coded lists of two or more supporting ids
 }
 
-var resultBuilders = map[string]bool{"FailResult": true, "WarnResult": true, "SkipResult": true}
+// resultBuilders take the cause first: the Result constructors, and the local fail/warn closures
+// checks use to fill a finding (sa_token_401.go's fail(cause, summary, plans...)).
+var resultBuilders = map[string]bool{"FailResult": true, "WarnResult": true, "SkipResult": true, "fail": true, "warn": true}
 
 // scanIDs collects the string literals the code uses as cause ids and as supporting-check ids:
-//   - the first argument of FailResult, WarnResult, SkipResult;
+//   - the first argument of FailResult, WarnResult, SkipResult and of local fail/warn closures;
 //   - a value given to a field or variable named Cause / cause* (composite literal key, assignment,
 //     declaration, []string{...} initialiser), compared with one (==, !=, switch case), or returned
 //     first by a function named *cause* or whose first result is named cause;
@@ -313,7 +315,7 @@ func scanFile(fset *token.FileSet, f *ast.File, out *scanned, supporting map[str
 					if _, ok := n.(*ast.FuncLit); ok {
 						return false
 					}
-					if ret, ok := n.(*ast.ReturnStmt); ok && len(ret.Results) > 1 {
+					if ret, ok := n.(*ast.ReturnStmt); ok && len(ret.Results) >= 1 {
 						add(out.causes, ret.Results[0])
 					}
 					return true

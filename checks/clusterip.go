@@ -44,8 +44,6 @@ func init() {
 var (
 	ILBWaitTimeout     = 10 * time.Minute
 	ILBPollInterval    = 2 * time.Second
-	DemoILBWaitTimeout = time.Minute
-	DemoPollInterval   = 100 * time.Millisecond
 	RunOpWaitTimeout   = 5 * time.Minute
 	RunOpPollInterval  = time.Second
 	// ProbeTimeout bounds the live TCP connect to a target.
@@ -352,10 +350,7 @@ func (r *reachRun) ilbPlan(ctx context.Context, t *target) *fixes.Plan {
 			why += fmt.Sprintf(" Global access is on because %s runs in %s and the cluster in %s.", s.Name, sr, r.f.Cluster.Region)
 		}
 	}
-	wait, poll := ILBWaitTimeout, ILBPollInterval
-	if r.env.Demo {
-		wait, poll = DemoILBWaitTimeout, DemoPollInterval
-	}
+	wait, poll := r.env.Waits.ilb()
 	return fixes.NewInternalLBPlan(r.env.FixDeps, fixes.InternalLB{Original: svc, Legacy: legacy, GlobalAccess: global, Why: strings.TrimSpace(why), WaitTimeout: wait, PollInterval: poll})
 }
 

@@ -211,15 +211,8 @@ func dnsModel(ctx context.Context, env *Env, f *dnsFacts) *dnsmodel.Model {
 	return m
 }
 
-// dnsVPCView reports whether the live resolver answers as the VPC resolver does for the client:
-// a resolver the user named, the VPC resolver itself, or the demo world's.
-func dnsVPCView(env *Env) bool {
-	if env.Resolver == "" {
-		return false
-	}
-	return env.ResolverWhy == "" || strings.HasPrefix(env.ResolverWhy, "from --resolver") ||
-		env.Resolver == probe.VPCResolver || env.Where == DemoWorld || env.Demo
-}
+// dnsVPCView reports whether the live resolver answers as the VPC resolver does for the client.
+func dnsVPCView(env *Env) bool { return env.Resolver != "" && env.ResolverSeesVPC }
 
 // dnsProbe queries the resolver once per name and run (both DNS checks share the answer).
 func dnsProbe(ctx context.Context, env *Env, name string) probe.DNSResult {

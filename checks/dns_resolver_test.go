@@ -20,7 +20,7 @@ import (
 // ADDR` with no kubeconfig: no cluster, no Google APIs, one resolver.
 func dnsNoGCPEnv(resolver string, names ...string) *Env {
 	inv := inventory.New(inventory.Scope{}, nil, nil, nil, apierr.NotConfiguredf("drop --no-gcp", "Google APIs are off (--no-gcp)"))
-	return &Env{Inv: inv, Targets: Targets{DNSNames: names}, Resolver: resolver, ResolverWhy: "from --resolver",
+	return &Env{Inv: inv, Targets: Targets{DNSNames: names}, Resolver: resolver, ResolverWhy: "from --resolver", ResolverSeesVPC: true,
 		Where: Laptop, ReadOnly: true, Now: time.Now}
 }
 
@@ -175,6 +175,7 @@ func TestDNSServfailOutcomesAgainstFakeDNS(t *testing.T) {
 	t.Run("system_resolver_is_not_the_vpc_view", func(t *testing.T) {
 		env := dnsNoGCPEnv(srv.Addr, "servfail.example.internal")
 		env.ResolverWhy = "the system resolver (first nameserver in resolv.conf); not on GCE, so answers may differ from what the VPC sees"
+		env.ResolverSeesVPC = false
 		res := dnsRun(t, env, "dns-servfail")
 		if res.Status != Skip || !hasStep(res, "query servfail.example.internal.", Skip, "not used for the verdict") {
 			t.Fatalf("a laptop's resolver decided the VPC's verdict%s", dnsDump(res))

@@ -201,7 +201,7 @@ func (w *dnsWorld) env() *Env {
 	e := &Env{Target: Target{Project: dwProject, Location: dwRegion, Cluster: dwCluster}, Targets: Targets{CloudRunService: dwRun},
 		Inv: inv, Where: Laptop, Now: time.Now, FixDeps: &fixes.Deps{Kube: w.kube, GCP: w.g}}
 	if w.resolver != "" {
-		e.Resolver, e.ResolverWhy = w.resolver, "from --resolver"
+		e.Resolver, e.ResolverWhy, e.ResolverSeesVPC = w.resolver, "from --resolver", true
 	} else {
 		e.ResolverWhy = "no DNS resolver found"
 	}

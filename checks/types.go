@@ -192,15 +192,38 @@ type Env struct {
 	ResolverWhy string
 	Dialer      Dialer // nil when live TCP probes cannot be made from here
 	Where       Where
-	ReadOnly    bool
-	Demo        bool
-	Now         func() time.Time
-	FixDeps     *fixes.Deps // clients for plans' appliers and undoers
+	// ResolverSeesVPC says Resolver answers as the VPC resolver does for the client (a resolver the
+	// user named with --resolver, the VPC resolver itself, or a simulated VPC's), so its answers may
+	// decide a DNS verdict; otherwise they are shown and never decide.
+	ResolverSeesVPC bool
+	// Waits are how long fixes wait for their effect; zero fields mean the production defaults.
+	Waits    Waits
+	ReadOnly bool
+	Now      func() time.Time
+	FixDeps  *fixes.Deps // clients for plans' appliers and undoers
 	// KubeREST is the Kubernetes client's configuration (the kubeconfig's transport: proxy, CA, client
 	// certificate, exec plugin, and the read-only guard), for probes that speak raw HTTP to the API
 	// server (the WebSocket handshakes); nil when there is no cluster.
 	KubeREST *rest.Config
 	deps     *depRunner
+}
+
+// Waits bound a fix's wait for its effect (an internal LB's IP, a Cloud Run revision): a network
+// whose controllers answer in seconds (a simulated one, a test's) sets shorter ones.
+type Waits struct {
+	ILB, Poll time.Duration
+}
+
+// ilb returns the internal-LB wait and poll interval, with the production defaults for zero fields.
+func (w Waits) ilb() (wait, poll time.Duration) {
+	wait, poll = ILBWaitTimeout, ILBPollInterval
+	if w.ILB > 0 {
+		wait = w.ILB
+	}
+	if w.Poll > 0 {
+		poll = w.Poll
+	}
+	return wait, poll
 }
 
 // CanProbeVPC reports whether live probes to VPC-internal addresses are possible from here.

@@ -454,7 +454,7 @@ func testConfig(t *testing.T, readOnly bool) (config, *testChecks, *spyApplier) 
 	env := &checks.Env{
 		Target: checks.Target{Project: "dev-orchestra", Location: "europe-west1", Cluster: "dev-orchestra-cluster",
 			Namespace: "default", Context: "demo"},
-		Where: checks.DemoWorld, ReadOnly: readOnly, Demo: true,
+		Where: checks.DemoWorld, ReadOnly: readOnly, ResolverSeesVPC: true,
 	}
 	dir := t.TempDir()
 	cfg := config{

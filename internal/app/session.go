@@ -70,6 +70,8 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		dialer  checks.Dialer
 		resolv  string
 		why     string
+		vpcView bool         // the resolver answers as the VPC does for the client
+		waits   checks.Waits // zero: production waits
 		gcpOpts = gcp.Options{ReadOnly: o.ReadOnly, UserAgent: "gkedoctor/" + version.Version}
 	)
 	if o.Resolver != "" {
@@ -77,7 +79,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		if err != nil {
 			return nil, &UsageError{Msg: err.Error()}
 		}
-		resolv, why = r.Addr, r.Why
+		resolv, why, vpcView = r.Addr, r.Why, true // the user says it is the resolver that matters
 	}
 	if o.Demo {
 		if DemoStarter == nil {
@@ -104,6 +106,9 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		if resolv == "" {
 			resolv, why = w.Resolver(), "the demo world's VPC resolver (plays 169.254.169.254)"
 		}
+		// The simulated VPC's resolver answers as the VPC does, and its controllers in seconds.
+		vpcView = resolv == w.Resolver() || vpcView
+		waits = checks.Waits{ILB: time.Minute, Poll: 100 * time.Millisecond}
 	} else {
 		target = checks.Target{Project: o.Project, Location: o.Location, Cluster: o.Cluster,
 			Namespace: o.namespace(), Context: o.resolved.Context}
@@ -133,7 +138,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		}
 		if resolv == "" {
 			if r, err := probe.ChooseResolver("", probe.HostEnvironment{}); err == nil {
-				resolv, why = r.Addr, r.Why
+				resolv, why, vpcView = r.Addr, r.Why, r.Addr == probe.VPCResolver
 			} else {
 				why = err.Error()
 			}
@@ -154,18 +159,19 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	}
 	s.Inv = inventory.New(inventory.Scope{Project: target.Project, Location: target.Location, Cluster: target.Cluster}, kc, s.KubeErr, g, s.GCPErr)
 	s.Env = &checks.Env{
-		Target:      target,
-		Targets:     checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers},
-		Inv:         s.Inv,
-		Resolver:    resolv,
-		ResolverWhy: why,
-		Dialer:      dialer,
-		Where:       where,
-		ReadOnly:    o.ReadOnly,
-		Demo:        o.Demo,
-		Now:         time.Now,
-		FixDeps:     &fixes.Deps{Kube: kc, GCP: g},
-		KubeREST:    kcfg,
+		Target:          target,
+		Targets:         checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers},
+		Inv:             s.Inv,
+		Resolver:        resolv,
+		ResolverWhy:     why,
+		Dialer:          dialer,
+		Where:           where,
+		ReadOnly:        o.ReadOnly,
+		ResolverSeesVPC: vpcView,
+		Waits:           waits,
+		Now:             time.Now,
+		FixDeps:         &fixes.Deps{Kube: kc, GCP: g},
+		KubeREST:        kcfg,
 	}
 	dir := o.JournalDir
 	if dir == "" {

@@ -356,7 +356,7 @@ func confirm(ios *iostreams.IOStreams, q string) bool {
 }
 
 func describeTarget(s *app.Session) string {
-	if s.Env.Demo {
+	if s.Env.Where == checks.DemoWorld {
 		return "the demo world"
 	}
 	t := s.Env.Target
