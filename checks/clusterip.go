@@ -42,10 +42,10 @@ func init() {
 // usually takes a few) and five for a Cloud Run revision; the demo world's controllers answer in
 // seconds, and tests set these to seconds before running checks.
 var (
-	ILBWaitTimeout     = 10 * time.Minute
-	ILBPollInterval    = 2 * time.Second
-	RunOpWaitTimeout   = 5 * time.Minute
-	RunOpPollInterval  = time.Second
+	ILBWaitTimeout    = 10 * time.Minute
+	ILBPollInterval   = 2 * time.Second
+	RunOpWaitTimeout  = 5 * time.Minute
+	RunOpPollInterval = time.Second
 	// ProbeTimeout bounds the live TCP connect to a target.
 	ProbeTimeout = 3 * time.Second
 )
