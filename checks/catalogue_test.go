@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -337,4 +338,23 @@ func scanFile(fset *token.FileSet, f *ast.File, out *scanned, supporting map[str
 		}
 		return true
 	})
+}
+
+// TestEachCheckLivesInAFileNamedAfterItsID: a newcomer finds a check by its id — checks/ID.go (dashes
+// as underscores) holds its registration and its decision list.
+func TestEachCheckLivesInAFileNamedAfterItsID(t *testing.T) {
+	for _, c := range Registered() {
+		if strings.HasPrefix(c.ID(), "test-") {
+			continue
+		}
+		file := strings.ReplaceAll(c.ID(), "-", "_") + ".go"
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Errorf("check %s: %v (a check lives in checks/%s)", c.ID(), err, file)
+			continue
+		}
+		if !strings.Contains(string(b), `Register(`) || !strings.Contains(string(b), `"`+c.ID()+`"`) {
+			t.Errorf("check %s: %s does not register it", c.ID(), file)
+		}
+	}
 }

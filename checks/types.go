@@ -1,6 +1,9 @@
 // Package checks holds the Check interface, the registry, the embedded catalogue and the engine that
-// runs checks concurrently and reports their progress. Each failure mode's checks live in their own
-// file; they read shared facts through internal/inventory and never call a client for them directly.
+// runs checks concurrently and reports their progress. Each check lives in a file named after its id
+// (clusterip-unreachable in clusterip_unreachable.go, …) that holds its registration and its decision
+// list; a family's shared facts live beside them (reach.go and path.go for reachability, dns_facts.go
+// for DNS, source.go for the client's network). Checks read facts through internal/inventory and the
+// one network model (internal/model, internal/firewall, internal/dnsmodel), never a client directly.
 package checks
 
 import (
