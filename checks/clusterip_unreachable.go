@@ -140,9 +140,30 @@ func prefixOr(p netip.Prefix) string {
 }
 
 // judge walks the causes in order for one target.
+// judge decides one target with the decision list below, in order of likelihood: the first decision
+// that confirms a cause is the verdict; what could not be looked at along the way turns a would-be
+// pass into a skip naming it.
 func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
+	var cnl couldNotLook
+	for _, decide := range []func(context.Context, *target, *couldNotLook) *verdict{
+		r.decideIsService, // 0: a Service of this cluster at all
+		r.decideExposure,  // 1–2: an internal load balancer, provisioned, and used
+		r.decideFirewall,  // 3: firewall from each client's range to the nodes on the port
+		r.decideRegion,    // 4: region versus global access
+		r.decideVPCAccess, // 5: VPC access, egress and network of each client
+		r.decideConnector, // 6: the connector is READY
+	} {
+		if v := decide(ctx, t, &cnl); v != nil {
+			return v
+		}
+	}
+	return r.decidePass(t, &cnl)
+}
+
+// decideIsService: a target that is no Service of this cluster is not judged here, except a cluster
+// name whose Service does not exist (VPC clients can neither resolve nor reach it).
+func (r *reachRun) decideIsService(_ context.Context, t *target, _ *couldNotLook) *verdict {
 	v := &verdict{T: t}
-	f := r.f
 	if t.Err != nil {
 		v.Status, v.Err, v.Dep = Skip, t.Err, "ilb-provisioned"
 		return v
@@ -158,15 +179,20 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 		v.Summary = fmt.Sprintf("%s (%s) is not a Service of this cluster (%s): not judged here", t.Dest.Host, t.Dest.From, strings.ReplaceAll(t.Dest.Kind, "-", " "))
 		return v
 	}
-	ref := t.Svc.Namespace + "/" + t.Svc.Name
 	if t.Svc.Spec.Type == corev1.ServiceTypeExternalName {
 		v.Skipped, v.Status = true, Skip
-		v.Summary = fmt.Sprintf("%s is an ExternalName Service (a CNAME to %s): there is nothing in the cluster to expose; not judged here", ref, t.Svc.Spec.ExternalName)
+		v.Summary = fmt.Sprintf("%s/%s is an ExternalName Service (a CNAME to %s): there is nothing in the cluster to expose; not judged here", t.Svc.Namespace, t.Svc.Name, t.Svc.Spec.ExternalName)
 		return v
 	}
-	fd := r.ilb.finding(t)
-	// 1–2: an internal load balancer for the Service, provisioned.
-	if fd != nil {
+	return nil
+}
+
+// decideExposure: an internal load balancer exposes the Service and is provisioned, and the client
+// calls it rather than the ClusterIP.
+func (r *reachRun) decideExposure(ctx context.Context, t *target, _ *couldNotLook) *verdict {
+	v := &verdict{T: t}
+	ref := t.Svc.Namespace + "/" + t.Svc.Name
+	if fd := r.ilb.finding(t); fd != nil {
 		switch fd.Cause {
 		case "target-is-clusterip", "ilb-external":
 			v.Status, v.Cause, v.Dep = Fail, fd.Cause, "ilb-provisioned"
@@ -179,16 +205,19 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 			return v
 		}
 	}
-	if (t.Dest.Kind == TargetClusterIP || t.Dest.Kind == TargetZoneName && t.isClusterIPAddr(f.Model)) && t.LBIP != "" {
+	if (t.Dest.Kind == TargetClusterIP || t.Dest.Kind == TargetZoneName && t.isClusterIPAddr(r.f.Model)) && t.LBIP != "" {
 		v.Status, v.Cause, v.Dep = Fail, "target-is-clusterip", "ilb-provisioned"
 		v.Summary = fmt.Sprintf("%s calls the ClusterIP %s of %s, which the VPC cannot route, although %s/%s exposes it at %s:%d", r.who(t), t.addrPort(), ref, t.ILB.Namespace, t.ILB.Name, t.LBIP, t.ILBPort)
 		v.Plans = append(v.Plans, r.pointClientPlans(t)...)
 		return v
 	}
-	srcs := f.sourcesOf(t)
-	var cnl couldNotLook
-	// 3: firewall from each client's range to the nodes on the port.
-	for _, src := range srcs {
+	return nil
+}
+
+// decideFirewall: what the VPC enforces lets each client's range reach the nodes on the port.
+func (r *reachRun) decideFirewall(_ context.Context, t *target, cnl *couldNotLook) *verdict {
+	v := &verdict{T: t}
+	for _, src := range r.f.sourcesOf(t) {
 		if !src.HasVPCAccess() {
 			continue
 		}
@@ -201,7 +230,7 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 			v.Status, v.Cause, v.Dep, v.Src = fw.Status, fw.Cause, "firewall-serverless-to-nodes", src
 			v.Summary = fw.Summary
 			manual := ""
-			if fd != nil {
+			if fd := r.ilb.finding(t); fd != nil {
 				manual = fd.ManualChange
 			}
 			if fw.Status == Fail && r.fw.Nodes != nil {
@@ -212,22 +241,35 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 			cnl.add(fw.Err)
 		}
 	}
-	// 4: region versus global access.
-	if fd != nil {
-		for _, rf := range fd.Region {
-			switch {
-			case rf.Err != nil:
-				cnl.add(rf.Err)
-			case rf.Mismatch:
-				v.Status, v.Cause, v.Dep, v.Src = Fail, "region-mismatch", "ilb-provisioned", rf.Src
-				v.Summary = fmt.Sprintf("%s is in %s, the internal load balancer %s/%s in %s, and global access is off (%s)", sourceLabel(rf.Src), rf.SrcRegion, t.ILB.Namespace, t.ILB.Name, rf.LBRegion, rf.From)
-				v.Plans = append(v.Plans, globalAccessAdvice(t))
-				return v
-			}
+	return nil
+}
+
+// decideRegion: a client in another region than the internal load balancer needs global access.
+func (r *reachRun) decideRegion(_ context.Context, t *target, cnl *couldNotLook) *verdict {
+	fd := r.ilb.finding(t)
+	if fd == nil {
+		return nil
+	}
+	v := &verdict{T: t}
+	for _, rf := range fd.Region {
+		switch {
+		case rf.Err != nil:
+			cnl.add(rf.Err)
+		case rf.Mismatch:
+			v.Status, v.Cause, v.Dep, v.Src = Fail, "region-mismatch", "ilb-provisioned", rf.Src
+			v.Summary = fmt.Sprintf("%s is in %s, the internal load balancer %s/%s in %s, and global access is off (%s)", sourceLabel(rf.Src), rf.SrcRegion, t.ILB.Namespace, t.ILB.Name, rf.LBRegion, rf.From)
+			v.Plans = append(v.Plans, globalAccessAdvice(t))
+			return v
 		}
 	}
-	// 5: VPC access, egress and network of each client.
-	for _, src := range srcs {
+	return nil
+}
+
+// decideVPCAccess: each client has VPC access into the cluster's network, with egress that sends the
+// target's address through it.
+func (r *reachRun) decideVPCAccess(_ context.Context, t *target, cnl *couldNotLook) *verdict {
+	v := &verdict{T: t}
+	for _, src := range r.f.sourcesOf(t) {
 		eg := r.eg.finding(src)
 		if eg == nil {
 			continue
@@ -236,7 +278,7 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 		case eg.Cause == "no-vpc-access" && !eg.NetworkMismatch:
 			v.Status, v.Cause, v.Dep, v.Src = Fail, "no-vpc-access", "run-vpc-egress", src
 			v.Summary = eg.Summary
-			v.Plans = append(v.Plans, vpcAccessAdvice(src, f.Cluster))
+			v.Plans = append(v.Plans, vpcAccessAdvice(src, r.f.Cluster))
 			return v
 		case eg.Cause == "egress-private-ranges-only" && containsTarget(eg.Offending, t):
 			v.Status, v.Cause, v.Dep, v.Src = Fail, "egress-private-ranges-only", "run-vpc-egress", src
@@ -246,14 +288,19 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 		case eg.NetworkMismatch:
 			v.Status, v.Cause, v.Dep, v.Src = Fail, "no-vpc-access", "run-vpc-egress", src
 			v.Summary = eg.Summary
-			v.Plans = append(v.Plans, networkAdvice(src, eg, f.Cluster))
+			v.Plans = append(v.Plans, networkAdvice(src, eg, r.f.Cluster))
 			return v
 		case eg.Status == Skip:
 			cnl.add(eg.Err)
 		}
 	}
-	// 6: the connector is READY.
-	for _, src := range srcs {
+	return nil
+}
+
+// decideConnector: the connector each client uses is READY.
+func (r *reachRun) decideConnector(_ context.Context, t *target, cnl *couldNotLook) *verdict {
+	v := &verdict{T: t}
+	for _, src := range r.f.sourcesOf(t) {
 		if src.Connector == "" {
 			continue
 		}
@@ -266,21 +313,29 @@ func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 			v.Status, v.Cause, v.Dep, v.Src = c.Status, c.Cause, "vpc-connector-ready", src
 			v.Summary = c.Summary
 			if c.Connector != nil {
-				v.Plans = append(v.Plans, connectorAdvice(c, usersOf(f, src.Connector)))
+				v.Plans = append(v.Plans, connectorAdvice(c, usersOf(r.f, src.Connector)))
 			}
 			return v
 		case Skip:
 			cnl.add(c.Err)
 		}
 	}
+	return nil
+}
+
+// decidePass: no cause confirmed. A pass only when every aspect could be looked at.
+func (r *reachRun) decidePass(t *target, cnl *couldNotLook) *verdict {
+	v := &verdict{T: t}
+	srcs := r.f.sourcesOf(t)
 	if len(cnl.errs) > 0 {
 		v.Status, v.Err = Skip, cnl.errs[0]
 		return v
 	}
-	if len(srcs) == 0 && f.RunErr != nil {
-		v.Status, v.Err, v.Dep = Skip, f.RunErr, "run-vpc-egress"
+	if len(srcs) == 0 && r.f.RunErr != nil {
+		v.Status, v.Err, v.Dep = Skip, r.f.RunErr, "run-vpc-egress"
 		return v
 	}
+	ref := t.Svc.Namespace + "/" + t.Svc.Name
 	v.Status = Pass
 	switch {
 	case t.usesILB():
