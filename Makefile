@@ -9,7 +9,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/gkedoctor/gkedoctor/internal/version.Version=$(VERSION)
 PKGS      := ./...
 
-.PHONY: all build test test-deps testbin unit lint bench demo clean
+.PHONY: all build test test-deps testbin unit lint bench demo clean release-matrix
 
 all: build
 
@@ -29,6 +29,11 @@ test: test-deps testbin lint
 	GKEDOCTOR_TESTBIN="$$(bash hack/testbin/build.sh | tail -n 1)" GKEDOCTOR_REQUIRE_TESTBIN=1 \
 	GKEDOCTOR_GORELEASER="$$(bash hack/tools/build-goreleaser.sh | tail -n 1)" \
 		$(GO) test -race -count=1 -timeout 45m $(PKGS)
+
+# The release matrix (linux/darwin/windows × amd64/arm64) cross-compiled with the release flags: the
+# release does this itself; `make test` builds and runs the native target only.
+release-matrix:
+	GKEDOCTOR_RELEASE_MATRIX=1 $(GO) test -count=1 -run TestReleaseMatrixBuilds ./internal/release
 
 # Fast loop: no set-up; tests that need the real servers skip and say so.
 unit:
