@@ -208,20 +208,20 @@ func (i *Inventory) FirewallSet(ctx context.Context, project, network, region st
 	return set, nil
 }
 
-// ForwardingRules lists the forwarding rules of a region.
+// ForwardingRules lists the forwarding rules of a region: the region's part of the project's one
+// aggregated list (AllForwardingRules), so a run reads the project's rules once whoever asks.
 func (i *Inventory) ForwardingRules(ctx context.Context, project, region string) ([]*compute.ForwardingRule, error) {
-	return Memo(ctx, i, KeyFwdRules+project+"/"+region, func(ctx context.Context) ([]*compute.ForwardingRule, error) {
-		g, err := i.GCP()
-		if err != nil {
-			return nil, err
+	all, err := i.AllForwardingRules(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	var out []*compute.ForwardingRule
+	for _, fr := range all {
+		if gref.ShortName(fr.Region) == region {
+			out = append(out, fr)
 		}
-		var out []*compute.ForwardingRule
-		err = g.Compute.ForwardingRules.List(project, region).Pages(ctx, func(l *compute.ForwardingRuleList) error {
-			out = append(out, l.Items...)
-			return nil
-		})
-		return out, gcp.Map(err, "list forwarding rules", "projects/"+project+"/regions/"+region+"/forwardingRules")
-	})
+	}
+	return out, nil
 }
 
 // Subnetwork returns one subnetwork.
