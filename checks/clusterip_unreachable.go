@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
@@ -400,7 +401,7 @@ func (r *reachRun) ilbPlan(ctx context.Context, t *target) *fixes.Plan {
 	legacy, why := r.legacyAnnotation(ctx)
 	global := false
 	for _, s := range r.f.sourcesOf(t) {
-		if sr := Region(s.Location); sr != "" && r.f.Cluster.Region != "" && sr != r.f.Cluster.Region {
+		if sr := gref.Region(s.Location); sr != "" && r.f.Cluster.Region != "" && sr != r.f.Cluster.Region {
 			global = true
 			why += fmt.Sprintf(" Global access is on because %s runs in %s and the cluster in %s.", s.Name, sr, r.f.Cluster.Region)
 		}
@@ -460,7 +461,7 @@ func (r *reachRun) pointClientPlans(t *target) []*fixes.Plan {
 				Description: fmt.Sprintf("%s holds %s, a ClusterIP. Setting it to %s deploys a new revision; undo by setting it back. "+
 					"The LB IP is not reserved: a name you publish for it (see dns-stale-record) survives re-creation better.", u.EnvVar, u.URL, nu),
 				Diff:     fixes.Diff(u.EnvVar+"="+u.URL+"\n", u.EnvVar+"="+nu+"\n"),
-				Commands: []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --update-env-vars %s=%s", src.Name, src.Location, projectOf(src.FullName), u.EnvVar, nu)},
+				Commands: []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --update-env-vars %s=%s", src.Name, src.Location, gref.ProjectOf(src.FullName), u.EnvVar, nu)},
 			})
 		}
 	}
@@ -491,7 +492,7 @@ func globalAccessAdvice(t *target) *fixes.Plan {
 func vpcAccessAdvice(src *Source, cf *model.Cluster) *fixes.Plan {
 	subnet := "SUBNET"
 	if cf.Subnetwork != "" {
-		subnet = ShortName(cf.Subnetwork)
+		subnet = gref.ShortName(cf.Subnetwork)
 	}
 	return &fixes.Plan{
 		ID:    "vpc-access/" + src.Location + "/" + src.Name,
@@ -500,8 +501,8 @@ func vpcAccessAdvice(src *Source, cf *model.Cluster) *fixes.Plan {
 			"(or a Serverless VPC Access connector in the same region) deploys a new revision; undo with --clear-network / --clear-vpc-connector.",
 		Advice: true, Reversible: true,
 		Commands: []string{
-			fmt.Sprintf("gcloud run services update %s --region %s --project %s --network %s --subnet %s --vpc-egress=private-ranges-only", src.Name, src.Location, projectOf(src.FullName), orPlaceholder(cf.NetworkName(), "NETWORK"), subnet),
-			fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-connector CONNECTOR --vpc-egress=private-ranges-only   # or, with a connector", src.Name, src.Location, projectOf(src.FullName)),
+			fmt.Sprintf("gcloud run services update %s --region %s --project %s --network %s --subnet %s --vpc-egress=private-ranges-only", src.Name, src.Location, gref.ProjectOf(src.FullName), orPlaceholder(cf.NetworkName(), "NETWORK"), subnet),
+			fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-connector CONNECTOR --vpc-egress=private-ranges-only   # or, with a connector", src.Name, src.Location, gref.ProjectOf(src.FullName)),
 		},
 	}
 }
@@ -514,7 +515,7 @@ func networkAdvice(src *Source, eg *egressFinding, cf *model.Cluster) *fixes.Pla
 			"(peering is VPC-wide: decide it with the network's owner).", src.Name, eg.Network, cf.Network),
 		Advice: true, VPCWide: true, Reversible: true,
 		Commands: []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --network %s --subnet SUBNET --vpc-egress=private-ranges-only",
-			src.Name, src.Location, projectOf(src.FullName), cf.NetworkName())},
+			src.Name, src.Location, gref.ProjectOf(src.FullName), cf.NetworkName())},
 	}
 }
 
@@ -694,13 +695,13 @@ func (r *reachRun) pathOf(v *verdict) []string {
 		hops = append(hops, sourceLabel(src))
 		switch {
 		case src.Connector != "":
-			h := "connector " + ShortName(src.Connector)
+			h := "connector " + gref.ShortName(src.Connector)
 			if c := r.conn.finding(src); c != nil && c.Connector != nil {
 				h += fmt.Sprintf(" (%s, %s)", orPlaceholder(c.Connector.IpCidrRange, "subnet"), c.Connector.State)
 			}
 			hops = append(hops, h+", egress "+src.EffectiveEgress())
 		case src.DirectVPC != nil:
-			hops = append(hops, "Direct VPC egress (subnet "+orPlaceholder(ShortName(src.DirectVPC.Subnetwork), "?")+"), egress "+src.EffectiveEgress())
+			hops = append(hops, "Direct VPC egress (subnet "+orPlaceholder(gref.ShortName(src.DirectVPC.Subnetwork), "?")+"), egress "+src.EffectiveEgress())
 		default:
 			hops = append(hops, "no VPC access")
 		}

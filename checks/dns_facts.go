@@ -341,7 +341,7 @@ func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
 	}
 	p := fixes.OwnedZoneParams{Project: f.Project, Network: f.Network, GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps}
 	if f.Cluster != nil {
-		p.Cluster = ShortName(f.Cluster.Name)
+		p.Cluster = gref.ShortName(f.Cluster.Name)
 	}
 	if dnsVPCView(env) {
 		p.Resolver = env.Resolver

@@ -517,7 +517,7 @@ func dnsSelector(s *corev1.Service) string {
 // change of clusterDnsScope (it needs a re-create).
 func dnsAdditiveAdvice(env *Env, f *dnsFacts) *fixes.Plan {
 	return &fixes.Plan{
-		ID: "additive-vpc-scope/" + ShortName(f.Cluster.Name), Title: "For headless Services: publish the cluster's records to the VPC with additive VPC scope", Advice: true,
+		ID: "additive-vpc-scope/" + gref.ShortName(f.Cluster.Name), Title: "For headless Services: publish the cluster's records to the VPC with additive VPC scope", Advice: true,
 		Description: "Additive VPC scope keeps cluster scope and adds a zone under a domain unique in the VPC, visible to the VPC (Standard clusters; on Autopilot only at creation; not in Shared VPC service projects). " +
 			"Headless Services then resolve to their ready pod IPs (routable only in VPC-native clusters). ClusterIP Services still resolve to ClusterIPs, which the VPC cannot reach: for them use an internal load balancer and a zone you own. " +
 			"Whether it can be enabled in place on every Standard version is not confirmed. Never change clusterDnsScope of an existing cluster: that needs a re-create.",

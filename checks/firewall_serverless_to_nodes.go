@@ -254,23 +254,23 @@ func sourceRange(ctx context.Context, env *Env, src *Source) (netip.Prefix, fire
 			return netip.Prefix{}, ep, "", err
 		}
 		loc := locationOf(src.Connector)
-		ep.Tags = []string{connectorTag, "vpc-connector-" + loc + "-" + ShortName(src.Connector)}
+		ep.Tags = []string{connectorTag, "vpc-connector-" + loc + "-" + gref.ShortName(src.Connector)}
 		if c.IpCidrRange != "" {
 			pr, err := netip.ParsePrefix(c.IpCidrRange)
 			if err != nil {
-				return netip.Prefix{}, ep, "", fmt.Errorf("connector %s has an unreadable ipCidrRange %q", ShortName(src.Connector), c.IpCidrRange)
+				return netip.Prefix{}, ep, "", fmt.Errorf("connector %s has an unreadable ipCidrRange %q", gref.ShortName(src.Connector), c.IpCidrRange)
 			}
 			ep.Ranges = []netip.Prefix{pr.Masked()}
-			return pr.Masked(), ep, "connector " + ShortName(src.Connector) + " range " + pr.Masked().String(), nil
+			return pr.Masked(), ep, "connector " + gref.ShortName(src.Connector) + " range " + pr.Masked().String(), nil
 		}
 		if c.Subnet != nil && c.Subnet.Name != "" {
 			proj := c.Subnet.ProjectId
 			if proj == "" {
-				proj = projectOf(src.Connector)
+				proj = gref.ProjectOf(src.Connector)
 			}
-			return subnetRange(ctx, env, proj, Region(loc), c.Subnet.Name, ep, "connector "+ShortName(src.Connector)+" subnet ")
+			return subnetRange(ctx, env, proj, gref.Region(loc), c.Subnet.Name, ep, "connector "+gref.ShortName(src.Connector)+" subnet ")
 		}
-		return netip.Prefix{}, ep, "", fmt.Errorf("connector %s has neither an ipCidrRange nor a subnet", ShortName(src.Connector))
+		return netip.Prefix{}, ep, "", fmt.Errorf("connector %s has neither an ipCidrRange nor a subnet", gref.ShortName(src.Connector))
 	}
 	if src.DirectVPC != nil {
 		ep.Tags = src.DirectVPC.Tags
@@ -278,19 +278,14 @@ func sourceRange(ctx context.Context, env *Env, src *Source) (netip.Prefix, fire
 		if sub == "" {
 			return netip.Prefix{}, ep, "", fmt.Errorf("Direct VPC egress of %s names no subnetwork, so its source range is unknown", src.Name)
 		}
-		proj, region := projectOf(src.FullName), Region(src.Location)
-		if strings.Contains(sub, "/") {
-			parts := strings.Split(sub, "/")
-			for i := 0; i+1 < len(parts); i++ {
-				switch parts[i] {
-				case "projects":
-					proj = parts[i+1]
-				case "regions":
-					region = parts[i+1]
-				}
-			}
+		proj, region, name := gref.SplitSubnetwork(sub)
+		if proj == "" {
+			proj = gref.ProjectOf(src.FullName)
 		}
-		return subnetRange(ctx, env, proj, region, ShortName(sub), ep, "Direct VPC subnet ")
+		if region == "" {
+			region = gref.Region(src.Location)
+		}
+		return subnetRange(ctx, env, proj, region, name, ep, "Direct VPC subnet ")
 	}
 	return netip.Prefix{}, ep, "", nil
 }
@@ -556,7 +551,7 @@ func connectorOrSubnetCommand(src *Source) string {
 		return connectorDescribe(src)
 	}
 	if src.DirectVPC != nil {
-		return fmt.Sprintf("gcloud compute networks subnets describe %s --region %s --format='value(ipCidrRange)'", ShortName(src.DirectVPC.Subnetwork), Region(src.Location))
+		return fmt.Sprintf("gcloud compute networks subnets describe %s --region %s --format='value(ipCidrRange)'", gref.ShortName(src.DirectVPC.Subnetwork), gref.Region(src.Location))
 	}
 	return runDescribe(src)
 }

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 )
@@ -209,7 +210,7 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 }
 
 func regionFor(ctx context.Context, env *Env, f *reachFacts, t *target, src *Source) regionFinding {
-	rf := regionFinding{Src: src, SrcRegion: Region(src.Location), LBRegion: f.Cluster.Region}
+	rf := regionFinding{Src: src, SrcRegion: gref.Region(src.Location), LBRegion: f.Cluster.Region}
 	if rf.SrcRegion == "" || rf.LBRegion == "" || rf.SrcRegion == rf.LBRegion {
 		return rf
 	}

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 )
@@ -129,15 +130,6 @@ func ExtractURLs(envVar, value string) []ClientURL {
 	return out
 }
 
-// Region returns the region of a location (a zone's region, or the region itself).
-func Region(location string) string {
-	parts := strings.Split(location, "-")
-	if len(parts) == 3 && len(parts[2]) == 1 {
-		return parts[0] + "-" + parts[1]
-	}
-	return location
-}
-
 var pathSlot = inventory.NewSlot[*Path]("path")
 
 // DiscoverPath finds the sources and targets of this run, once per run (memoised in the inventory).
@@ -151,7 +143,7 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 	p := &Path{}
 	inv := env.Inv
 	// Sources: the named Cloud Run service, else every service of the location with VPC access.
-	location := Region(inv.Scope.Location)
+	location := gref.Region(inv.Scope.Location)
 	var services []*run.GoogleCloudRunV2Service
 	if env.Targets.CloudRunService != "" {
 		loc, name := CloudRunRef(env.Targets.CloudRunService, location)
@@ -338,7 +330,7 @@ func sourceOf(s *run.GoogleCloudRunV2Service) Source {
 			src.DirectVPC = &DirectVPC{Network: ni.Network, Subnetwork: ni.Subnetwork, Tags: ni.Tags}
 		}
 		if src.Connector != "" && !strings.Contains(src.Connector, "/") {
-			src.Connector = fmt.Sprintf("projects/%s/locations/%s/connectors/%s", projectOf(s.Name), src.Location, src.Connector)
+			src.Connector = fmt.Sprintf("projects/%s/locations/%s/connectors/%s", gref.ProjectOf(s.Name), src.Location, src.Connector)
 		}
 	}
 	var names []string
@@ -356,20 +348,4 @@ func sourceOf(s *run.GoogleCloudRunV2Service) Source {
 		src.URLs = append(src.URLs, ExtractURLs(n, envs[n])...)
 	}
 	return src
-}
-
-func projectOf(full string) string {
-	parts := strings.Split(full, "/")
-	if len(parts) >= 2 && parts[0] == "projects" {
-		return parts[1]
-	}
-	return ""
-}
-
-// ShortName returns the last segment of a resource name or URL.
-func ShortName(s string) string {
-	if i := strings.LastIndex(s, "/"); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
@@ -67,7 +68,7 @@ func TestMapHost(t *testing.T) {
 }
 
 func TestRegion(t *testing.T) {
-	if Region("europe-west1-b") != "europe-west1" || Region("europe-west1") != "europe-west1" || Region("") != "" {
+	if gref.Region("europe-west1-b") != "europe-west1" || gref.Region("europe-west1") != "europe-west1" || gref.Region("") != "" {
 		t.Fatal("region")
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 )
@@ -109,7 +110,7 @@ func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 		m := model.For(ctx, env.Inv)
 		f := &reachFacts{Path: p, Model: m, Cluster: m.ClusterOrScope(), ClusterErr: m.ClusterErr}
 		if env.Targets.CloudRunService == "" && env.Inv.Scope.Project != "" && env.Inv.Scope.Location != "" {
-			if _, err := env.Inv.RunServices(ctx, Region(env.Inv.Scope.Location)); err != nil {
+			if _, err := env.Inv.RunServices(ctx, gref.Region(env.Inv.Scope.Location)); err != nil {
 				f.RunErr = err
 			}
 		}
@@ -223,7 +224,7 @@ func kubectlEvents(ns, name string) string {
 }
 
 func runDescribe(s *Source) string {
-	return fmt.Sprintf("gcloud run services describe %s --region %s --project %s --format='value(template.vpcAccess)'", s.Name, s.Location, projectOf(s.FullName))
+	return fmt.Sprintf("gcloud run services describe %s --region %s --project %s --format='value(template.vpcAccess)'", s.Name, s.Location, gref.ProjectOf(s.FullName))
 }
 
 // sourceLabel names a source with its location.

@@ -75,7 +75,7 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 		return fd
 	}
 	if src.Connector != "" {
-		step(Pass, "VPC access of "+label, "Serverless VPC Access connector "+ShortName(src.Connector), runDescribe(src))
+		step(Pass, "VPC access of "+label, "Serverless VPC Access connector "+gref.ShortName(src.Connector), runDescribe(src))
 	} else {
 		step(Pass, "VPC access of "+label, fmt.Sprintf("Direct VPC egress: network %s, subnetwork %s", src.DirectVPC.Network, orPlaceholder(src.DirectVPC.Subnetwork, "(default)")), runDescribe(src))
 	}
@@ -116,7 +116,7 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 	network, _, err := sourceNetwork(ctx, env, src)
 	if err != nil {
 		errs.add(err)
-		step(Skip, "network of connector "+ShortName(src.Connector), err.Error(), connectorDescribe(src))
+		step(Skip, "network of connector "+gref.ShortName(src.Connector), err.Error(), connectorDescribe(src))
 	}
 	fd.Network = network
 	srcProject, srcNet := gref.SplitNetwork(network)
@@ -173,7 +173,7 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 
 func accessLabel(src *Source) string {
 	if src.Connector != "" {
-		return "connector " + ShortName(src.Connector)
+		return "connector " + gref.ShortName(src.Connector)
 	}
 	if src.DirectVPC != nil {
 		return "Direct VPC egress"
@@ -183,7 +183,7 @@ func accessLabel(src *Source) string {
 
 func connectorDescribe(src *Source) string {
 	return fmt.Sprintf("gcloud compute networks vpc-access connectors describe %s --region %s --project %s --format='value(state,network,ipCidrRange,subnet.name)'",
-		ShortName(src.Connector), locationOf(src.Connector), projectOf(src.Connector))
+		gref.ShortName(src.Connector), locationOf(src.Connector), gref.ProjectOf(src.Connector))
 }
 
 // locationOf returns the LOCATION of projects/P/locations/LOCATION/….

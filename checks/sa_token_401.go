@@ -127,19 +127,29 @@ func tokenReviewCommand(path string) string {
 EOF`
 }
 
+// namedWorkload reads the workload --workload names, or says why it cannot (a skip naming the
+// problem). Both workload-API checks use it.
+func namedWorkload(ctx context.Context, env *Env) (*inventory.Workload, *Result) {
+	ref, err := inventory.ParseWorkloadRef(env.Targets.Workload)
+	if err != nil {
+		r := SkipResult("bad-target", "--workload "+err.Error())
+		return nil, &r
+	}
+	w, err := env.Inv.Workload(ctx, ref)
+	if err != nil {
+		r := FromErr("read "+ref.String(), err)
+		return nil, &r
+	}
+	return w, nil
+}
+
 // workloadTargets resolves --workload, else the token's pod, else the workloads whose ServiceAccount
 // has a binding (capped).
 func workloadTargets(ctx context.Context, env *Env, in *tokenInput, rec *Recorder) ([]*inventory.Workload, *Result) {
 	if env.Targets.Workload != "" {
-		ref, err := inventory.ParseWorkloadRef(env.Targets.Workload)
-		if err != nil {
-			r := SkipResult("bad-target", "--workload "+err.Error())
-			return nil, &r
-		}
-		w, err := env.Inv.Workload(ctx, ref)
-		if err != nil {
-			r := FromErr("read "+ref.String(), err)
-			return nil, &r
+		w, r := namedWorkload(ctx, env)
+		if r != nil {
+			return nil, r
 		}
 		return []*inventory.Workload{w}, nil
 	}

@@ -32,9 +32,9 @@ func sourceNetwork(ctx context.Context, env *Env, src *Source) (network, how str
 		}
 		n := gref.Network(c.Network, p)
 		if n == "" {
-			return "", "", fmt.Errorf("connector %s of Cloud Run %s names no network", ShortName(src.Connector), src.Name)
+			return "", "", fmt.Errorf("connector %s of Cloud Run %s names no network", gref.ShortName(src.Connector), src.Name)
 		}
-		return n, fmt.Sprintf("Cloud Run %s → connector %s → network %s", src.Name, ShortName(src.Connector), gref.NetworkName(n)), nil
+		return n, fmt.Sprintf("Cloud Run %s → connector %s → network %s", src.Name, gref.ShortName(src.Connector), gref.NetworkName(n)), nil
 	}
 	return "", fmt.Sprintf("Cloud Run %s has no VPC access", src.Name), nil
 }

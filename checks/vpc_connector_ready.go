@@ -7,6 +7,7 @@ import (
 	vpcaccess "google.golang.org/api/vpcaccess/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 )
 
@@ -64,7 +65,7 @@ func analyseConnectors(ctx context.Context, env *Env) (*connectorAnalysis, error
 
 func connectorFor(ctx context.Context, env *Env, src *Source) *connectorFinding {
 	fd := &connectorFinding{Src: src}
-	name := ShortName(src.Connector)
+	name := gref.ShortName(src.Connector)
 	c, err := env.Inv.Connector(ctx, src.Connector)
 	if err != nil {
 		fd.Status, fd.Err = Skip, err

@@ -78,15 +78,9 @@ func wsTargetOf(ctx context.Context, env *Env, rec *Recorder, w *inventory.Workl
 // (capped); with none, the path is still probed in the context's namespace.
 func wsResolveTargets(ctx context.Context, env *Env, rec *Recorder) ([]*wsTarget, *Result) {
 	if env.Targets.Workload != "" {
-		ref, err := inventory.ParseWorkloadRef(env.Targets.Workload)
-		if err != nil {
-			r := SkipResult("bad-target", "--workload "+err.Error())
-			return nil, &r
-		}
-		w, err := env.Inv.Workload(ctx, ref)
-		if err != nil {
-			r := FromErr("read "+ref.String(), err)
-			return nil, &r
+		w, r := namedWorkload(ctx, env)
+		if r != nil {
+			return nil, r
 		}
 		return []*wsTarget{wsTargetOf(ctx, env, rec, w)}, nil
 	}
