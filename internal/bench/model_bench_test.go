@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	mdns "github.com/miekg/dns"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
 	compute "google.golang.org/api/compute/v1"
 	container "google.golang.org/api/container/v1"
@@ -137,8 +139,10 @@ func createModelServices(ctx context.Context, cs kubernetes.Interface, from, to 
 	})
 }
 
-// seedModelGCP fills the fake Google API server through its Go API.
-func seedModelGCP(g *fakegcp.Server) error {
+// seedModelGCP fills the fake Google API server through its Go API. It returns the A records it
+// put in Cloud DNS (name → IP), for the resolver on loopback to answer as the VPC's would.
+func seedModelGCP(g *fakegcp.Server) (map[string]string, error) {
+	records := map[string]string{}
 	netLink := "projects/" + mProject + "/global/networks/" + mNetwork
 	g.AddNetwork(mProject, &compute.Network{Name: mNetwork, AutoCreateSubnetworks: false,
 		RoutingConfig: &compute.NetworkRoutingConfig{RoutingMode: "REGIONAL"}})
@@ -217,18 +221,28 @@ func seedModelGCP(g *fakegcp.Server) error {
 			Description: fmt.Sprintf(`{"kubernetes.io/service-name":"ns-%03d/svc-000-ilb"}`, k)})
 	}
 
-	// 2,000 A records in 10 private zones bound to the network; record r of zone z points at the
-	// internal LB of namespace (z*200+r)%200.
-	for z := 0; z < mZones; z++ {
-		zone := fmt.Sprintf("zone-%02d", z)
-		g.AddManagedZone(mProject, &dns.ManagedZone{Name: zone, DnsName: zone + ".bench.internal.", Visibility: "private",
-			PrivateVisibilityConfig: &dns.ManagedZonePrivateVisibilityConfig{Networks: []*dns.ManagedZonePrivateVisibilityConfigNetwork{
-				{NetworkUrl: "https://www.googleapis.com/compute/v1/" + netLink}}}})
+	// 2,000 A records in Cloud DNS: the cluster's VPC-scope zone for cluster.local (as Cloud DNS for
+	// GKE keeps it) with svc-000 of each namespace at its internal LB, and 9 private zones bound to the
+	// network with 200 records each; record r of zone z points at the internal LB of namespace r.
+	zones := []*dns.ManagedZone{{Name: "gke-bench-cluster-5f2a9c1e-dns-vpc", DnsName: "cluster.local.", Visibility: "private",
+		Description: fmt.Sprintf("Private zone for GKE cluster %q with cluster suffix %q in project %q with scope %q", mCluster, "cluster.local.", mProject, "VPC_SCOPE")}}
+	for z := 1; z < mZones; z++ {
+		zones = append(zones, &dns.ManagedZone{Name: fmt.Sprintf("zone-%02d", z), DnsName: fmt.Sprintf("zone-%02d.bench.internal.", z), Visibility: "private"})
+	}
+	for z, zone := range zones {
+		zone.PrivateVisibilityConfig = &dns.ManagedZonePrivateVisibilityConfig{Networks: []*dns.ManagedZonePrivateVisibilityConfigNetwork{
+			{NetworkUrl: "https://www.googleapis.com/compute/v1/" + netLink}}}
+		g.AddManagedZone(mProject, zone)
 		for r := 0; r < mRecords/mZones; r++ {
-			if err := g.AddRRSet(mProject, zone, &dns.ResourceRecordSet{Name: fmt.Sprintf("rec-%03d.%s.bench.internal.", r, zone), Type: "A", Ttl: 300,
-				Rrdatas: []string{mILBIP((z*mRecords/mZones + r) % mNamespaces)}}); err != nil {
-				return err
+			name := fmt.Sprintf("rec-%03d.%s", r, zone.DnsName)
+			if z == 0 {
+				name = fmt.Sprintf("svc-000.ns-%03d.svc.cluster.local.", r)
 			}
+			ip := mILBIP(r % mNamespaces)
+			if err := g.AddRRSet(mProject, zone.Name, &dns.ResourceRecordSet{Name: name, Type: "A", Ttl: 300, Rrdatas: []string{ip}}); err != nil {
+				return nil, err
+			}
+			records[name] = ip
 		}
 	}
 
@@ -237,7 +251,7 @@ func seedModelGCP(g *fakegcp.Server) error {
 	for k := 0; k < mRunServices; k++ {
 		url := fmt.Sprintf("http://svc-000.ns-%03d.svc.cluster.local:80", k)
 		if k%2 == 1 {
-			url = fmt.Sprintf("http://rec-%03d.zone-%02d.bench.internal:80", k%(mRecords/mZones), k%mZones)
+			url = fmt.Sprintf("http://rec-%03d.zone-%02d.bench.internal:80", k%(mRecords/mZones), 1+k%(mZones-1))
 		}
 		g.AddRunService(mProject, mRegion, &runv2.GoogleCloudRunV2Service{Name: fmt.Sprintf("run-%03d", k), Ingress: "INGRESS_TRAFFIC_ALL",
 			Template: &runv2.GoogleCloudRunV2RevisionTemplate{ServiceAccount: fmt.Sprintf("run-%03d@%s.iam.gserviceaccount.com", k, mProject),
@@ -249,7 +263,7 @@ func seedModelGCP(g *fakegcp.Server) error {
 		{Role: "roles/container.defaultNodeServiceAccount", Members: []string{"serviceAccount:123456789-compute@developer.gserviceaccount.com"}},
 		{Role: "roles/viewer", Members: []string{"user:bench@example.com"}},
 	}})
-	return nil
+	return records, nil
 }
 
 // modelPoint is one size of the cluster, measured.
@@ -284,15 +298,20 @@ func measureModel(b *testing.B, kubectl string) *modelRun {
 	defer srv.Stop()
 	g := fakegcp.New()
 	defer g.Close()
-	if err := seedModelGCP(g); err != nil {
+	records, err := seedModelGCP(g)
+	if err != nil {
 		b.Fatal(err)
 	}
-	// Live DNS probes go to a resolver on loopback (answering NXDOMAIN), never to the system's.
+	// Live DNS probes go to a resolver on loopback that answers from the zones, never to the system's.
 	resolver, err := fakedns.Start()
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resolver.Close()
+	for name, ip := range records {
+		resolver.Set(name, mdns.TypeA, fakedns.Answer{RRs: []mdns.RR{&mdns.A{Hdr: mdns.RR_Header{Name: name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 300},
+			A: net.ParseIP(ip)}}})
+	}
 	b.Setenv(gcp.EndpointEnv, g.URL)
 
 	cs := srv.Clientset()
