@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -347,7 +348,24 @@ func measureModel(b *testing.B, kubectl string) *modelRun {
 // auditStatuses runs the audit once more and counts its results by status, to show it did the work
 // (checks that skip for want of a fact would make a fast audit meaningless).
 func auditStatuses(b *testing.B, gk string, args []string) map[string]int {
-	out, err := exec.Command(gk, args...).Output()
+	cmd := exec.Command(gk, args...)
+	// The GC trace tells the live heap (what the audit keeps) from the rest of its peak RSS.
+	var trace strings.Builder
+	cmd.Env, cmd.Stderr = append(os.Environ(), "GODEBUG=gctrace=1"), &trace
+	out, err := cmd.Output()
+	if lines := strings.Split(strings.TrimSpace(trace.String()), "\n"); len(lines) > 0 {
+		var gcs []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "gc ") {
+				gcs = append(gcs, l)
+			}
+		}
+		b.Logf("audit GC trace: %d collections; largest heaps:", len(gcs))
+		sort.Slice(gcs, func(i, j int) bool { return gcHeap(gcs[i]) > gcHeap(gcs[j]) })
+		for _, l := range gcs[:min(3, len(gcs))] {
+			b.Logf("  %s", l)
+		}
+	}
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() > 1 {
 			b.Fatalf("audit: %v\n%s", err, out)
@@ -367,6 +385,18 @@ func auditStatuses(b *testing.B, gk string, args []string) map[string]int {
 		b.Logf("%s %s: %s", c.Status, c.ID, c.Summary)
 	}
 	return counts
+}
+
+// gcHeap is the heap size at the start of a collection in a gctrace line ("… 12->14->7 MB …").
+func gcHeap(line string) int {
+	for _, f := range strings.Fields(line) {
+		if a, _, ok := strings.Cut(f, "->"); ok {
+			var n int
+			fmt.Sscanf(a, "%d", &n)
+			return n
+		}
+	}
+	return 0
 }
 
 // profileAudit runs the same audit in this process under the CPU profiler and writes cpu.pprof and
