@@ -601,7 +601,7 @@ func intersectsFold(a, b []string) bool {
 
 // sameNetwork compares network references: names, partial paths and URLs. An empty side matches.
 func sameNetwork(a, b string) bool {
-	if a == "" || b == "" {
+	if a == "" || b == "" || a == b {
 		return true
 	}
 	pa, na := SplitNetwork(a)
@@ -617,10 +617,9 @@ func sameNetwork(a, b string) bool {
 func SplitNetwork(ref string) (project, name string) {
 	ref = strings.TrimSuffix(strings.TrimSpace(ref), "/")
 	if i := strings.Index(ref, "projects/"); i >= 0 {
-		parts := strings.Split(ref[i:], "/")
-		if len(parts) >= 2 {
-			project = parts[1]
-		}
+		// The segment after "projects/", without allocating: the evaluator calls this for every rule
+		// of a packet.
+		project, _, _ = strings.Cut(ref[i+len("projects/"):], "/")
 	}
 	if i := strings.LastIndex(ref, "/"); i >= 0 {
 		name = ref[i+1:]
