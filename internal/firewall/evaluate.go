@@ -67,18 +67,19 @@ type Set struct {
 	Order    string   // AFTER_CLASSIC_FIREWALL ("" means it too) or BEFORE_CLASSIC_FIREWALL
 }
 
-// tiers returns the rules of the set grouped in evaluation order. Each policy's rules are stamped
-// with their source and policy label.
-func (s Set) tiers() [][]Rule {
-	stamp := func(p Policy) []Rule {
-		out := make([]Rule, len(p.Rules))
-		for i, r := range p.Rules {
-			r.Source, r.Policy = p.Source(), p.Label()
-			out[i] = r
-		}
-		return out
-	}
-	byType := func(src string) [][]Rule {
+// tier is one tier of a Set in evaluation order: the rules of one policy (or the VPC rules), not
+// copied, with the source and policy label every rule of it is stamped with when it is a candidate.
+type tier struct {
+	rules  []Rule
+	source string // "" keeps the rule's own source (SourceVPC when it has none): the VPC tier
+	policy string
+	vpc    bool
+}
+
+// tiers returns the tiers of the set in evaluation order. The rules are not copied: EvaluateSet
+// stamps only the candidates, so a packet costs no allocation per rule of a large set.
+func (s Set) tiers() []tier {
+	byType := func(src string) []tier {
 		var ps []Policy
 		for _, p := range s.Policies {
 			if p.Source() == src {
@@ -88,19 +89,13 @@ func (s Set) tiers() [][]Rule {
 		if src != SourceHierarchical {
 			sort.SliceStable(ps, func(i, j int) bool { return ps[i].Priority < ps[j].Priority })
 		}
-		var out [][]Rule
+		var out []tier
 		for _, p := range ps {
-			out = append(out, stamp(p))
+			out = append(out, tier{rules: p.Rules, source: p.Source(), policy: p.Label()})
 		}
 		return out
 	}
-	vpc := make([]Rule, len(s.Rules))
-	for i, r := range s.Rules {
-		if r.Source == "" {
-			r.Source = SourceVPC
-		}
-		vpc[i] = r
-	}
+	vpc := tier{rules: s.Rules, vpc: true}
 	out := byType(SourceHierarchical)
 	out = append(out, byType(SourceSystem)...)
 	if strings.EqualFold(s.Order, BeforeClassicFirewall) {
@@ -115,6 +110,20 @@ func (s Set) tiers() [][]Rule {
 	return out
 }
 
+// stamp returns r as a candidate of tier t: its source and policy set, its direction normalised.
+func (t tier) stamp(r *Rule) Rule {
+	c := *r
+	if t.vpc {
+		if c.Source == "" {
+			c.Source = SourceVPC
+		}
+	} else {
+		c.Source, c.Policy = t.source, t.policy
+	}
+	c.Direction = dir(c.Direction)
+	return c
+}
+
 // cand is a rule that applies to the packet's instance, protocol and port.
 type cand struct {
 	Rule
@@ -126,18 +135,19 @@ type cand struct {
 func EvaluateSet(set Set, p Packet) Verdict {
 	p.Direction = dir(p.Direction)
 	var cands []cand
-	for ti, tier := range set.tiers() {
-		for _, r := range tier {
-			r.Direction = dir(r.Direction)
-			if r.Disabled || r.Implied || r.Direction != p.Direction || !sameNetwork(r.Network, p.Network) ||
-				!protocolMatch(r, p.Protocol, p.Port) {
+	for ti, t := range set.tiers() {
+		for i := range t.rules {
+			r := &t.rules[i]
+			if r.Disabled || r.Implied || dir(r.Direction) != p.Direction || !sameNetwork(r.Network, p.Network) ||
+				!protocolMatch(*r, p.Protocol, p.Port) {
 				continue
 			}
-			ok, maybe := instanceMatch(r, p)
+			c := t.stamp(r)
+			ok, maybe := instanceMatch(c, p)
 			if !ok {
 				continue
 			}
-			cands = append(cands, cand{Rule: r, tier: ti, maybeTarget: maybe})
+			cands = append(cands, cand{Rule: c, tier: ti, maybeTarget: maybe})
 		}
 	}
 	// Precedence inside each tier, tiers in order.

@@ -241,12 +241,14 @@ func FromCompute(f *compute.Firewall) Rule {
 	switch {
 	case len(f.Allowed) > 0:
 		r.Allow = true
+		r.Protocols = make([]Protocol, 0, len(f.Allowed))
 		for _, a := range f.Allowed {
 			if a != nil {
 				r.Protocols = append(r.Protocols, Protocol{IPProtocol: a.IPProtocol, Ports: a.Ports})
 			}
 		}
-	default:
+	case len(f.Denied) > 0:
+		r.Protocols = make([]Protocol, 0, len(f.Denied))
 		for _, d := range f.Denied {
 			if d != nil {
 				r.Protocols = append(r.Protocols, Protocol{IPProtocol: d.IPProtocol, Ports: d.Ports})

@@ -46,10 +46,9 @@ func NetworkURL(ref, defaultProject string) string {
 func SplitNetwork(ref string) (project, name string) {
 	ref = strings.TrimSuffix(strings.TrimSpace(ref), "/")
 	if i := strings.Index(ref, "projects/"); i >= 0 {
-		parts := strings.Split(ref[i:], "/")
-		if len(parts) >= 2 {
-			project = parts[1]
-		}
+		// The segment after "projects/", without allocating: the firewall evaluator calls this for
+		// every rule of every packet.
+		project, _, _ = strings.Cut(ref[i+len("projects/"):], "/")
 	}
 	return project, ShortName(ref)
 }
@@ -155,7 +154,7 @@ func Region(location string) string {
 // packet's: an empty side matches every network, and a side that does not name its project matches
 // the name in any project.
 func NetworkMatches(a, b string) bool {
-	if a == "" || b == "" {
+	if a == "" || b == "" || a == b {
 		return true
 	}
 	pa, na := SplitNetwork(a)

@@ -183,6 +183,13 @@ func (i *Inventory) FirewallSet(ctx context.Context, project, network, region st
 		}
 		network = n
 	}
+	// Converted once per run and network (thousands of rules): callers share it and must not change it.
+	return Memo(ctx, i, KeyEffectiveFirewalls+"set/"+project+"/"+network+"/"+region, func(ctx context.Context) (firewall.Set, error) {
+		return i.firewallSet(ctx, project, network, region)
+	})
+}
+
+func (i *Inventory) firewallSet(ctx context.Context, project, network, region string) (firewall.Set, error) {
 	eff, err := i.EffectiveFirewalls(ctx, project, network)
 	if err != nil {
 		return firewall.Set{}, err

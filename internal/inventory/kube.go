@@ -34,7 +34,11 @@ func (i *Inventory) Service(ctx context.Context, ns, name string) (*corev1.Servi
 	})
 }
 
-// Services lists every Service in every namespace (paged).
+// Services lists every Service in every namespace (paged). The list is kept for the whole run, so it
+// is kept slim: the result is allocated once at its final size (the first page says how many remain)
+// instead of growing by doubling, and each Service's metadata.managedFields — field-manager
+// bookkeeping no check reads, often the largest part of a small Service — is dropped as its page
+// arrives. Objects a fix writes back are read with Service (a GET), never taken from this list.
 func (i *Inventory) Services(ctx context.Context) ([]corev1.Service, error) {
 	return Memo(ctx, i, KeyServices+"-all", func(ctx context.Context) ([]corev1.Service, error) {
 		k, err := i.Kube()
@@ -47,6 +51,16 @@ func (i *Inventory) Services(ctx context.Context) ([]corev1.Service, error) {
 			l, err := k.CoreV1().Services("").List(ctx, opts)
 			if err != nil {
 				return nil, kube.Map(err, "list Services", "all namespaces")
+			}
+			if out == nil {
+				n := len(l.Items)
+				if rem := l.RemainingItemCount; rem != nil && *rem > 0 {
+					n += int(*rem)
+				}
+				out = make([]corev1.Service, 0, n)
+			}
+			for j := range l.Items {
+				l.Items[j].ManagedFields = nil
 			}
 			out = append(out, l.Items...)
 			if l.Continue == "" {
