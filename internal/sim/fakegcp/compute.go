@@ -848,13 +848,26 @@ func deniedAsAllowed(ds []*compute.FirewallDenied) []*compute.FirewallAllowed {
 
 func (s *Server) listFirewalls(c *call) (any, *apiError) {
 	p := c.v("project")
-	items, err := filterItems(c, s.Firewalls(p))
+	// Filter and page over the stored rules, and copy only the page: a project with thousands of
+	// rules is listed in pages of 500, and copying every rule for every page made the fake the slow
+	// part of a large audit.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []*compute.Firewall
+	for _, k := range keysWithPrefix(s.firewalls, p) {
+		all = append(all, s.firewalls[k])
+	}
+	items, err := filterItems(c, all)
 	if err != nil {
 		return nil, err
 	}
 	page, next, err := paginate(c, items, "maxResults")
 	if err != nil {
 		return nil, err
+	}
+	page = append([]*compute.Firewall(nil), page...)
+	for i := range page {
+		page[i] = clone(page[i])
 	}
 	return &compute.FirewallList{Kind: "compute#firewallList", Id: "projects/" + p + "/global/firewalls",
 		SelfLink: computeBase + "projects/" + p + "/global/firewalls", Items: page, NextPageToken: next}, nil
