@@ -852,23 +852,25 @@ func (s *Server) listFirewalls(c *call) (any, *apiError) {
 	// rules is listed in pages of 500, and copying every rule for every page made the fake the slow
 	// part of a large audit.
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var all []*compute.Firewall
 	for _, k := range keysWithPrefix(s.firewalls, p) {
 		all = append(all, s.firewalls[k])
 	}
 	items, err := filterItems(c, all)
+	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(c, items, "maxResults")
+	page, next, err := paginate(c, items, "maxResults") // takes s.mu for the page size
 	if err != nil {
 		return nil, err
 	}
 	page = append([]*compute.Firewall(nil), page...)
+	s.mu.Lock()
 	for i := range page {
 		page[i] = clone(page[i])
 	}
+	s.mu.Unlock()
 	return &compute.FirewallList{Kind: "compute#firewallList", Id: "projects/" + p + "/global/firewalls",
 		SelfLink: computeBase + "projects/" + p + "/global/firewalls", Items: page, NextPageToken: next}, nil
 }
