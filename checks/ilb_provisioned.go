@@ -81,20 +81,41 @@ func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 
 var backquoted = regexp.MustCompile("`([^`]+)`")
 
+// ilbFor decides whether an internal load balancer exposes the target, in order: the Services could
+// be listed; one exists (not only an external one); it is provisioned (its events say why not); every
+// client's region can reach it (global access).
 func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding {
 	fd := &ilbFinding{T: t}
-	step := func(st Status, s, detail, cmd string) {
-		fd.Evidence = append(fd.Evidence, Evidence{Step: s, Status: st, Detail: detail, Command: cmd})
-	}
 	if t.Err != nil {
 		fd.Status, fd.Err = Skip, t.Err
 		fd.Summary = "could not list the cluster's Services to find a load balancer for " + t.Ref() + ": " + t.Err.Error()
-		step(Skip, "find a load balancer for "+t.Ref(), t.Err.Error(), "kubectl get services -A")
+		fd.step(Skip, "find a load balancer for "+t.Ref(), t.Err.Error(), "kubectl get services -A")
 		return fd
 	}
 	s := t.Svc
+	fd.step(Pass, "Service "+s.Namespace+"/"+s.Name, fmt.Sprintf("type %s, ClusterIP %s, selector %s", typeOf(s), s.Spec.ClusterIP, selectorString(s.Spec.Selector)), kubectlSvc(s.Namespace, s.Name))
+	for _, decide := range []func() bool{
+		func() bool { return fd.decideExists(t) },
+		func() bool { return fd.decideProvisioned(ctx, env, t) },
+		func() bool { return fd.decideRegions(ctx, env, f, t) },
+	} {
+		if decide() {
+			break
+		}
+	}
+	return fd
+}
+
+func (fd *ilbFinding) step(st Status, s, detail, cmd string) {
+	fd.Evidence = append(fd.Evidence, Evidence{Step: s, Status: st, Detail: detail, Command: cmd})
+}
+
+// decideExists: an internal load balancer exposes the Service (the target itself or a sibling); an
+// external one, or none, is the cause.
+func (fd *ilbFinding) decideExists(t *target) bool {
+	step := fd.step
+	s := t.Svc
 	ref := s.Namespace + "/" + s.Name
-	step(Pass, "Service "+ref, fmt.Sprintf("type %s, ClusterIP %s, selector %s", typeOf(s), s.Spec.ClusterIP, selectorString(s.Spec.Selector)), kubectlSvc(s.Namespace, s.Name))
 	if t.ILB == nil {
 		switch {
 		case t.External != nil:
@@ -111,8 +132,16 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 			}
 			step(Fail, "internal load balancer for "+ref, detail, fmt.Sprintf("kubectl get services -n %s -o wide", s.Namespace))
 		}
-		return fd
+		return true
 	}
+	return false
+}
+
+// decideProvisioned: the internal load balancer has its IP; its events say why not (and carry GKE's
+// request for a firewall change it could not make, which matters even once the IP is there).
+func (fd *ilbFinding) decideProvisioned(ctx context.Context, env *Env, t *target) bool {
+	step := fd.step
+	ref := t.Svc.Namespace + "/" + t.Svc.Name
 	ilb := t.ILB
 	ilbRef := ilb.Namespace + "/" + ilb.Name
 	how := "annotation " + model.AnnotationLBType
@@ -162,13 +191,21 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 			fd.Summary += "; GKE asks a security admin to run: " + fd.ManualChange
 		}
 		step(fd.Status, "ingress IP of "+ilbRef, "pending; events:\n"+strings.Join(lines, "\n"), kubectlEvents(ilb.Namespace, ilb.Name))
-		return fd
+		return true
 	}
 	step(Pass, "ingress IP of "+ilbRef, fmt.Sprintf("%s (clients in the VPC use http://%s:%d)", t.LBIP, t.LBIP, t.ILBPort),
 		fmt.Sprintf("kubectl get service %s -n %s -o jsonpath='{.status.loadBalancer.ingress[*].ip}'", ilb.Name, ilb.Namespace))
 	if fd.ManualChange != "" {
 		step(Warn, "firewall change GKE asked for", "GKE could not open the firewall for "+ilbRef+" itself (Shared VPC?): a security admin must run: "+fd.ManualChange, kubectlEvents(ilb.Namespace, ilb.Name))
 	}
+	return false
+}
+
+// decideRegions: every client calls from the load balancer's region, or global access is on.
+func (fd *ilbFinding) decideRegions(ctx context.Context, env *Env, f *reachFacts, t *target) bool {
+	step := fd.step
+	ref := t.Svc.Namespace + "/" + t.Svc.Name
+	ilbRef := t.ILB.Namespace + "/" + t.ILB.Name
 	// Region versus global access, per client.
 	for _, src := range f.sourcesOf(t) {
 		rf := regionFor(ctx, env, f, t, src)
@@ -206,7 +243,7 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 		fd.Status = Pass
 		fd.Summary = fmt.Sprintf("%s is exposed at %s:%d by the internal load balancer %s", ref, t.LBIP, t.ILBPort, ilbRef)
 	}
-	return fd
+	return true
 }
 
 func regionFor(ctx context.Context, env *Env, f *reachFacts, t *target, src *Source) regionFinding {
