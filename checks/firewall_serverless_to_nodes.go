@@ -253,7 +253,7 @@ func sourceRange(ctx context.Context, env *Env, src *Source) (netip.Prefix, fire
 		if err != nil {
 			return netip.Prefix{}, ep, "", err
 		}
-		loc := locationOf(src.Connector)
+		loc := gref.LocationOf(src.Connector)
 		ep.Tags = []string{connectorTag, "vpc-connector-" + loc + "-" + gref.ShortName(src.Connector)}
 		if c.IpCidrRange != "" {
 			pr, err := netip.ParsePrefix(c.IpCidrRange)

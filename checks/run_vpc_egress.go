@@ -62,23 +62,46 @@ func analyseEgress(ctx context.Context, env *Env) (*egressAnalysis, error) {
 	})
 }
 
+// egressFor decides one source: it has VPC access; its egress setting sends every target address
+// into the VPC; the network it lands in is the cluster's or ACTIVE-peered with it. Each aspect records
+// its evidence; the verdict is the first confirmed cause, else a skip for what could not be read.
 func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egressFinding {
 	fd := &egressFinding{Src: src}
-	step := func(st Status, s, detail, cmd string) {
-		fd.Evidence = append(fd.Evidence, Evidence{Step: s, Status: st, Detail: detail, Command: cmd})
+	if !fd.access() {
+		return fd
 	}
+	fd.egressSetting(f)
+	var errs couldNotLook
+	fd.network(ctx, env, f, &errs)
+	fd.verdict(f, &errs)
+	return fd
+}
+
+func (fd *egressFinding) step(st Status, s, detail, cmd string) {
+	fd.Evidence = append(fd.Evidence, Evidence{Step: s, Status: st, Detail: detail, Command: cmd})
+}
+
+// access: without a connector or Direct VPC egress nothing internal is reachable.
+func (fd *egressFinding) access() bool {
+	src, step := fd.Src, fd.step
 	label := sourceLabel(src)
 	if !src.HasVPCAccess() {
 		fd.Status, fd.Cause = Fail, "no-vpc-access"
 		fd.Summary = fmt.Sprintf("%s has no VPC access (no connector, no Direct VPC egress): it cannot reach any internal address", label)
 		step(Fail, "VPC access of "+label, "template.vpcAccess has neither a connector nor network interfaces", runDescribe(src))
-		return fd
+		return false
 	}
 	if src.Connector != "" {
 		step(Pass, "VPC access of "+label, "Serverless VPC Access connector "+gref.ShortName(src.Connector), runDescribe(src))
 	} else {
 		step(Pass, "VPC access of "+label, fmt.Sprintf("Direct VPC egress: network %s, subnetwork %s", src.DirectVPC.Network, orPlaceholder(src.DirectVPC.Subnetwork, "(default)")), runDescribe(src))
 	}
+	return true
+}
+
+// egressSetting: PRIVATE_RANGES_ONLY sends only RFC 1918 / RFC 6598 destinations into the VPC.
+func (fd *egressFinding) egressSetting(f *reachFacts) {
+	src, step, label := fd.Src, fd.step, sourceLabel(fd.Src)
 	// Egress versus the addresses the client's packets go to.
 	egress := src.EffectiveEgress()
 	var unknown []string
@@ -111,8 +134,12 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 		}
 		step(Pass, "egress setting of "+label, detail, fmt.Sprintf("gcloud run services describe %s --region %s --format='value(template.vpcAccess.egress)'", src.Name, src.Location))
 	}
+}
+
+// network: the network the packets land in versus the cluster's (same, or ACTIVE-peered).
+func (fd *egressFinding) network(ctx context.Context, env *Env, f *reachFacts, errs *couldNotLook) {
+	src, step, label := fd.Src, fd.step, sourceLabel(fd.Src)
 	// The network the packets land in versus the cluster's.
-	var errs couldNotLook
 	network, _, err := sourceNetwork(ctx, env, src)
 	if err != nil {
 		errs.add(err)
@@ -150,6 +177,11 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 			step(Fail, "network", fmt.Sprintf("%s lands in %s, but the cluster is in %s and no ACTIVE peering joins them", label, fd.Network, cf.Network), cmd)
 		}
 	}
+}
+
+// verdict: the first confirmed cause, else a skip for what could not be read, else a pass.
+func (fd *egressFinding) verdict(f *reachFacts, errs *couldNotLook) {
+	src, label, egress, cf := fd.Src, sourceLabel(fd.Src), fd.Src.EffectiveEgress(), f.Cluster
 	switch {
 	case len(fd.Offending) > 0:
 		fd.Status, fd.Cause = Fail, "egress-private-ranges-only"
@@ -168,7 +200,6 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 		fd.Status = Pass
 		fd.Summary = fmt.Sprintf("%s sends its targets through the VPC (%s, egress %s) into the cluster's network", label, accessLabel(src), egress)
 	}
-	return fd
 }
 
 func accessLabel(src *Source) string {
@@ -183,16 +214,7 @@ func accessLabel(src *Source) string {
 
 func connectorDescribe(src *Source) string {
 	return fmt.Sprintf("gcloud compute networks vpc-access connectors describe %s --region %s --project %s --format='value(state,network,ipCidrRange,subnet.name)'",
-		gref.ShortName(src.Connector), locationOf(src.Connector), gref.ProjectOf(src.Connector))
-}
-
-// locationOf returns the LOCATION of projects/P/locations/LOCATION/….
-func locationOf(full string) string {
-	parts := strings.Split(full, "/")
-	if len(parts) >= 4 && parts[2] == "locations" {
-		return parts[3]
-	}
-	return ""
+		gref.ShortName(src.Connector), gref.LocationOf(src.Connector), gref.ProjectOf(src.Connector))
 }
 
 func noSourceResult(f *reachFacts) Result {
