@@ -74,18 +74,7 @@ func (s *execServer) watchUpgrade(w http.ResponseWriter, r *http.Request, parts 
 	if err != nil {
 		return true
 	}
-	s.streams.Add(1)
-	defer s.streams.Done()
-	s.mu.Lock()
-	s.hijacked[conn] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.hijacked, conn)
-		s.mu.Unlock()
-		_ = conn.Close()
-	}()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	defer s.track(conn)()
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + wsAccept(key) + "\r\n"
 	if chosen != "" {
 		resp += "Sec-WebSocket-Protocol: " + chosen + "\r\n"

@@ -37,6 +37,23 @@ type execServer struct {
 	streams  sync.WaitGroup
 }
 
+// track counts a hijacked stream until the returned func runs: it closes the connection, forgets it,
+// and lets Close stop waiting for it. The stream gets a 5-second deadline.
+func (s *execServer) track(conn net.Conn) func() {
+	s.streams.Add(1)
+	s.mu.Lock()
+	s.hijacked[conn] = true
+	s.mu.Unlock()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	return func() {
+		s.mu.Lock()
+		delete(s.hijacked, conn)
+		s.mu.Unlock()
+		_ = conn.Close()
+		s.streams.Done()
+	}
+}
+
 // wsProtocols are the stream subprotocols kube-apiserver 1.33 accepts over WebSockets, newest first.
 var wsProtocols = []string{"v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io", "v3.channel.k8s.io",
 	"v2.channel.k8s.io", "channel.k8s.io", "base64.channel.k8s.io"}
@@ -241,18 +258,7 @@ func (s *execServer) stream(w http.ResponseWriter, r *http.Request, ns, name, su
 	if err != nil {
 		return
 	}
-	s.streams.Add(1)
-	defer s.streams.Done()
-	s.mu.Lock()
-	s.hijacked[conn] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.hijacked, conn)
-		s.mu.Unlock()
-		_ = conn.Close()
-	}()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	defer s.track(conn)()
 	_, _ = buf.WriteString(resp.String())
 	if websocket && sub == "exec" && (chosen == "v4.channel.k8s.io" || chosen == "v5.channel.k8s.io") {
 		// The command "ran": its status arrives on the error channel (3), then the server closes.
