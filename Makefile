@@ -24,7 +24,7 @@ testbin:
 	bash hack/tools/build-goreleaser.sh >/dev/null
 
 # Everything: lint, then every test (unit, real kube-apiserver/etcd, real DNS resolver, fake Google
-# APIs through the real clients, the built binary under tmux, the release matrix) with the race detector.
+# APIs through the real clients, the built binary under tmux, the native release build) with the race detector.
 test: test-deps testbin lint
 	GKEDOCTOR_TESTBIN="$$(bash hack/testbin/build.sh | tail -n 1)" GKEDOCTOR_REQUIRE_TESTBIN=1 \
 	GKEDOCTOR_GORELEASER="$$(bash hack/tools/build-goreleaser.sh | tail -n 1)" \
