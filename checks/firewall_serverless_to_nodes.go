@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -93,7 +94,7 @@ type fwFinding struct {
 	// Deny is the non-implied deny rule (VPC rule or firewall-policy rule) that blocks; zero when
 	// nothing matched. Egress says it blocks on the source's side, before the packet leaves.
 	Deny   firewall.Rule
-	Egress bool // the deny is an egress rule of the client's network
+	Egress bool
 	// Set is what the VPC enforces on the cluster's network (VPC rules and firewall policies).
 	Set firewall.Set
 }
@@ -406,7 +407,7 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 		fd.Summary = fmt.Sprintf("%s reaches the nodes on %s:%d (%s)", label, fd.Protocol, fd.Port, ruleLabel(fd.Verdicts[nt.Pools[0].Name].Deciding()))
 	case len(blocked) == 0:
 		fd.Status, fd.Cause = Warn, "firewall-blocks-serverless"
-		fd.Summary = fmt.Sprintf("whether %s reaches node pool(s) %s on %s:%d depends on %s, which gkedoctor cannot resolve", fd.Range, strings.Join(unknown, ", "), fd.Protocol, fd.Port, strings.Join(dedupe(unresolved), ", "))
+		fd.Summary = fmt.Sprintf("whether %s reaches node pool(s) %s on %s:%d depends on %s, which gkedoctor cannot resolve", fd.Range, strings.Join(unknown, ", "), fd.Protocol, fd.Port, strings.Join(slices.Compact(slices.Sorted(slices.Values(unresolved))), ", "))
 	case !nt.Known:
 		fd.Status, fd.Cause = Warn, "firewall-blocks-serverless"
 		fd.Summary = fmt.Sprintf("no rule that applies to every instance lets %s reach the nodes on %s:%d, and the nodes' network tags are unknown, so rules by tag could not be matched", fd.Range, fd.Protocol, fd.Port)
@@ -512,18 +513,6 @@ func ruleLabel(r firewall.Rule) string {
 		return r.String()
 	}
 	return r.Name
-}
-
-func dedupe(ss []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range ss {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // firewallSetSummary says in one line what the VPC enforces on a network.

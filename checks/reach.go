@@ -186,22 +186,6 @@ func svcPortNumber(p *corev1.ServicePort, fallback int) int {
 	return fallback
 }
 
-// isPrivate reports whether Serverless VPC Access sends a in PRIVATE_RANGES_ONLY mode: RFC 1918 and
-// RFC 6598 ranges.
-func isPrivate(a netip.Addr) bool {
-	for _, p := range privateRanges {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
-}
-
-var privateRanges = []netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("100.64.0.0/10"),
-}
-
 // couldNotLook collects the reasons a verdict could not be confirmed.
 type couldNotLook struct{ errs []error }
 

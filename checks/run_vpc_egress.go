@@ -7,6 +7,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
 // run-vpc-egress: the Cloud Run service has VPC access (a connector or Direct VPC egress), its egress
@@ -109,7 +110,7 @@ func (fd *egressFinding) egressSetting(f *reachFacts) {
 		switch {
 		case !t.Addr.IsValid():
 			unknown = append(unknown, t.Dest.Host)
-		case egress != "ALL_TRAFFIC" && !isPrivate(t.Addr):
+		case egress != "ALL_TRAFFIC" && !model.IsPrivate(t.Addr):
 			fd.Offending = append(fd.Offending, t)
 		}
 	}

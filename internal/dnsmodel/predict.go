@@ -315,7 +315,7 @@ func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, 
 		v.Why = fmt.Sprintf("a pod IP of a routes-based cluster (pod range %s): not routable for the forwarder", c.PodCIDR)
 		return v
 	}
-	private := ip.IsPrivate() || netip.MustParsePrefix("100.64.0.0/10").Contains(ip)
+	private := model.IsPrivate(ip)
 	if !private && !strings.EqualFold(t.ForwardingPath, "PRIVATE") {
 		v.Why = "a non-RFC 1918 address with forwarding path DEFAULT: Cloud DNS sends the query over the internet; not modelled"
 		return v

@@ -214,3 +214,22 @@ func (c *Cluster) IsPodIP(ip netip.Addr) bool {
 
 // NetworkName is the short name of the cluster's network ("" when unknown).
 func (c *Cluster) NetworkName() string { return gref.NetworkName(c.Network) }
+
+// privateRanges are RFC 1918, RFC 6598 (100.64.0.0/10) and IPv6 unique local addresses (RFC 4193).
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+// IsPrivate reports whether a is in RFC 1918, RFC 6598 or IPv6 unique-local space: the destinations Serverless VPC
+// Access sends into the VPC under egress PRIVATE_RANGES_ONLY, and those Cloud DNS forwards to over
+// the VPC by default.
+func IsPrivate(a netip.Addr) bool {
+	for _, p := range privateRanges {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}

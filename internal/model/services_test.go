@@ -73,6 +73,11 @@ func TestServicesIndex(t *testing.T) {
 			t.Errorf("Classify(%s) = %q, want %q", ip, got, want)
 		}
 	}
+	for ip, want := range map[string]bool{"10.132.0.6": true, "100.64.1.1": true, "192.168.99.1": true, "34.118.231.33": false, "172.32.0.1": false, "fd00::1": true} {
+		if IsPrivate(netip.MustParseAddr(ip)) != want {
+			t.Errorf("IsPrivate(%s) != %v", ip, want)
+		}
+	}
 	if !m.IsClusterIP(netip.MustParseAddr("34.118.239.1")) || m.IsClusterIP(netip.MustParseAddr("10.132.0.9")) {
 		t.Error("IsClusterIP")
 	}
