@@ -273,8 +273,11 @@ func TestReachPermissionDeniedSkipsNamingThePermission(t *testing.T) {
 			perm: "run.services.list", skip: reachIDs},
 		{name: "connector get", fault: fakegcp.Fault{Method: "GET", PathContains: "/connectors/", Permission: "vpcaccess.connectors.get"},
 			perm: "vpcaccess.connectors.get", skip: []string{"vpc-connector-ready", "run-vpc-egress", "firewall-serverless-to-nodes", "clusterip-unreachable"}},
-		{name: "firewalls list", fault: fakegcp.Fault{Method: "GET", PathContains: "/global/firewalls", Permission: "compute.firewalls.list"},
-			perm: "compute.firewalls.list", skip: []string{"firewall-serverless-to-nodes", "clusterip-unreachable"}},
+		// The firewall is read once, as the VPC enforces it (VPC rules and policies): no separate list.
+		{name: "effective firewalls get", fault: fakegcp.Fault{Method: "GET", PathContains: "/networks/default/getEffectiveFirewalls", Permission: "compute.networks.getEffectiveFirewalls"},
+			perm: "compute.networks.getEffectiveFirewalls", skip: []string{"firewall-serverless-to-nodes", "clusterip-unreachable"}},
+		{name: "regional effective firewalls get", fault: fakegcp.Fault{Method: "GET", PathContains: "/firewallPolicies/getEffectiveFirewalls", Permission: "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls"},
+			perm: "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls", skip: []string{"firewall-serverless-to-nodes", "clusterip-unreachable"}},
 		{name: "cluster get", fault: fakegcp.Fault{Method: "GET", PathContains: "/clusters/", Permission: "container.clusters.get"},
 			perm: "container.clusters.get", skip: []string{"firewall-serverless-to-nodes", "run-vpc-egress", "clusterip-unreachable"}},
 		{name: "forwarding rules list (client in another region)", fault: fakegcp.Fault{Method: "GET", PathContains: "/forwardingRules", Permission: "compute.forwardingRules.list"},

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	compute "google.golang.org/api/compute/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
@@ -156,11 +155,10 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 		var in fwInputs
 		if f.ClusterErr == nil {
 			cf := f.Cluster
-			in.rules, in.rulesErr = env.Inv.Firewalls(ctx, cf.NetworkProject)
-			if in.rulesErr == nil {
-				a.Nodes = nodeTargetsOf(f, in.rules, env.Inv.Scope.Project)
-			}
 			in.set, in.setErr = env.Inv.FirewallSet(ctx, cf.NetworkProject, cf.Network, cf.Region)
+			if in.setErr == nil {
+				a.Nodes = nodeTargetsOf(f, in.set.Rules, env.Inv.Scope.Project)
+			}
 		}
 		for _, k := range order {
 			fd := groups[k]
@@ -173,7 +171,7 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 
 var defaultComputeSA = regexp.MustCompile(`^[0-9]+-compute@developer\.gserviceaccount\.com$`)
 
-func nodeTargetsOf(f *reachFacts, rules []*compute.Firewall, clusterProject string) *nodeTargets {
+func nodeTargetsOf(f *reachFacts, rules []firewall.Rule, clusterProject string) *nodeTargets {
 	nt := &nodeTargets{}
 	c := f.Cluster
 	prefix := "gke-" + truncate(c.Short, 20)
@@ -312,10 +310,8 @@ func fwListCommand(cf *model.Cluster) string {
 // fwInputs are the firewall facts of the cluster's network: its VPC rules (GKE's node tag comes from
 // them) and everything the VPC enforces there (VPC rules and firewall policies, in order).
 type fwInputs struct {
-	rules    []*compute.Firewall
-	rulesErr error
-	set      firewall.Set
-	setErr   error
+	set    firewall.Set
+	setErr error
 }
 
 // firewallFor decides one path (source, protocol, port) to the nodes, in order:
@@ -345,9 +341,6 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 	switch {
 	case f.ClusterErr != nil:
 		skip(f.ClusterErr, "network and nodes of the cluster", clusterCommand(env))
-		return
-	case in.rulesErr != nil:
-		skip(in.rulesErr, "firewall rules of "+cf.Network, fwListCommand(cf))
 		return
 	case in.setErr != nil:
 		skip(in.setErr, "firewall policies and rules in effect on "+cf.Network, effectiveFirewallsCommand(cf.Network))
