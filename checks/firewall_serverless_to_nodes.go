@@ -476,7 +476,11 @@ func firewallEgress(ctx context.Context, env *Env, f *reachFacts, fd *fwFinding,
 		}
 	}
 	if len(dests) == 0 {
-		return false // addresses unknown (they depend on DNS): ingress still decides
+		// The addresses depend on DNS (a headless Service's pods, say): egress cannot be evaluated;
+		// the evidence says so and ingress decides.
+		step(Skip, fmt.Sprintf("egress from %s on %s", sourceLabel(fd.Src), gref.NetworkName(network)),
+			"not evaluated: the destination addresses are not known (they depend on DNS)", effectiveFirewallsCommand(network))
+		return false
 	}
 	src := fd.Peer
 	v := firewall.EvaluateSet(set, firewall.Packet{Direction: firewall.Egress, Network: network, Protocol: fd.Protocol, Port: fd.Port,
