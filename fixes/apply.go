@@ -19,6 +19,10 @@ import (
 type Deps struct {
 	Kube kubernetes.Interface // nil when no cluster is configured
 	GCP  *gcp.Clients         // nil when Google APIs are off
+	// CarryOut, when set, plays the person who carries out advice outside the tool (a code change
+	// deployed, a command run by hand) in a simulated world such as the demo; it returns what that
+	// person did. Nil in a real run: there, the operator did it.
+	CarryOut func(ctx context.Context, adviceID string) (string, error)
 }
 
 // Undoer reverts one UndoAction with the current run's clients.
@@ -65,6 +69,9 @@ type Applied struct {
 func (a *Applier) Apply(ctx context.Context, p *Plan, progress func(string)) (*Applied, error) {
 	if a.ReadOnly {
 		return nil, ErrReadOnly
+	}
+	if p.CarriedOut {
+		return a.recordCarriedOut(ctx, p, progress)
 	}
 	if p.Advice || p.Apply == nil {
 		return nil, ErrAdviceOnly

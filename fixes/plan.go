@@ -28,8 +28,11 @@ type Plan struct {
 	Affects     string `json:"affects,omitempty"` // what else it affects, said before the second key
 	Advice      bool   `json:"advice,omitempty"`  // advice only: nothing the tool can apply
 	// Alternative plans are offered but not applied by `gkedoctor fix CHECK-ID`; they need their own id.
-	Alternative bool     `json:"alternative,omitempty"`
-	Commands    []string `json:"commands"` // equivalent gcloud/kubectl commands
+	Alternative bool `json:"alternative,omitempty"`
+	// CarriedOut plans record advice the operator carried out outside gkedoctor (made by CarriedOut):
+	// the tool changes nothing, journals the statement and runs the checks again.
+	CarriedOut bool     `json:"carriedOut,omitempty"`
+	Commands   []string `json:"commands"` // equivalent gcloud/kubectl commands
 
 	// Snapshot reads and returns the objects the fix will change and the undo actions, before any
 	// change. Its output is journaled before Apply runs.

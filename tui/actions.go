@@ -315,7 +315,23 @@ func (m *Model) fixSelected() tea.Cmd {
 	all, rec, advice := applicable(r.result)
 	switch {
 	case len(all) == 0 && advice > 0:
-		m.setStatus(levelInfo, "the fix for "+r.id()+" is advice only: see the detail pane (c copies the commands)")
+		// Advice is a change only a person can make (code, a command run elsewhere). Once made, f
+		// records it and runs the check again: the verdict, not the statement, says if it worked.
+		var done []*fixes.Plan
+		for _, p := range r.result.Fixes {
+			if p != nil && p.Advice && !p.Alternative {
+				done = append(done, fixes.CarriedOut(p))
+			}
+		}
+		if len(done) == 0 {
+			m.setStatus(levelInfo, "the fix for "+r.id()+" is advice only: see the detail pane (c copies the commands)")
+			return nil
+		}
+		m.confirm = &confirmState{check: r.id(), plans: done}
+		if m.screen != screenConfirm && m.screen != screenPick {
+			m.prevScreen = m.screen
+		}
+		m.screen = screenConfirm
 		return nil
 	case len(all) == 0:
 		m.setStatus(levelInfo, "no fix is known for this cause of "+r.id())

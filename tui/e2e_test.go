@@ -76,6 +76,45 @@ func TestE2E_demoInTmux(t *testing.T) {
 		s.quit()
 	})
 
+	// Seed 000's second phase in the checklist: sa-token-401's fix, then websocket-handshake's advice,
+	// which only a person can carry out (the demo world's developers play that person), recorded with
+	// f and y; both pass on the re-check.
+	t.Run("token_and_websocket_advice", func(t *testing.T) {
+		state := t.TempDir()
+		s := startTmux(t, tmuxBin, bin, state, append([]string{"demo"}, latency...)...)
+		s.waitChecksDone("websocket-handshake", "fail")
+		s.filterTo("sa-token-401")
+		s.waitFor("sa-token-401's cause", func(scr string) bool { return strings.Contains(scr, "Cause sa-recreated") })
+		s.keys("f")
+		s.waitFor("the fix to start or ask", func(scr string) bool {
+			return strings.Contains(scr, "fixing") || strings.Contains(scr, "Apply this fix?") || strings.Contains(scr, "Which fix?") ||
+				rowStatus(scr, "sa-token-401") == "pass"
+		})
+		if scr := s.capture(); strings.Contains(scr, "Which fix?") {
+			s.keys("a")
+		}
+		if scr := s.capture(); strings.Contains(scr, "Apply this fix?") || strings.Contains(scr, "Apply these") {
+			s.keys("y")
+		}
+		s.waitForLong("sa-token-401 to pass after its fix", 3*time.Minute, func(scr string) bool {
+			return rowStatus(scr, "sa-token-401") == "pass" && !listRunning(scr)
+		})
+
+		s.keys("/", "Escape") // clear the first filter
+		s.filterTo("websocket-handshake")
+		s.waitFor("websocket-handshake's cause", func(scr string) bool { return strings.Contains(scr, "Cause shared-client-stream") })
+		s.keys("f")
+		s.waitFor("the question for advice", func(scr string) bool { return strings.Contains(scr, "Have you made this change?") })
+		s.keys("y")
+		s.waitForLong("websocket-handshake to pass once the change is deployed", 3*time.Minute, func(scr string) bool {
+			return rowStatus(scr, "websocket-handshake") == "pass" && !listRunning(scr)
+		})
+		if st := journalStates(t, state); st["applied"] < 2 || len(st) != 1 {
+			t.Fatalf("journal: %v", st)
+		}
+		s.quit()
+	})
+
 	t.Run("read_only", func(t *testing.T) {
 		state := t.TempDir()
 		s := startTmux(t, tmuxBin, bin, state, append([]string{"demo", "--read-only"}, latency...)...)

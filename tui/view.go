@@ -635,8 +635,10 @@ func (m *Model) fixLines(res *checks.Result, w int) []string {
 	all, rec, _ := applicable(res)
 	hint := ""
 	switch {
-	case len(all) == 0:
+	case len(all) == 0 && m.cfg.readOnly:
 		hint = "advice only: nothing the tool applies (c copies the commands)"
+	case len(all) == 0:
+		hint = "advice only: make the change, then f records it and re-checks (c copies the commands)"
 	case m.cfg.readOnly:
 		hint = "f fix — disabled: read-only"
 	case len(all) == 1:
@@ -845,6 +847,9 @@ func (m *Model) confirmBox(w int) string {
 		return ""
 	}
 	inner := max(20, min(w-6, 76))
+	if len(c.plans) > 0 && c.plans[0].CarriedOut {
+		return m.carriedOutBox(inner)
+	}
 	var lines []string
 	q := "Apply this fix?"
 	if len(c.plans) > 1 {
@@ -880,6 +885,28 @@ func (m *Model) confirmBox(w int) string {
 	}
 	lines = append(lines, "", truncate(fmt.Sprintf("%s yes, apply   %s no (default)", m.keys.Yes.Help().Key, m.keys.No.Help().Key), inner))
 	return s.DialogDanger.Width(inner + 4).Render(strings.Join(lines, "\n"))
+}
+
+// carriedOutBox asks whether the person made the change an advice describes: gkedoctor cannot make
+// it, only record it and look again.
+func (m *Model) carriedOutBox(inner int) string {
+	s := m.st
+	lines := []string{s.DialogTitle.Render("Have you made this change?"), ""}
+	for _, p := range m.confirm.plans {
+		for i, l := range wrapText(clean(strings.TrimPrefix(p.Title, "Carried out outside gkedoctor: ")), inner-2) {
+			if i == 0 {
+				lines = append(lines, "• "+l)
+			} else {
+				lines = append(lines, "  "+l)
+			}
+		}
+	}
+	lines = append(lines, "")
+	for _, l := range wrapText("gkedoctor cannot make this change (it is in code or elsewhere). Once you have made and deployed it, yes records that in the journal (nothing to undo) and runs the check again on fresh facts.", inner) {
+		lines = append(lines, s.Dim.Render(l))
+	}
+	lines = append(lines, "", truncate(fmt.Sprintf("%s yes, it is done: re-check   %s not yet (default)", m.keys.Yes.Help().Key, m.keys.No.Help().Key), inner))
+	return s.Dialog.Width(inner + 4).Render(strings.Join(lines, "\n"))
 }
 
 func (m *Model) pickBox(w int) string {

@@ -173,6 +173,12 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		FixDeps:         &fixes.Deps{Kube: kc, GCP: g},
 		KubeREST:        kcfg,
 	}
+	if op, ok := s.World.(interface {
+		CarryOut(ctx context.Context, adviceID string) (string, error)
+	}); ok {
+		// The simulated world has its own people: they carry out advice the operator says is done.
+		s.Env.FixDeps.CarryOut = op.CarryOut
+	}
 	dir := o.JournalDir
 	if dir == "" {
 		dir = fixes.DefaultDir()

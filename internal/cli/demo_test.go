@@ -64,19 +64,15 @@ func TestDemoFixClusterIPUnreachable(t *testing.T) {
 // passes afterwards, the fix both DNS checks offer is applied once, and the client's names map back
 // to the Services (clusterip-unreachable judges them, it does not skip them).
 func TestDemoFixWholeStory(t *testing.T) {
-	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401")
 	// websocket-handshake's cause, shared-client-stream, is in environment-manager's code: its fix is
-	// advice (DESIGN §7), so that check alone keeps failing, and the exit is 1.
-	if code != 1 {
-		t.Fatalf("exit %d: %+v", code, rep.Results)
+	// advice (DESIGN §7). --done records that it was carried out (the demo world's developers deploy
+	// the change) and the re-check judges what is deployed.
+	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401",
+		"websocket-handshake", "--done")
+	if code != 0 {
+		t.Errorf("exit %d: %+v", code, rep.Results)
 	}
 	for _, r := range rep.Results {
-		if r.ID == "websocket-handshake" {
-			if r.Status != "fail" || r.Cause != "shared-client-stream" {
-				t.Errorf("%s: %s [%s] %s", r.ID, r.Status, r.Cause, r.Summary)
-			}
-			continue
-		}
 		if r.Status != "pass" {
 			t.Errorf("%s: %s %s", r.ID, r.Status, r.Summary)
 		}

@@ -26,6 +26,7 @@ type fixOptions struct {
 	All    bool
 	Yes    bool
 	DryRun bool
+	Done   bool
 	IDs    []string
 }
 
@@ -64,6 +65,7 @@ re-check still fails.`,
 	cmd.Flags().BoolVar(&o.All, "all", false, "apply the recommended fix of every failing check")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the plans (diff and equivalent commands) and change nothing")
+	cmd.Flags().BoolVar(&o.Done, "done", false, "advice ids (and checks whose fix is advice) among ID were carried out by you: record it in the journal and re-check")
 	return cmd
 }
 
@@ -76,6 +78,9 @@ func (o *fixOptions) validate() error {
 	}
 	if len(o.IDs) > 0 && o.All {
 		return usageErrorf("give ids or --all, not both")
+	}
+	if o.Done && o.All {
+		return usageErrorf("--done records advice you carried out: name it (an advice id or a check id), not --all")
 	}
 	if o.App.ReadOnly && !o.DryRun {
 		return usageErrorf("fix cannot apply anything with --read-only; use --dry-run to see the plans")
@@ -123,7 +128,7 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 		progressW = ios.Out
 	}
 	_, results := runChecks(ctx, ios, s, list, o.Output, "fix")
-	plans, err := selectPlans(o.IDs, o.All, results)
+	plans, err := selectPlans(o.IDs, o.All, o.Done, results)
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -251,8 +256,10 @@ func (o *fixOptions) finish(ios *iostreams.IOStreams, rep *report.Report, result
 
 // selectPlans picks the plans to apply: for a check id its recommended plans (not advice, not
 // alternatives); for a fix id that plan; with all, the recommended plans of every failing check.
-func selectPlans(ids []string, all bool, results []checks.Result) ([]*fixes.Plan, error) {
-	plans, err := selectPlansDup(ids, all, results)
+// With done, advice named by its id, or the advice of a named check that has nothing else, is
+// recorded as carried out by the operator (fixes.CarriedOut).
+func selectPlans(ids []string, all, done bool, results []checks.Result) ([]*fixes.Plan, error) {
+	plans, err := selectPlansDup(ids, all, done, results)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +275,7 @@ func selectPlans(ids []string, all bool, results []checks.Result) ([]*fixes.Plan
 	return out, nil
 }
 
-func selectPlansDup(ids []string, all bool, results []checks.Result) ([]*fixes.Plan, error) {
+func selectPlansDup(ids []string, all, done bool, results []checks.Result) ([]*fixes.Plan, error) {
 	var out []*fixes.Plan
 	recommended := func(r checks.Result) []*fixes.Plan {
 		var ps []*fixes.Plan
@@ -294,19 +301,30 @@ func selectPlansDup(ids []string, all bool, results []checks.Result) ([]*fixes.P
 			if r.ID == id {
 				found = true
 				ps := recommended(r)
+				if len(ps) == 0 && done && (r.Status == checks.Fail || r.Status == checks.Warn) {
+					for _, p := range r.Fixes {
+						if p.Advice && !p.Alternative {
+							ps = append(ps, fixes.CarriedOut(p))
+						}
+					}
+				}
 				if len(ps) == 0 {
 					if r.Status == checks.Pass || r.Status == checks.Skip {
 						return nil, fmt.Errorf("check %s is %s: nothing to fix (%s)", id, r.Status, r.Summary)
 					}
-					return nil, fmt.Errorf("check %s has no fix the tool can apply; see its advice with `gkedoctor audit %s`", id, id)
+					return nil, fmt.Errorf("check %s has no fix the tool can apply; see its advice with `gkedoctor audit %s`, make the change, then record it with `gkedoctor fix %s --done`", id, id, id)
 				}
 				out = append(out, ps...)
 			}
 			for _, p := range r.Fixes {
 				if p.ID == id {
 					found = true
+					if p.Advice && done {
+						out = append(out, fixes.CarriedOut(p))
+						continue
+					}
 					if p.Advice {
-						return nil, fmt.Errorf("fix %s is advice only: %s", id, strings.Join(p.Commands, "; "))
+						return nil, fmt.Errorf("fix %s is advice only: %s (once you have made the change, record it with `gkedoctor fix %s --done`)", id, strings.Join(p.Commands, "; "), id)
 					}
 					out = append(out, p)
 				}

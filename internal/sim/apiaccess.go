@@ -227,7 +227,13 @@ func (p demoPods) GetLogs(name string, opts *corev1.PodLogOptions) *rest.Request
 func (k *kubeSide) envManagerLog(p *corev1.Pod) string {
 	var b strings.Builder
 	start := p.CreationTimestamp.Time
-	b.WriteString(start.UTC().Format("2006-01-02 15:04:05") + " INFO environment-manager 1.4.2 starting (kubernetes python client 29.0.0)\n")
+	// 1.4.3 (EnvManagerFixedImage, deployed by the world's developers) runs stream() on its own ApiClient.
+	fixed := len(p.Spec.Containers) > 0 && p.Spec.Containers[0].Image == EnvManagerFixedImage
+	if fixed {
+		b.WriteString(start.UTC().Format("2006-01-02 15:04:05") + " INFO environment-manager 1.4.3 starting (kubernetes python client 29.0.0; stream() on a dedicated ApiClient)\n")
+	} else {
+		b.WriteString(start.UTC().Format("2006-01-02 15:04:05") + " INFO environment-manager 1.4.2 starting (kubernetes python client 29.0.0)\n")
+	}
 	sa, _ := getT[*corev1.ServiceAccount](k, gvrServiceAccounts, p.Namespace, p.Spec.ServiceAccountName)
 	tokenOK := func(at time.Time) bool {
 		if sa == nil {
@@ -258,7 +264,9 @@ func (k *kubeSide) envManagerLog(p *corev1.Pod) string {
 	for at := start.Add(2 * time.Hour); at.Before(now); at = at.Add(7 * time.Hour) {
 		ts := at.UTC().Format("2006-01-02 15:04:05")
 		b.WriteString(ts + " INFO exec job: uploading workspace to pod agent-runner\n")
-		if tokenOK(at) {
+		if tokenOK(at) && fixed {
+			b.WriteString(ts + " INFO exec job: workspace uploaded\n")
+		} else if tokenOK(at) {
 			b.WriteString(ts + " ERROR read_namespaced_pod failed while a stream() was running on the shared client\n" + handshake200)
 		} else {
 			b.WriteString(ts + " ERROR read_namespaced_pod failed\n" + unauthorized)
@@ -268,7 +276,9 @@ func (k *kubeSide) envManagerLog(p *corev1.Pod) string {
 		// A fresh pod: its first job runs at once.
 		ts := now.UTC().Format("2006-01-02 15:04:05")
 		b.WriteString(ts + " INFO exec job: uploading workspace to pod agent-runner\n")
-		if tokenOK(now) {
+		if tokenOK(now) && fixed {
+			b.WriteString(ts + " INFO exec job: workspace uploaded\n")
+		} else if tokenOK(now) {
 			b.WriteString(ts + " ERROR read_namespaced_pod failed while a stream() was running on the shared client\n" + handshake200)
 		} else {
 			b.WriteString(ts + " ERROR read_namespaced_pod failed\n" + unauthorized)
