@@ -205,6 +205,12 @@ func dnsModel(ctx context.Context, env *Env, f *dnsFacts) *dnsmodel.Model {
 			} else {
 				m.FirewallWhy = err.Error()
 			}
+			ranges, err := env.Inv.NetworkRanges(ctx, f.Network)
+			if err == nil {
+				m.Subnets, m.SubnetsRead = ranges, true
+			} else {
+				m.SubnetsWhy = err.Error()
+			}
 			break
 		}
 	}

@@ -68,6 +68,7 @@ func newDNSWorld(t *testing.T) *dnsWorld {
 		t.Fatal(err)
 	}
 	w.fake.AddNetwork(dwProject, &compute.Network{Name: "default"})
+	w.fake.AddSubnetwork(dwProject, dwRegion, &compute.Subnetwork{Name: "default", Network: "default", IpCidrRange: "10.132.0.0/20"})
 	w.ensureKubeDNS()
 	w.putService(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "development-agent", Namespace: w.ns},
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "development-agent"},
@@ -273,16 +274,28 @@ func TestDNSCauses(t *testing.T) {
 			summary: "the ClusterIP of Service kube-system/kube-dns", fix: "delete-forwarding-zone/" + dwFwdZone,
 		},
 		{
-			name: "forwarding_zone_to_a_vm_the_firewall_closes", check: "dns-servfail", status: Fail, cause: "forwarding-to-clusterip",
+			// A resolver VM in the VPC the firewall closes: the zone is right, so the fix is a firewall
+			// rule (advice), never the zone's deletion (issue 12).
+			name: "forwarding_zone_to_a_vm_the_firewall_closes", check: "dns-servfail", status: Fail, cause: "forwarding-target-closed",
 			setup: func(w *dnsWorld) {
 				w.addForwardingZone("10.132.0.40")
 				w.fake.AddFirewall(dwProject, &compute.Firewall{Name: "allow-ssh", Network: dwNetURL, Direction: "INGRESS", Priority: 1000,
 					SourceRanges: []string{"0.0.0.0/0"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"22"}}}})
 			},
-			summary: "implied deny-ingress",
+			summary: "implied deny-ingress", fix: "allow-dns-forwarder/" + dwFwdZone, noFix: "delete-forwarding-zone/" + dwFwdZone,
 		},
 		{
-			name: "forwarding_zone_to_a_vm_a_hierarchical_policy_denies", check: "dns-servfail", status: Fail, cause: "forwarding-to-clusterip",
+			// An on-premises resolver over Cloud VPN (outside every subnet of the network): the firewall
+			// does not decide, configuration cannot tell, and without a live query the verdict is skip —
+			// never SERVFAIL predicted, never a delete offered.
+			name: "forwarding_zone_to_on_prem_is_not_judged_from_configuration", check: "dns-servfail", status: Skip, cause: "unverifiable",
+			setup: func(w *dnsWorld) {
+				w.addForwardingZone("192.168.50.10")
+			},
+			summary: "in no subnet of network default", noFix: "delete-forwarding-zone/" + dwFwdZone,
+		},
+		{
+			name: "forwarding_zone_to_a_vm_a_hierarchical_policy_denies", check: "dns-servfail", status: Fail, cause: "forwarding-target-closed",
 			setup: func(w *dnsWorld) {
 				w.addForwardingZone("10.132.0.40")
 				w.fake.AddFirewall(dwProject, &compute.Firewall{Name: "allow-dns-forwarder", Network: dwNetURL, Direction: "INGRESS", Priority: 1000,

@@ -154,6 +154,11 @@ func dnsConfigCause(p *dnsmodel.Prediction, n *dnsName, f *dnsFacts) (cause, sum
 				ts = append(ts, t.Target+" ("+t.Why+")")
 			}
 		}
+		if !p.AllClusterOnly() {
+			// A resolver in the VPC the firewall closes: the zone is right, its path is not.
+			return "forwarding-target-closed", fmt.Sprintf("%s: SERVFAIL (\"Temporary failure in name resolution\"): forwarding zone %s sends queries for %s to %s; the firewall does not admit the Cloud DNS forwarder (35.199.192.0/19) on port 53",
+				name, p.Zone.Name, model.Fqdn(p.Zone.DnsName), strings.Join(ts, "; ")), true
+		}
 		return "forwarding-to-clusterip", fmt.Sprintf("%s: SERVFAIL (\"Temporary failure in name resolution\"): forwarding zone %s sends queries for %s to %s, which the Cloud DNS forwarder (35.199.192.0/19) cannot reach",
 			name, p.Zone.Name, model.Fqdn(p.Zone.DnsName), strings.Join(ts, "; ")), true
 	case dnsmodel.SitClusterOnly:
@@ -432,6 +437,25 @@ func dnsAggregate(ctx context.Context, env *Env, f *dnsFacts, evals []*dnsEval, 
 	return PassResult(fmt.Sprintf("all %d names %s: %s", len(passing), good, strings.Join(parts, "; ")))
 }
 
+// dnsForwarderFirewallAdvice is the firewall rule a forwarding target in the VPC needs. It is advice:
+// the target's network tags or service account are not known here, and a hierarchical or network
+// policy rule that denies (named in the evidence) would still win.
+func dnsForwarderFirewallAdvice(f *dnsFacts, p *dnsmodel.Prediction) *fixes.Plan {
+	var targets, why []string
+	for _, t := range p.Targets {
+		targets = append(targets, t.Target)
+		why = append(why, t.Target+": "+t.Why)
+	}
+	project := gref.ProjectOf(f.Network)
+	if project == "" {
+		project = f.Project
+	}
+	return &fixes.Plan{ID: "allow-dns-forwarder/" + p.Zone.Name, Title: "Let the Cloud DNS forwarder (35.199.192.0/19) reach " + strings.Join(targets, ", ") + " on port 53", Advice: true,
+		Description: "Forwarding zone " + p.Zone.Name + " is right; its targets are closed to the forwarder (" + strings.Join(why, "; ") + "). Add an ingress rule for 35.199.192.0/19 on UDP and TCP 53, limited to the resolvers' network tags or service account; if a firewall policy denies it, the rule must go into that policy instead.",
+		Commands: []string{fmt.Sprintf("gcloud compute firewall-rules create allow-cloud-dns-forwarder --project %s --network %s --direction INGRESS --source-ranges 35.199.192.0/19 --allow udp:53,tcp:53 --target-tags RESOLVER-TAG",
+			project, gref.NetworkName(f.Network))}}
+}
+
 func dnsNameList(es []*dnsEval) string {
 	var s []string
 	for _, e := range es {
@@ -452,8 +476,16 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 	for _, e := range failing {
 		p := e.Pred
 		switch e.Cause {
-		case "forwarding-to-clusterip":
+		case "forwarding-target-closed":
 			if p == nil || p.Zone == nil || seen[p.Zone.Name] {
+				continue
+			}
+			seen[p.Zone.Name] = true
+			out = append(out, dnsForwarderFirewallAdvice(f, p))
+		case "forwarding-to-clusterip":
+			// The zone is deleted only when every target exists only inside the cluster: a zone that
+			// forwards to anything else (a resolver in the VPC, one on premises) is never touched.
+			if p == nil || p.Zone == nil || seen[p.Zone.Name] || !p.AllClusterOnly() {
 				continue
 			}
 			seen[p.Zone.Name] = true

@@ -34,6 +34,13 @@ type Model struct {
 	FirewallRead bool
 	// FirewallWhy says why the firewall could not be read (with the permission), for the evidence.
 	FirewallWhy string
+	// Subnets are the ranges of the client's network's subnets (primary and secondary): a private
+	// forwarding target inside them is a VM or internal LB the firewall decides for; one outside them
+	// is reached over Cloud VPN or Interconnect, or not at all, which configuration cannot tell.
+	// SubnetsRead false means "not known"; SubnetsWhy says why.
+	Subnets     []netip.Prefix
+	SubnetsRead bool
+	SubnetsWhy  string
 }
 
 // Situation is the model's explanation of a prediction, one per way a name fails or resolves.
@@ -71,8 +78,11 @@ type TargetVerdict struct {
 	ForwardingPath string // DEFAULT or PRIVATE
 	Reach          Reach
 	Why            string
-	ClusterIP      bool   // the target is in the cluster's services range
-	Service        string // the Service holding that ClusterIP, when known
+	ClusterIP      bool // the target is in the cluster's services range
+	// ClusterOnly: the address exists only inside the cluster (a ClusterIP, a pod IP of a routes-based
+	// cluster). Only such targets make a forwarding zone wrong in itself (forwarding-to-clusterip).
+	ClusterOnly bool
+	Service     string // the Service holding that ClusterIP, when known
 }
 
 // Unseen is a zone that holds the name but is not visible to the client's network.
@@ -272,6 +282,20 @@ func (m *Model) forward(p *Prediction, z *dns.ManagedZone) {
 	}
 }
 
+// AllClusterOnly reports whether every forwarding target exists only inside the cluster: the zone
+// can never work, whatever the firewall says.
+func (p *Prediction) AllClusterOnly() bool {
+	if len(p.Targets) == 0 {
+		return false
+	}
+	for _, t := range p.Targets {
+		if !t.ClusterOnly {
+			return false
+		}
+	}
+	return true
+}
+
 func targetList(ts []TargetVerdict) string {
 	var s []string
 	for _, t := range ts {
@@ -300,7 +324,7 @@ func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, 
 	c := m.Cluster
 	switch {
 	case c.IsClusterIP(ip):
-		v.Reach, v.ClusterIP = ReachNo, true
+		v.Reach, v.ClusterIP, v.ClusterOnly = ReachNo, true, true
 		if m.ServiceByIP != nil {
 			v.Service = m.ServiceByIP(ip)
 		}
@@ -311,7 +335,7 @@ func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, 
 		v.Why = fmt.Sprintf("the ClusterIP%s (services range %s): a virtual address that exists only on the cluster's nodes, neither a VM nor an internal load balancer, so the forwarder cannot reach it", svc, c.ServicesCIDR)
 		return v
 	case c.IsPodIP(ip) && !c.VPCNative:
-		v.Reach = ReachNo
+		v.Reach, v.ClusterOnly = ReachNo, true
 		v.Why = fmt.Sprintf("a pod IP of a routes-based cluster (pod range %s): not routable for the forwarder", c.PodCIDR)
 		return v
 	}
@@ -322,6 +346,10 @@ func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, 
 	}
 	if c.IsPodIP(ip) {
 		v.Why = "a pod IP (VPC-native, routable, but it changes when the pod is replaced)"
+	}
+	if in, why := m.inSubnets(ip, network); !in {
+		v.Why = strings.TrimPrefix(v.Why+"; "+why, "; ")
+		return v // Unknown: outside the model, a live query decides
 	}
 	if !m.FirewallRead {
 		why := "the firewall was not read"
@@ -335,6 +363,24 @@ func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, 
 	v.Reach = reach
 	v.Why = strings.TrimPrefix(v.Why+"; "+why, "; ")
 	return v
+}
+
+// inSubnets tells whether a private forwarding target is inside the client's network, where the
+// firewall decides; when it is not, or that is unknown, it says why the model cannot judge it.
+func (m *Model) inSubnets(ip netip.Addr, network string) (bool, string) {
+	if !m.SubnetsRead {
+		why := "the network's subnets were not read"
+		if m.SubnetsWhy != "" {
+			why = "the network's subnets could not be read (" + m.SubnetsWhy + ")"
+		}
+		return false, why + ", so whether it is a VM in the VPC or a server reached over Cloud VPN or Interconnect is unknown; a live query decides"
+	}
+	for _, p := range m.Subnets {
+		if p.Contains(ip) {
+			return true, ""
+		}
+	}
+	return false, "in no subnet of network " + gref.NetworkName(network) + ": reached over Cloud VPN or Interconnect (or not at all), which configuration cannot tell; a live query decides"
 }
 
 // authoritative answers from a private zone's record sets.

@@ -81,6 +81,9 @@ func newModel(c *model.Cluster, zones []*dns.ManagedZone, records map[string][]*
 			}
 			return ""
 		},
+		// The client's network: one subnet (nodes) with a secondary range (pods).
+		Subnets:     []netip.Prefix{netip.MustParsePrefix("10.132.0.0/20"), netip.MustParsePrefix("10.4.0.0/14")},
+		SubnetsRead: true,
 	}
 }
 
@@ -160,6 +163,31 @@ func TestPredict(t *testing.T) {
 				return m
 			}(),
 			query: "db.corp.example.", outcome: 0, situation: SitForwarded, reason: "target tag dns-vm",
+		},
+		{
+			// An on-premises resolver over Cloud VPN: the VPC firewall does not decide, so neither
+			// SERVFAIL nor the ClusterIP cause may be predicted (issue 12: never a delete offered for it).
+			name: "forwarding_to_on_prem_outside_the_subnets_is_unknown",
+			m: func() *Model {
+				m := newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"192.168.50.10"}, netURL)}, nil)
+				m.FirewallRead = true // no rule admits 35.199.192.0/19: it does not matter outside the VPC
+				return m
+			}(),
+			query: "db.corp.example.", outcome: 0, situation: SitForwarded, reason: "in no subnet of network default: reached over Cloud VPN or Interconnect",
+			check: func(t *testing.T, p Prediction) {
+				if len(p.Targets) != 1 || p.Targets[0].Reach != ReachUnknown || p.Targets[0].ClusterIP {
+					t.Errorf("targets %+v", p.Targets)
+				}
+			},
+		},
+		{
+			name: "forwarding_to_vm_subnets_unreadable_is_unknown",
+			m: func() *Model {
+				m := newModel(nil, []*dns.ManagedZone{forwarding("fwd", "corp.example.", []string{"10.132.0.9"}, netURL)}, nil)
+				m.FirewallRead, m.SubnetsRead, m.Subnets, m.SubnetsWhy = true, false, nil, "permission compute.subnetworks.get denied"
+				return m
+			}(),
+			query: "db.corp.example.", outcome: 0, situation: SitForwarded, reason: "subnets could not be read (permission compute.subnetworks.get denied)",
 		},
 		{
 			name:  "forwarding_to_vm_firewall_not_read_is_unknown",
