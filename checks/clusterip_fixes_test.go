@@ -249,3 +249,53 @@ func TestInternalLBPlanAdaptsToVersionAndRegion(t *testing.T) {
 		t.Fatalf("plan %s\n%s", p.Description, p.Diff)
 	}
 }
+
+// The egress fix is judged against what else uses the service's egress (issue 12): with Cloud NAT on
+// the connector's network and region it is an ordinary fix; without it, ALL_TRAFFIC would cut the
+// service's internet (and, without Private Google Access, Google APIs), so it is destructive and says
+// so; when Cloud NAT cannot be read the change is not offered at all, only advice naming the permission.
+func TestRunEgressFixJudgedAgainstCloudNAT(t *testing.T) {
+	setup := func(t *testing.T) *reachWorld {
+		w := newReachWorld(t)
+		w.putService(agentILB("34.118.16.5"))
+		w.srv.AddForwardingRule(wProject, wRegion, &compute.ForwardingRule{Name: "a8d3f0c2e1b94a7c9d6e5f4a3b2c1d0e", IPAddress: "34.118.16.5", LoadBalancingScheme: "INTERNAL"})
+		w.setRun(wRegion, func(s *run.GoogleCloudRunV2Service) { s.Template.VpcAccess.Egress = "PRIVATE_RANGES_ONLY" })
+		return w
+	}
+	const id = "run-egress-all-traffic/europe-west1/gke-connectivity-tester4"
+
+	t.Run("no_nat_is_destructive", func(t *testing.T) {
+		w := setup(t)
+		p := planByID(t, w.run(w.env(false))["clusterip-unreachable"], id)
+		if !p.Destructive || p.Advice || !p.NeedsConfirmation() || !strings.Contains(p.Affects, "no Cloud NAT on network default") || !strings.Contains(p.Affects, "the internet") {
+			t.Fatalf("plan without NAT: destructive=%v advice=%v affects %q", p.Destructive, p.Advice, p.Affects)
+		}
+	})
+	t.Run("nat_for_all_subnets_is_an_ordinary_fix", func(t *testing.T) {
+		w := setup(t)
+		w.srv.AddRouter(wProject, wRegion, &compute.Router{Name: "nat-router", Network: "default",
+			Nats: []*compute.RouterNat{{Name: "nat", SourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES", NatIpAllocateOption: "AUTO_ONLY"}}})
+		p := planByID(t, w.run(w.env(false))["clusterip-unreachable"], id)
+		if p.Destructive || p.Advice || !strings.Contains(p.Affects, "Cloud NAT nat-router/nat translates every subnet") {
+			t.Fatalf("plan with NAT: destructive=%v advice=%v affects %q", p.Destructive, p.Advice, p.Affects)
+		}
+	})
+	t.Run("nat_for_other_subnets_only_is_destructive", func(t *testing.T) {
+		w := setup(t)
+		w.srv.AddRouter(wProject, wRegion, &compute.Router{Name: "nat-router", Network: "default",
+			Nats: []*compute.RouterNat{{Name: "nat", SourceSubnetworkIpRangesToNat: "LIST_OF_SUBNETWORKS",
+				Subnetworks: []*compute.RouterNatSubnetworkToNat{{Name: "default", SourceIpRangesToNat: []string{"ALL_IP_RANGES"}}}}}})
+		p := planByID(t, w.run(w.env(false))["clusterip-unreachable"], id)
+		if !p.Destructive || !strings.Contains(p.Affects, "does not translate the source's range: nat-router/nat (only default)") {
+			t.Fatalf("plan with a NAT for other subnets: destructive=%v affects %q", p.Destructive, p.Affects)
+		}
+	})
+	t.Run("nat_unreadable_is_advice_naming_the_permission", func(t *testing.T) {
+		w := setup(t)
+		w.srv.InjectFault(fakegcp.Fault{Method: "GET", PathContains: "/routers", Permission: "compute.routers.list"})
+		p := planByID(t, w.run(w.env(false))["clusterip-unreachable"], id)
+		if !p.Advice || p.Apply != nil || !strings.Contains(p.Title, "compute.routers.list") || len(p.Commands) != 2 {
+			t.Fatalf("plan when Cloud NAT is unreadable: %+v", p)
+		}
+	})
+}

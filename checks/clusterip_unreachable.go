@@ -266,9 +266,77 @@ func (r *reachRun) decideRegion(_ context.Context, t *target, cnl *couldNotLook)
 	return nil
 }
 
+// runEgressPlan is the egress fix (PRIVATE_RANGES_ONLY → ALL_TRAFFIC) judged against what else uses
+// the service's egress: once every packet goes through the VPC, the internet needs Cloud NAT there and
+// Google APIs need Cloud NAT or Private Google Access. Without them the fix is destructive (a second
+// confirmation, saying what stops working); when they could not be read it is not offered — advice
+// naming what is missing.
+func runEgressPlan(ctx context.Context, env *Env, src *Source) *fixes.Plan {
+	o := fixes.RunEgress{Service: src.FullName, WaitTimeout: RunOpWaitTimeout, PollInterval: RunOpPollInterval}
+	affects, destructive, err := runEgressImpact(ctx, env, src)
+	if err != nil {
+		project, location, name := gref.ProjectOf(src.FullName), gref.LocationOf(src.FullName), src.Name
+		return &fixes.Plan{ID: "run-egress-all-traffic/" + location + "/" + name, Check: "clusterip-unreachable", Advice: true,
+			Title: fmt.Sprintf("Route all egress of Cloud Run %s through the VPC — not applied: %v", name, err),
+			Description: "ALL_TRAFFIC sends the internet and Google API traffic of the service through the VPC too; without Cloud NAT (and Private Google Access) it stops. " +
+				"That could not be checked, so gkedoctor does not make the change: check Cloud NAT on the network and region first (gcloud compute routers list), then run the command.",
+			Commands: []string{fmt.Sprintf("gcloud compute routers list --project %s --regions %s", project, gref.Region(location)),
+				fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-egress=all-traffic", name, location, project)}}
+	}
+	o.Affects, o.Destructive = affects, destructive
+	return fixes.NewRunEgressPlan(env.FixDeps, o)
+}
+
+// runEgressImpact reads Cloud NAT on the source's network and region and Private Google Access on
+// its subnet, and says what ALL_TRAFFIC would do to the egress the source has today.
+func runEgressImpact(ctx context.Context, env *Env, src *Source) (affects string, destructive bool, err error) {
+	network, _, err := sourceNetwork(ctx, env, src)
+	if err != nil {
+		return "", false, fmt.Errorf("the network of %s could not be read (%v)", src.Name, err)
+	}
+	if network == "" {
+		return "", false, fmt.Errorf("%s has no VPC network to send its egress to", src.Name)
+	}
+	region := gref.Region(src.Location)
+	subnet, subnetProject := "", gref.ProjectOf(network)
+	if src.DirectVPC != nil {
+		subnet = src.DirectVPC.Subnetwork
+	} else if src.Connector != "" {
+		region = gref.Region(gref.LocationOf(src.Connector))
+		if c, cerr := env.Inv.Connector(ctx, src.Connector); cerr == nil && c.Subnet != nil {
+			subnet = c.Subnet.Name
+			if c.Subnet.ProjectId != "" {
+				subnetProject = c.Subnet.ProjectId
+			}
+		}
+	}
+	routers, err := env.Inv.Routers(ctx, gref.ProjectOf(network), region)
+	if err != nil {
+		return "", false, fmt.Errorf("Cloud NAT on network %s in %s could not be read (%v)", gref.NetworkName(network), region, err)
+	}
+	nat := model.NATCovers(routers, network, subnet)
+	if nat.Covered {
+		return fmt.Sprintf("all outbound traffic of %s then goes through network %s; its internet egress keeps working through %s", src.Name, gref.NetworkName(network), nat.Why), false, nil
+	}
+	lost := "the internet (public APIs, webhooks, package registries)"
+	switch {
+	case subnet == "":
+		lost += " and, unless Private Google Access is on for the connector's range, Google APIs"
+	default:
+		sp, sr, sn := gref.SplitSubnetwork(gref.Subnetwork(subnet, subnetProject, region))
+		if s, serr := env.Inv.Subnetwork(ctx, sp, sr, sn); serr != nil {
+			return "", false, fmt.Errorf("subnet %s could not be read (%v)", sn, serr)
+		} else if !s.PrivateIpGoogleAccess {
+			lost += " and Google APIs (Private Google Access is off on subnet " + sn + ")"
+		}
+	}
+	return fmt.Sprintf("all outbound traffic of %s then goes through network %s, where %s: %s stops working for it. Add Cloud NAT first (gcloud compute routers nats create) unless that is what you want",
+		src.Name, gref.NetworkName(network), nat.Why, lost), true, nil
+}
+
 // decideVPCAccess: each client has VPC access into the cluster's network, with egress that sends the
 // target's address through it.
-func (r *reachRun) decideVPCAccess(_ context.Context, t *target, cnl *couldNotLook) *verdict {
+func (r *reachRun) decideVPCAccess(ctx context.Context, t *target, cnl *couldNotLook) *verdict {
 	v := &verdict{T: t}
 	for _, src := range r.f.sourcesOf(t) {
 		eg := r.eg.finding(src)
@@ -284,7 +352,7 @@ func (r *reachRun) decideVPCAccess(_ context.Context, t *target, cnl *couldNotLo
 		case eg.Cause == "egress-private-ranges-only" && containsTarget(eg.Offending, t):
 			v.Status, v.Cause, v.Dep, v.Src = Fail, "egress-private-ranges-only", "run-vpc-egress", src
 			v.Summary = fmt.Sprintf("%s has egress %s, so its packets to %s (%s, outside RFC 1918 / RFC 6598) go to the internet instead of the VPC", sourceLabel(src), src.EffectiveEgress(), t.addrPort(), t.Class)
-			v.Plans = append(v.Plans, fixes.NewRunEgressPlan(r.env.FixDeps, fixes.RunEgress{Service: src.FullName, WaitTimeout: RunOpWaitTimeout, PollInterval: RunOpPollInterval}))
+			v.Plans = append(v.Plans, runEgressPlan(ctx, r.env, src))
 			return v
 		case eg.NetworkMismatch:
 			v.Status, v.Cause, v.Dep, v.Src = Fail, "no-vpc-access", "run-vpc-egress", src

@@ -28,6 +28,10 @@ type RunEgress struct {
 	// WaitTimeout bounds following the operation (default 5 minutes); PollInterval paces it (default 1s).
 	WaitTimeout  time.Duration
 	PollInterval time.Duration
+	// Affects is what else the change touches, as the check judged it (Cloud NAT, Private Google
+	// Access); Destructive when it cuts egress the service has today (asks a second time).
+	Affects     string
+	Destructive bool
 }
 
 // restoreTemplateParams hold only what the fix changed (template.vpcAccess): undo puts it back on a
@@ -56,7 +60,8 @@ func NewRunEgressPlan(deps *Deps, o RunEgress) *Plan {
 		Title: fmt.Sprintf("Route all egress of Cloud Run %s through the VPC (vpcAccess.egress ALL_TRAFFIC)", name),
 		Description: "Sets template.vpcAccess.egress to ALL_TRAFFIC so destinations outside RFC 1918 / RFC 6598 (such as GKE's 34.118.224.0/20 services range or " +
 			"privately used public ranges) go through the VPC instead of the internet. This deploys a new revision. Undo restores the saved vpcAccess, i.e. the saved template (another new revision).",
-		Affects:     "all outbound traffic of the service then goes through the VPC: reaching the internet needs Cloud NAT on that network",
+		Affects:     orDash(o.Affects, "all outbound traffic of the service then goes through the VPC: reaching the internet needs Cloud NAT on that network"),
+		Destructive: o.Destructive,
 		Diff:        Diff("template.vpcAccess.egress: PRIVATE_RANGES_ONLY\n", "template.vpcAccess.egress: ALL_TRAFFIC\n"),
 		Commands:    []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-egress=all-traffic", name, location, project)},
 		Reversible:  true,

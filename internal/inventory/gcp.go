@@ -239,7 +239,7 @@ func (i *Inventory) Subnetwork(ctx context.Context, project, region, name string
 			return nil, err
 		}
 		s, err := g.Compute.Subnetworks.Get(project, region, name).Context(ctx).Do()
-		return s, gcp.Map(err, "get subnetwork", "projects/"+project+"/regions/"+region+"/subnetworks/"+name)
+		return s, gcp.MapWith(err, "get subnetwork", "projects/"+project+"/regions/"+region+"/subnetworks/"+name, "compute.subnetworks.get")
 	})
 }
 

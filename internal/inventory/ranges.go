@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 
+	compute "google.golang.org/api/compute/v1"
+
+	"github.com/gkedoctor/gkedoctor/internal/gcp"
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
@@ -57,5 +60,21 @@ func (i *Inventory) NetworkRanges(ctx context.Context, network string) ([]netip.
 			}
 		}
 		return out, nil
+	})
+}
+
+// Routers lists the Cloud Routers of a region (with their Cloud NAT configurations).
+func (i *Inventory) Routers(ctx context.Context, project, region string) ([]*compute.Router, error) {
+	return Memo(ctx, i, "gcp/compute/routers/"+project+"/"+region, func(ctx context.Context) ([]*compute.Router, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*compute.Router
+		err = g.Compute.Routers.List(project, region).Pages(ctx, func(l *compute.RouterList) error {
+			out = append(out, l.Items...)
+			return nil
+		})
+		return out, gcp.MapWith(err, "list Cloud Routers", "projects/"+project+"/regions/"+region+"/routers", "compute.routers.list")
 	})
 }

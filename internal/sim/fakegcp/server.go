@@ -80,6 +80,7 @@ type Server struct {
 	// compute
 	networks   map[string]*networkEntry           // key(project, name)
 	subnets    map[string]*compute.Subnetwork     // key(project, region, name)
+	routers    map[string]*compute.Router         // key(project, region, name): Cloud Routers and their NATs
 	routesC    map[string]*compute.Route          // key(project, name)
 	firewalls  map[string]*compute.Firewall       // key(project, name)
 	fwdRules   map[string]*compute.ForwardingRule // key(project, region, name)
@@ -147,6 +148,7 @@ func newServer() *Server {
 		containerOps: map[string]*containerOp{},
 		networks:     map[string]*networkEntry{},
 		subnets:      map[string]*compute.Subnetwork{},
+		routers:      map[string]*compute.Router{},
 		routesC:      map[string]*compute.Route{},
 		firewalls:    map[string]*compute.Firewall{},
 		fwdRules:     map[string]*compute.ForwardingRule{},
@@ -159,7 +161,7 @@ func newServer() *Server {
 		policies:     map[string]*crm.Policy{},
 		denied:       map[string]map[string]bool{},
 	}
-	for _, rs := range [][]route{s.containerRoutes(), s.computeRoutes(), s.dnsRoutes(), s.runRoutes(), s.vpcaccessRoutes(), s.crmRoutes()} {
+	for _, rs := range [][]route{s.containerRoutes(), s.computeRoutes(), s.routerRoutes(), s.dnsRoutes(), s.runRoutes(), s.vpcaccessRoutes(), s.crmRoutes()} {
 		s.routes = append(s.routes, rs...)
 	}
 	return s
