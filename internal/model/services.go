@@ -54,9 +54,12 @@ func IsInternalLB(s *corev1.Service) bool {
 	if s == nil || s.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		return false
 	}
+	// As GKE's controller reads it (cloud-provider-gcp GetLoadBalancerAnnotationType): the first
+	// annotation present decides, and only "Internal" or "internal" make an internal LB — "INTERNAL"
+	// or " Internal" get an external one.
 	for _, k := range []string{AnnotationLBType, AnnotationLBTypeLegacy} {
 		if v, ok := s.Annotations[k]; ok {
-			return strings.EqualFold(strings.TrimSpace(v), "internal")
+			return v == "Internal" || v == "internal"
 		}
 	}
 	return s.Spec.LoadBalancerClass != nil && strings.HasPrefix(*s.Spec.LoadBalancerClass, ILBClassPrefix)
