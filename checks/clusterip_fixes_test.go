@@ -30,8 +30,8 @@ func TestFirewallFixAppliesAndUndoes(t *testing.T) {
 	deleteFirewall(t, w, "k8s-fw-a8d3f0c2e1b94a7c9d6e5f4a3b2c1d0e")
 	env := w.env(false)
 	r := w.run(env)["clusterip-unreachable"]
-	p := planByID(t, r, "create-firewall/dev-orchestra/allow-serverless-to-dev-orchestra-cluster-80")
-	if !strings.Contains(p.Commands[0], "gcloud compute firewall-rules create allow-serverless-to-dev-orchestra-cluster-80 --project dev-orchestra --network default --direction INGRESS --priority 1000 --source-ranges 192.168.99.0/28 --target-tags "+wNodeTag+" --allow tcp:80") {
+	p := planByID(t, r, "create-firewall/dev-orchestra/allow-serverless-to-dev-orchestra-cluster-80-f29b49")
+	if !strings.Contains(p.Commands[0], "gcloud compute firewall-rules create allow-serverless-to-dev-orchestra-cluster-80-f29b49 --project dev-orchestra --network default --direction INGRESS --priority 1000 --source-ranges 192.168.99.0/28 --target-tags "+wNodeTag+" --allow tcp:80") {
 		t.Fatalf("command %q", p.Commands[0])
 	}
 	ap, dir := applier(t, env)
@@ -41,7 +41,7 @@ func TestFirewallFixAppliesAndUndoes(t *testing.T) {
 	}
 	var got *compute.Firewall
 	for _, f := range w.srv.Firewalls(wProject) {
-		if f.Name == "allow-serverless-to-dev-orchestra-cluster-80" {
+		if f.Name == "allow-serverless-to-dev-orchestra-cluster-80-f29b49" {
 			got = f
 		}
 	}
@@ -97,7 +97,7 @@ func TestFirewallFixSharedVPCWithoutPermissionBecomesAdvice(t *testing.T) {
 	if r.Cause != "firewall-blocks-serverless" {
 		t.Fatalf("%s", dump(rs))
 	}
-	p := planByID(t, r, "create-firewall/net-host/allow-serverless-to-dev-orchestra-cluster-80")
+	p := planByID(t, r, "create-firewall/net-host/allow-serverless-to-dev-orchestra-cluster-80-f29b49")
 	if !strings.Contains(p.Description, "Shared VPC host project net-host") {
 		t.Fatalf("description %q", p.Description)
 	}
@@ -105,7 +105,7 @@ func TestFirewallFixSharedVPCWithoutPermissionBecomesAdvice(t *testing.T) {
 	ap, dir := applier(t, env)
 	res, err := ap.Apply(context.Background(), p, nil)
 	if apierr.KindOf(err) != apierr.Permission || !strings.Contains(err.Error(), "compute.firewalls.create") ||
-		!strings.Contains(err.Error(), "gcloud compute firewall-rules create allow-serverless-to-dev-orchestra-cluster-80 --project net-host --network shared") {
+		!strings.Contains(err.Error(), "gcloud compute firewall-rules create allow-serverless-to-dev-orchestra-cluster-80-f29b49 --project net-host --network shared") {
 		t.Fatalf("apply: %v", err)
 	}
 	if !p.Advice || len(p.Commands) != 2 || !strings.Contains(p.Commands[0], "k8s-fw-a8d3") {

@@ -117,7 +117,7 @@ func TestReachCauses(t *testing.T) {
 			name:  "firewall missing",
 			setup: func(w *reachWorld) { deleteFirewall(t, w, "k8s-fw-a8d3f0c2e1b94a7c9d6e5f4a3b2c1d0e") },
 			cause: "firewall-blocks-serverless", status: Fail, supporter: "firewall-serverless-to-nodes",
-			fix: "create-firewall/dev-orchestra/allow-serverless-to-dev-orchestra-cluster-80", summary: "implied deny-ingress",
+			fix: "create-firewall/dev-orchestra/allow-serverless-to-dev-orchestra-cluster-80-f29b49", summary: "implied deny-ingress",
 		},
 		{
 			name: "firewall shadowed by a higher-priority deny",

@@ -568,7 +568,7 @@ func firewallPlan(env *Env, a *fwAnalysis, fd *fwFinding, manualChange string) *
 	}
 	o := fixes.FirewallRule{
 		Project: cf.NetworkProject, ClusterProject: env.Inv.Scope.Project, Network: cf.Network,
-		Name:        fixes.FirewallRuleName(cf.Short, fd.Port),
+		Name:        fixes.FirewallRuleName(cf.Short, fd.Range.String(), fd.Port),
 		SourceRange: fd.Range.String(), TargetTag: tag, Protocol: fd.Protocol, Port: fd.Port,
 		ManualChange: manualChange,
 	}

@@ -2,6 +2,8 @@ package fixes
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,9 +52,13 @@ type FirewallRule struct {
 
 var fwNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// FirewallRuleName is allow-serverless-to-CLUSTER-PORT, shortened to a valid rule name.
-func FirewallRuleName(cluster string, port int) string {
-	suffix := "-" + strconv.Itoa(port)
+// FirewallRuleName is allow-serverless-to-CLUSTER-PORT-HASH, shortened to a valid rule name. HASH (six
+// hex digits of the source range's SHA-256) keeps the rules of two clients with different source
+// ranges (two connectors, a connector and a Direct VPC subnet) apart: one fix never finds the other's
+// rule and calls it done.
+func FirewallRuleName(cluster, sourceRange string, port int) string {
+	sum := sha256.Sum256([]byte(sourceRange))
+	suffix := "-" + strconv.Itoa(port) + "-" + hex.EncodeToString(sum[:3])
 	base := "allow-serverless-to-" + strings.ToLower(cluster)
 	if len(base)+len(suffix) > 63 {
 		base = base[:63-len(suffix)]

@@ -38,14 +38,18 @@ func TestInternalLBService(t *testing.T) {
 }
 
 func TestFirewallRuleName(t *testing.T) {
-	if n := FirewallRuleName("dev-orchestra-cluster", 80); n != "allow-serverless-to-dev-orchestra-cluster-80" {
+	if n := FirewallRuleName("dev-orchestra-cluster", "192.168.99.0/28", 80); n != "allow-serverless-to-dev-orchestra-cluster-80-f29b49" {
 		t.Fatal(n)
 	}
-	n := FirewallRuleName(strings.Repeat("c", 60)+"-x", 8080)
-	if len(n) > 63 || !fwNameRE.MatchString(n) || !strings.HasSuffix(n, "-8080") {
+	// Unique per source range and port: two clients' rules never share a name.
+	if a, b := FirewallRuleName("c", "192.168.99.0/28", 80), FirewallRuleName("c", "10.8.0.0/28", 80); a == b {
+		t.Fatalf("same name %q for two source ranges", a)
+	}
+	n := FirewallRuleName(strings.Repeat("c", 60)+"-x", "10.8.0.0/28", 8080)
+	if len(n) > 63 || !fwNameRE.MatchString(n) || !strings.HasSuffix(n, "-8080-01d314") {
 		t.Fatalf("%q", n)
 	}
-	if n := FirewallRuleName("Bad_Name", 80); !fwNameRE.MatchString(n) {
+	if n := FirewallRuleName("Bad_Name", "10.8.0.0/28", 80); !fwNameRE.MatchString(n) {
 		t.Fatalf("%q", n)
 	}
 }
