@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gkedoctor/gkedoctor/internal/gref"
@@ -62,6 +64,9 @@ func (a *ilbAnalysis) finding(t *target) *ilbFinding {
 
 var ilbSlot = inventory.NewSlot[*ilbAnalysis]("ilb-provisioned")
 
+// ilbConcurrency bounds the targets decided at once (each may read its load balancer's events).
+const ilbConcurrency = 8
+
 func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 	return inventory.Derive(ctx, env.Inv, ilbSlot, func(ctx context.Context) (*ilbAnalysis, error) {
 		f, err := getReachFacts(ctx, env)
@@ -73,8 +78,25 @@ func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 			if (t.Svc == nil && t.Err == nil) || (t.Svc != nil && t.Svc.Spec.Type == corev1.ServiceTypeExternalName) {
 				continue // not a Service of this cluster, or a CNAME: nothing to expose
 			}
-			a.Findings = append(a.Findings, ilbFor(ctx, env, f, t))
+			a.Findings = append(a.Findings, nil)
 		}
+		// The targets are independent (each reads its own load balancer's events through the
+		// inventory): decided a few at a time, kept in the targets' order.
+		var g errgroup.Group
+		g.SetLimit(ilbConcurrency)
+		k := 0
+		for _, t := range f.Targets {
+			if (t.Svc == nil && t.Err == nil) || (t.Svc != nil && t.Svc.Spec.Type == corev1.ServiceTypeExternalName) {
+				continue
+			}
+			slot := k
+			k++
+			g.Go(func() error {
+				a.Findings[slot] = ilbFor(ctx, env, f, t)
+				return nil
+			})
+		}
+		_ = g.Wait() // ilbFor returns no error: each finding says what it could not read
 		return a, nil
 	})
 }

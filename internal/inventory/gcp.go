@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	crm "google.golang.org/api/cloudresourcemanager/v1"
 	compute "google.golang.org/api/compute/v1"
@@ -140,32 +141,41 @@ func (i *Inventory) Firewalls(ctx context.Context, project string) ([]*compute.F
 	})
 }
 
-// EffectiveFirewalls returns networks.getEffectiveFirewalls of a network: its VPC firewall rules and
-// the hierarchical and global network firewall policies in effect on it. A 403 names
+// EffectiveFirewalls returns networks.getEffectiveFirewalls of a network, converted for the firewall
+// evaluator: its VPC firewall rules and the hierarchical and global network firewall policies in
+// effect on it. Only the conversion is kept for the run (thousands of rules: the API's structs are
+// garbage as soon as they are converted); callers share it and must not change it. A 403 names
 // compute.networks.getEffectiveFirewalls.
-func (i *Inventory) EffectiveFirewalls(ctx context.Context, project, network string) (*compute.NetworksGetEffectiveFirewallsResponse, error) {
-	return Memo(ctx, i, KeyEffectiveFirewalls+"global/"+project+"/"+network, func(ctx context.Context) (*compute.NetworksGetEffectiveFirewallsResponse, error) {
+func (i *Inventory) EffectiveFirewalls(ctx context.Context, project, network string) (firewall.Set, error) {
+	return Memo(ctx, i, KeyEffectiveFirewalls+"global/"+project+"/"+network, func(ctx context.Context) (firewall.Set, error) {
 		g, err := i.GCP()
 		if err != nil {
-			return nil, err
+			return firewall.Set{}, err
 		}
 		r, err := g.Compute.Networks.GetEffectiveFirewalls(project, network).Context(ctx).Do()
-		return r, gcp.MapWith(err, "get effective firewalls", "projects/"+project+"/global/networks/"+network, gcp.PermNetworksGetEffectiveFirewalls)
+		if err != nil {
+			return firewall.Set{}, gcp.MapWith(err, "get effective firewalls", "projects/"+project+"/global/networks/"+network, gcp.PermNetworksGetEffectiveFirewalls)
+		}
+		return firewall.FromEffectiveFirewalls(r), nil
 	})
 }
 
 // RegionEffectiveFirewalls returns regionNetworkFirewallPolicies.getEffectiveFirewalls of a network
-// in a region: everything EffectiveFirewalls returns plus the regional network (and system) firewall
-// policies. A 403 names compute.regionNetworkFirewallPolicies.getEffectiveFirewalls.
-func (i *Inventory) RegionEffectiveFirewalls(ctx context.Context, project, region, network string) (*compute.RegionNetworkFirewallPoliciesGetEffectiveFirewallsResponse, error) {
-	return Memo(ctx, i, KeyEffectiveFirewalls+"region/"+project+"/"+region+"/"+network, func(ctx context.Context) (*compute.RegionNetworkFirewallPoliciesGetEffectiveFirewallsResponse, error) {
+// in a region, converted like EffectiveFirewalls: everything EffectiveFirewalls returns plus the
+// regional network (and system) firewall policies. A 403 names
+// compute.regionNetworkFirewallPolicies.getEffectiveFirewalls.
+func (i *Inventory) RegionEffectiveFirewalls(ctx context.Context, project, region, network string) (firewall.Set, error) {
+	return Memo(ctx, i, KeyEffectiveFirewalls+"region/"+project+"/"+region+"/"+network, func(ctx context.Context) (firewall.Set, error) {
 		g, err := i.GCP()
 		if err != nil {
-			return nil, err
+			return firewall.Set{}, err
 		}
 		ref := "projects/" + project + "/global/networks/" + network
 		r, err := g.Compute.RegionNetworkFirewallPolicies.GetEffectiveFirewalls(project, region, ref).Context(ctx).Do()
-		return r, gcp.MapWith(err, "get effective firewalls", "projects/"+project+"/regions/"+region+" network "+network, gcp.PermRegionEffectiveFirewalls)
+		if err != nil {
+			return firewall.Set{}, gcp.MapWith(err, "get effective firewalls", "projects/"+project+"/regions/"+region+" network "+network, gcp.PermRegionEffectiveFirewalls)
+		}
+		return firewall.FromRegionEffectiveFirewalls(r), nil
 	})
 }
 
@@ -190,23 +200,41 @@ func (i *Inventory) FirewallSet(ctx context.Context, project, network, region st
 }
 
 func (i *Inventory) firewallSet(ctx context.Context, project, network, region string) (firewall.Set, error) {
-	eff, err := i.EffectiveFirewalls(ctx, project, network)
+	// The three reads do not depend on each other: they run at once (each is the longest call of a
+	// large network), and their answers are then weighed in the same order as before.
+	var (
+		wg           sync.WaitGroup
+		reg          firewall.Set
+		regErr, nErr error
+		n            *compute.Network
+	)
+	if region != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reg, regErr = i.RegionEffectiveFirewalls(ctx, project, region, network)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n, nErr = i.Network(ctx, project, network)
+	}()
+	set, err := i.EffectiveFirewalls(ctx, project, network)
+	wg.Wait()
 	if err != nil {
 		return firewall.Set{}, err
 	}
-	set := firewall.FromEffectiveFirewalls(eff)
 	if region != "" {
-		reg, err := i.RegionEffectiveFirewalls(ctx, project, region, network)
-		if err != nil {
-			return firewall.Set{}, err
+		if regErr != nil {
+			return firewall.Set{}, regErr
 		}
-		set = firewall.Merge(set, firewall.FromRegionEffectiveFirewalls(reg))
+		set = firewall.Merge(set, reg)
 	}
-	n, err := i.Network(ctx, project, network)
-	if err != nil {
+	if nErr != nil {
 		for _, p := range set.Policies {
 			if src := p.Source(); src == firewall.SourceNetwork || src == firewall.SourceRegionalNetwork {
-				return firewall.Set{}, err
+				return firewall.Set{}, nErr
 			}
 		}
 		return set, nil

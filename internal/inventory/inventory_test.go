@@ -81,7 +81,7 @@ func TestKubeFactsFetchedOnceAndErrorsClassified(t *testing.T) {
 
 func TestAbsentClientsAreNotConfigured(t *testing.T) {
 	inv := New(Scope{}, nil, nil, nil, nil)
-	if _, err := inv.Services(context.Background()); apierr.KindOf(err) != apierr.NotConfigured {
+	if err := inv.ServicePages(context.Background(), nil, func([]corev1.Service) {}); apierr.KindOf(err) != apierr.NotConfigured {
 		t.Fatalf("no kube client: %v", err)
 	}
 	if _, err := inv.Cluster(context.Background()); apierr.KindOf(err) != apierr.NotConfigured {

@@ -34,41 +34,40 @@ func (i *Inventory) Service(ctx context.Context, ns, name string) (*corev1.Servi
 	})
 }
 
-// Services lists every Service in every namespace (paged). The list is kept for the whole run, so it
-// is kept slim: the result is allocated once at its final size (the first page says how many remain)
-// instead of growing by doubling, and each Service's metadata.managedFields — field-manager
-// bookkeeping no check reads, often the largest part of a small Service — is dropped as its page
-// arrives. Objects a fix writes back are read with Service (a GET), never taken from this list.
-func (i *Inventory) Services(ctx context.Context) ([]corev1.Service, error) {
-	return Memo(ctx, i, KeyServices+"-all", func(ctx context.Context) ([]corev1.Service, error) {
-		k, err := i.Kube()
+// ServicePages lists every Service in every namespace, page by page (protobuf, listPage at a time),
+// handing each page to fn as it arrives; first is called once, before the first page, with the
+// number of Services the list holds (0 when the server does not say). The pages are not kept: the
+// list of a large cluster is tens of thousands of objects, so its one reader — the run's model
+// (model.For), built once per run like a fact — keeps what the checks read and lets each page go.
+// It is not memoised itself: call it through the model. Objects a fix writes back are read with
+// Service (a GET), never taken from this list.
+func (i *Inventory) ServicePages(ctx context.Context, first func(total int), fn func(page []corev1.Service)) error {
+	k, err := i.Kube()
+	if err != nil {
+		return err
+	}
+	i.mu.Lock()
+	i.fetches[KeyServices+"-all"]++
+	i.mu.Unlock()
+	opts := metav1.ListOptions{Limit: listPage}
+	for n := 0; ; n++ {
+		l, err := k.CoreV1().Services("").List(ctx, opts)
 		if err != nil {
-			return nil, err
+			return kube.Map(err, "list Services", "all namespaces")
 		}
-		var out []corev1.Service
-		opts := metav1.ListOptions{Limit: listPage}
-		for {
-			l, err := k.CoreV1().Services("").List(ctx, opts)
-			if err != nil {
-				return nil, kube.Map(err, "list Services", "all namespaces")
+		if n == 0 && first != nil {
+			total := len(l.Items)
+			if rem := l.RemainingItemCount; rem != nil && *rem > 0 {
+				total += int(*rem)
 			}
-			if out == nil {
-				n := len(l.Items)
-				if rem := l.RemainingItemCount; rem != nil && *rem > 0 {
-					n += int(*rem)
-				}
-				out = make([]corev1.Service, 0, n)
-			}
-			for j := range l.Items {
-				l.Items[j].ManagedFields = nil
-			}
-			out = append(out, l.Items...)
-			if l.Continue == "" {
-				return out, nil
-			}
-			opts.Continue = l.Continue
+			first(total)
 		}
-	})
+		fn(l.Items)
+		if l.Continue == "" {
+			return nil
+		}
+		opts.Continue = l.Continue
+	}
 }
 
 // Events lists the events about one object.

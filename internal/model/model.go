@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 )
@@ -41,8 +43,14 @@ func build(ctx context.Context, inv *inventory.Inventory) *Model {
 	} else {
 		m.ClusterErr = err
 	}
-	list, err := inv.Services(ctx)
-	m.Services, m.ServicesErr = NewServices(list), err
+	var svcs *Services
+	err := inv.ServicePages(ctx, func(n int) { svcs = NewServicesSized(n) }, func(page []corev1.Service) { svcs.Add(page) })
+	if err != nil || svcs == nil {
+		// Part of a list is not the cluster's Services: a decision over it would pass on what was
+		// never read.
+		svcs = NewServices(nil)
+	}
+	m.Services, m.ServicesErr = svcs, err
 	return m
 }
 

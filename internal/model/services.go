@@ -5,9 +5,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // ILB annotation keys (kubernetes/cloud-provider-gcp gce_annotations.go) and GKE's internal
@@ -132,23 +135,101 @@ type Owner struct {
 func (o Owner) Ref() string { return o.Service.Namespace + "/" + o.Service.Name }
 
 // Services indexes a cluster's Services by namespace/name and by every address they answer on.
+//
+// A large cluster has tens of thousands of Services, and the model keeps them for the whole run, so
+// it keeps each in a compact record of what the checks read (svcRecord) rather than the listed
+// object: a *corev1.Service holding those fields is built when a check first asks for that Service
+// (Get, OwnersOf, the load-balancer finders), once, so every caller gets the same pointer. The
+// decoded list is garbage as soon as it is indexed.
 type Services struct {
-	all    []corev1.Service
-	byName map[string]*corev1.Service
-	byAddr map[netip.Addr][]Owner
-	// bySelector groups LoadBalancer Services by namespace and selector, for the sibling finder.
-	lbs map[string][]*corev1.Service
+	n      int
+	chunks [][]svcRecord // one per indexed list (page): records never move, the indexes point at them
+	byName map[nsName]*svcRecord
+	byAddr map[netip.Addr]owners
+	// lbs groups LoadBalancer Services by namespace and selector, for the sibling finder.
+	lbs map[string][]*svcRecord
+	// namespaces interns namespace names (thousands of Services share a few hundred).
+	namespaces map[string]string
 }
 
-// NewServices indexes list (kept, not copied). Building it is linear in the number of Services.
+type nsName struct{ ns, name string }
+
+type ownerRef struct {
+	rec  *svcRecord
+	kind AddrKind
+}
+
+// owners are the Services answering on one address: almost always one, kept without an allocation.
+type owners struct {
+	first ownerRef
+	more  []ownerRef
+}
+
+// svcRecord is what the model keeps of a Service: the fields the checks and fixes read (metadata
+// name, namespace, uid, resourceVersion, creationTimestamp; spec type, clusterIP(s), ports,
+// selector; for load balancers and ExternalName Services also the annotations, class, IP, source
+// ranges, traffic policy, health-check port, externalName and status.loadBalancer). Not kept:
+// labels, managedFields, owner references, finalizers, IP families, session affinity — and the
+// annotations of Services that are not load balancers, which no check reads. A check that needs a
+// Service in full reads it with inventory.Service (a GET); fixes always do.
+type svcRecord struct {
+	name, namespace string
+	uid             types.UID
+	resourceVersion string
+	created         metav1.Time
+	typ             corev1.ServiceType
+	clusterIP       string
+	// clusterIPs is spec.clusterIPs when it is not exactly [clusterIP] (ipsSame).
+	clusterIPs []string
+	ipsSame    bool
+	ports      []corev1.ServicePort
+	selector   string // selectorKey form; the map is rebuilt for the materialised Service
+	lb         *svcLB
+	svc        atomic.Pointer[corev1.Service]
+}
+
+// svcLB is the part of a Service that matters only for load balancers and ExternalName Services.
+type svcLB struct {
+	annotations   map[string]string
+	class         *string
+	ip            string
+	sourceRanges  []string
+	trafficPolicy corev1.ServiceExternalTrafficPolicy
+	hcNodePort    int32
+	externalName  string
+	ingress       []corev1.LoadBalancerIngress
+}
+
+// NewServices indexes list. Building it is linear in the number of Services.
 func NewServices(list []corev1.Service) *Services {
-	s := &Services{all: list, byName: make(map[string]*corev1.Service, len(list)),
-		byAddr: make(map[netip.Addr][]Owner, len(list)), lbs: map[string][]*corev1.Service{}}
+	s := newServices(len(list))
+	s.Add(list)
+	return s
+}
+
+func newServices(hint int) *Services {
+	return &Services{byName: make(map[nsName]*svcRecord, hint), byAddr: make(map[netip.Addr]owners, hint),
+		lbs: map[string][]*svcRecord{}, namespaces: map[string]string{}}
+}
+
+// NewServicesSized returns an empty index expecting about n Services, to fill with Add page by page.
+func NewServicesSized(n int) *Services { return newServices(n) }
+
+// Add indexes more Services (a page of a list). list is not kept.
+func (s *Services) Add(list []corev1.Service) {
+	if len(list) == 0 {
+		return
+	}
+	chunk := make([]svcRecord, len(list))
+	s.chunks = append(s.chunks, chunk)
+	s.n += len(list)
 	for i := range list {
 		svc := &list[i]
-		s.byName[svc.Namespace+"/"+svc.Name] = svc
+		r := &chunk[i]
+		s.fill(r, svc)
+		s.byName[nsName{r.namespace, r.name}] = r
 		for _, a := range ClusterIPs(svc) {
-			s.byAddr[a] = append(s.byAddr[a], Owner{svc, AddrClusterIP})
+			s.addOwner(a, ownerRef{r, AddrClusterIP})
 		}
 		// Ingress IPs count whatever the type says now: a status left from an earlier type is still
 		// where a client's packets go.
@@ -158,41 +239,115 @@ func NewServices(list []corev1.Service) *Services {
 		}
 		for _, in := range svc.Status.LoadBalancer.Ingress {
 			if a, err := netip.ParseAddr(in.IP); err == nil {
-				s.byAddr[a.Unmap()] = append(s.byAddr[a.Unmap()], Owner{svc, kind})
+				s.addOwner(a.Unmap(), ownerRef{r, kind})
 			}
 		}
 		if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
-			k := svc.Namespace + "\x00" + selectorKey(svc.Spec.Selector)
-			s.lbs[k] = append(s.lbs[k], svc)
+			k := r.namespace + "\x00" + r.selector
+			s.lbs[k] = append(s.lbs[k], r)
 		}
 	}
-	return s
+}
+
+func (s *Services) fill(r *svcRecord, svc *corev1.Service) {
+	ns, ok := s.namespaces[svc.Namespace]
+	if !ok {
+		ns = svc.Namespace
+		s.namespaces[ns] = ns
+	}
+	sp := &svc.Spec
+	*r = svcRecord{name: svc.Name, namespace: ns, uid: svc.UID, resourceVersion: svc.ResourceVersion, created: svc.CreationTimestamp,
+		typ: sp.Type, clusterIP: sp.ClusterIP, ports: sp.Ports, selector: selectorKey(sp.Selector)}
+	if len(sp.ClusterIPs) == 1 && sp.ClusterIPs[0] == sp.ClusterIP {
+		r.ipsSame = true
+	} else {
+		r.clusterIPs = sp.ClusterIPs
+	}
+	if sp.Type == corev1.ServiceTypeLoadBalancer || sp.Type == corev1.ServiceTypeExternalName || len(svc.Status.LoadBalancer.Ingress) > 0 ||
+		sp.LoadBalancerClass != nil || sp.LoadBalancerIP != "" || len(sp.LoadBalancerSourceRanges) > 0 || sp.ExternalName != "" {
+		r.lb = &svcLB{class: sp.LoadBalancerClass, ip: sp.LoadBalancerIP, sourceRanges: sp.LoadBalancerSourceRanges,
+			trafficPolicy: sp.ExternalTrafficPolicy, hcNodePort: sp.HealthCheckNodePort, externalName: sp.ExternalName,
+			ingress: svc.Status.LoadBalancer.Ingress}
+		if sp.Type == corev1.ServiceTypeLoadBalancer {
+			r.lb.annotations = svc.Annotations
+		}
+	}
+}
+
+func (s *Services) addOwner(a netip.Addr, o ownerRef) {
+	cur, ok := s.byAddr[a]
+	if !ok {
+		s.byAddr[a] = owners{first: o}
+		return
+	}
+	cur.more = append(cur.more, o)
+	s.byAddr[a] = cur
+}
+
+// service is the record as a *corev1.Service, built on first use and the same pointer after.
+func (r *svcRecord) service() *corev1.Service {
+	if p := r.svc.Load(); p != nil {
+		return p
+	}
+	out := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: r.name, Namespace: r.namespace, UID: r.uid, ResourceVersion: r.resourceVersion, CreationTimestamp: r.created},
+		Spec: corev1.ServiceSpec{Type: r.typ, ClusterIP: r.clusterIP, ClusterIPs: r.clusterIPs, Ports: r.ports,
+			Selector: selectorMap(r.selector)},
+	}
+	if r.ipsSame {
+		out.Spec.ClusterIPs = []string{r.clusterIP}
+	}
+	if lb := r.lb; lb != nil {
+		out.Annotations = lb.annotations
+		out.Spec.LoadBalancerClass, out.Spec.LoadBalancerIP, out.Spec.LoadBalancerSourceRanges = lb.class, lb.ip, lb.sourceRanges
+		out.Spec.ExternalTrafficPolicy, out.Spec.HealthCheckNodePort, out.Spec.ExternalName = lb.trafficPolicy, lb.hcNodePort, lb.externalName
+		out.Status.LoadBalancer.Ingress = lb.ingress
+	}
+	if r.svc.CompareAndSwap(nil, out) {
+		return out
+	}
+	return r.svc.Load()
 }
 
 // AddEndpoints indexes the pod IPs of headless Services from their EndpointSlices.
 func (s *Services) AddEndpoints(slices []discoveryv1.EndpointSlice) {
 	for i := range slices {
 		es := &slices[i]
-		svc := s.Get(es.Namespace, es.Labels[discoveryv1.LabelServiceName])
-		if svc == nil || ExposureOf(svc) != ExposeHeadless {
+		r := s.byName[nsName{es.Namespace, es.Labels[discoveryv1.LabelServiceName]}]
+		if r == nil || ExposureOf(r.service()) != ExposeHeadless {
 			continue
 		}
 		for _, ep := range es.Endpoints {
 			for _, ip := range ep.Addresses {
 				if a, err := netip.ParseAddr(ip); err == nil {
-					s.byAddr[a.Unmap()] = append(s.byAddr[a.Unmap()], Owner{svc, AddrPodIP})
+					s.addOwner(a.Unmap(), ownerRef{r, AddrPodIP})
 				}
 			}
 		}
 	}
 }
 
-// All returns the indexed Services.
+// Len is the number of indexed Services.
+func (s *Services) Len() int {
+	if s == nil {
+		return 0
+	}
+	return s.n
+}
+
+// All returns the indexed Services (built for the call: prefer Get and the finders, which build only
+// the Services they return).
 func (s *Services) All() []corev1.Service {
 	if s == nil {
 		return nil
 	}
-	return s.all
+	out := make([]corev1.Service, 0, s.n)
+	for _, c := range s.chunks {
+		for i := range c {
+			out = append(out, *c[i].service())
+		}
+	}
+	return out
 }
 
 // Get returns NS/NAME, or nil.
@@ -200,7 +355,10 @@ func (s *Services) Get(ns, name string) *corev1.Service {
 	if s == nil {
 		return nil
 	}
-	return s.byName[ns+"/"+name]
+	if r := s.byName[nsName{ns, name}]; r != nil {
+		return r.service()
+	}
+	return nil
 }
 
 // OwnersOf returns every Service that answers on a, ClusterIPs first.
@@ -208,7 +366,16 @@ func (s *Services) OwnersOf(a netip.Addr) []Owner {
 	if s == nil {
 		return nil
 	}
-	return s.byAddr[a.Unmap()]
+	o, ok := s.byAddr[a.Unmap()]
+	if !ok {
+		return nil
+	}
+	out := make([]Owner, 0, 1+len(o.more))
+	out = append(out, Owner{o.first.rec.service(), o.first.kind})
+	for _, m := range o.more {
+		out = append(out, Owner{m.rec.service(), m.kind})
+	}
+	return out
 }
 
 // OwnerOf returns the Service that answers on a (a ClusterIP before a load-balancer IP); ok false
@@ -273,7 +440,8 @@ func (s *Services) siblingLB(svc *corev1.Service, sp *corev1.ServicePort, intern
 		port int
 	}
 	var cands []cand
-	for _, o := range s.lbs[svc.Namespace+"\x00"+selectorKey(svc.Spec.Selector)] {
+	for _, r := range s.lbs[svc.Namespace+"\x00"+selectorKey(svc.Spec.Selector)] {
+		o := r.service()
 		if o.Name == svc.Name || IsInternalLB(o) != internal {
 			continue
 		}
@@ -315,6 +483,19 @@ func selectorKey(sel map[string]string) string {
 		b.WriteByte(0)
 	}
 	return b.String()
+}
+
+// selectorMap is the selector selectorKey spelled (nil for "").
+func selectorMap(key string) map[string]string {
+	if key == "" {
+		return nil
+	}
+	m := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimSuffix(key, "\x00"), "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
 }
 
 // matchingPort returns o's port that reaches the same pod port as sp (o's first port when sp is nil).

@@ -82,3 +82,61 @@ func TestServicesIndex(t *testing.T) {
 		t.Error("IsClusterIP")
 	}
 }
+
+// The model keeps a compact record per Service and builds the *corev1.Service a check reads on
+// first use: what the checks and fixes read survives, each Service is one pointer whoever asks, and
+// what no check reads (labels, managedFields, a ClusterIP Service's annotations) is not kept.
+func TestServicesKeepWhatChecksRead(t *testing.T) {
+	class := "networking.gke.io/l4-regional-internal"
+	ilb := svc("default", "agent-ilb", "34.118.230.1", corev1.ServiceTypeLoadBalancer, true, "10.132.0.6", 80, 8080)
+	ilb.Annotations[AnnotationGlobalAccess] = "true"
+	ilb.Spec.ClusterIPs = []string{"34.118.230.1"}
+	ilb.Spec.LoadBalancerClass = &class
+	ilb.Spec.LoadBalancerSourceRanges = []string{"192.168.99.0/28"}
+	ilb.UID, ilb.ResourceVersion = "uid-1", "42"
+	agent := svc("default", "agent", "34.118.231.33", corev1.ServiceTypeClusterIP, false, "", 80, 8080)
+	agent.Labels = map[string]string{"app": "agent"}
+	agent.Annotations = map[string]string{"description": "not read by any check"}
+	agent.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	agent.Spec.Selector = map[string]string{"app": "agent", "tier": "web"}
+	agent.Spec.ClusterIPs = []string{"34.118.231.33", "fd00::33"}
+	ext := corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "partner"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "api.partner.example."}}
+
+	s := NewServicesSized(3)
+	s.Add([]corev1.Service{agent})
+	s.Add([]corev1.Service{ilb, ext})
+	if s.Len() != 3 {
+		t.Fatalf("Len = %d, want 3", s.Len())
+	}
+	a := s.Get("default", "agent")
+	if a != s.Get("default", "agent") {
+		t.Fatal("Get builds a Service once: the same pointer for every caller")
+	}
+	if o, _ := s.OwnerOf(netip.MustParseAddr("34.118.231.33"), ""); o.Service != a {
+		t.Fatal("OwnerOf and Get return the same Service")
+	}
+	if len(a.Spec.Selector) != 2 || a.Spec.Selector["tier"] != "web" || a.Spec.ClusterIPs[1] != "fd00::33" || a.Spec.Ports[0].TargetPort.IntValue() != 8080 {
+		t.Fatalf("agent lost what the checks read: %+v", a.Spec)
+	}
+	if a.Labels != nil || a.Annotations != nil || a.ManagedFields != nil {
+		t.Fatalf("agent keeps what no check reads: labels %v annotations %v managedFields %v", a.Labels, a.Annotations, a.ManagedFields)
+	}
+	if _, ok := s.OwnerOf(netip.MustParseAddr("fd00::33"), ""); !ok {
+		t.Fatal("the second ClusterIP is indexed")
+	}
+	l := s.Get("default", "agent-ilb")
+	if !IsInternalLB(l) || l.Annotations[AnnotationGlobalAccess] != "true" || IngressIP(l) != "10.132.0.6" || *l.Spec.LoadBalancerClass != class ||
+		l.Spec.LoadBalancerSourceRanges[0] != "192.168.99.0/28" || l.UID != "uid-1" || l.ResourceVersion != "42" || len(l.Spec.ClusterIPs) != 1 {
+		t.Fatalf("the internal LB lost what the checks read: %+v", l)
+	}
+	if got, _ := s.InternalLBFor(s.Get("default", "agent-ilb"), nil); got != l {
+		t.Fatal("an internal LB exposes itself")
+	}
+	if e := s.Get("default", "partner"); e == nil || ExposureOf(e) != ExposeExternalName || e.Spec.ExternalName != "api.partner.example." {
+		t.Fatalf("ExternalName: %+v", e)
+	}
+	if got := len(s.All()); got != 3 {
+		t.Fatalf("All = %d Services, want 3", got)
+	}
+}
