@@ -71,6 +71,7 @@ func runKnativeGatewayAddress(ctx context.Context, env *Env, rec *Recorder) Resu
 	knObjects(ctx, env, rec, f)
 	knGateways(ctx, env, rec, f)
 	for _, decide := range []func() *Result{
+		func() *Result { return knDecideUnlisted(f) },
 		func() *Result { return knDecideNotLoadBalancer(env, f) },
 		func() *Result { return knDecideUnreadable(f) },
 		func() *Result { return knDecideMissing(f) },
@@ -313,6 +314,31 @@ func countObjects(objs []model.KnativeObject, state string) string {
 	return strings.Join(parts, " and ") + " " + verb + " " + state
 }
 
+// knDecideUnlisted: Knative objects could not be listed (a missing permission) and none that could
+// be waits: skip naming what is missing; what the gateways look like is said alongside.
+func knDecideUnlisted(f *knFacts) *Result {
+	if len(f.ListErrs) == 0 || len(f.Waiting) > 0 {
+		return nil
+	}
+	var errs couldNotLook
+	for _, e := range f.ListErrs {
+		errs.add(e)
+	}
+	r := errs.result("list the Knative DomainMappings and Ingresses")
+	var gws []string
+	for _, g := range f.existing() {
+		a := model.GatewayAddress(g.Svc)
+		if a == "" {
+			a = "no load-balancer address"
+		}
+		gws = append(gws, fmt.Sprintf("%s is type %s with %s", g.Ref.Ref(), typeOf(g.Svc), a))
+	}
+	if len(gws) > 0 {
+		r.Summary += " (the gateway " + strings.Join(gws, ", ") + ")"
+	}
+	return &r
+}
+
 // knDecideNotLoadBalancer: a gateway Service that is NodePort or ClusterIP never gets an address.
 // With objects waiting that is the seed's failure; with no object yet, the first one will wait.
 func knDecideNotLoadBalancer(env *Env, f *knFacts) *Result {
@@ -338,11 +364,7 @@ func knDecideNotLoadBalancer(env *Env, f *knFacts) *Result {
 		plans = append(plans, knGatewayPlans(env, f, g)...)
 	}
 	if len(f.Waiting) == 0 {
-		summary := head + ": " + countObjects(nil, "") + ", and the first DomainMapping or Ingress will wait for it"
-		if len(f.ListErrs) > 0 {
-			summary = head + " (some Knative objects could not be listed)"
-		}
-		r := WarnResult("gateway-not-loadbalancer", summary, plans...)
+		r := WarnResult("gateway-not-loadbalancer", head+": "+countObjects(nil, "")+", and the first DomainMapping or Ingress will wait for it", plans...)
 		return &r
 	}
 	r := FailResult("gateway-not-loadbalancer", head+": "+knWaitingList(f.Waiting), plans...)
@@ -448,7 +470,7 @@ func knDecideMissing(f *knFacts) *Result {
 		refs = append(refs, g.Ref.Ref())
 	}
 	if len(f.Waiting) == 0 {
-		if len(f.Objects) > 0 || len(f.ListErrs) > 0 {
+		if len(f.Objects) > 0 {
 			return nil // nothing waits for a gateway: the later decisions say what else is wrong
 		}
 		r := SkipResult("not-applicable", "not applicable: Knative is installed but no gateway Service exists where it is usually found ("+strings.Join(refs, ", ")+") and "+countObjects(nil, ""))
