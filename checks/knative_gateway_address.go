@@ -154,7 +154,7 @@ func knObjects(ctx context.Context, env *Env, rec *Recorder, f *knFacts) {
 		items, err := env.Inv.CustomObjects(ctx, api.GVR())
 		if err != nil {
 			f.ListErrs = append(f.ListErrs, err)
-			rec.Step(api.Kind+"s ("+api.String()+")", Skip, "could not list them: "+err.Error(), cmd)
+			rec.Step(knPlural(api.Kind)+" ("+api.String()+")", Skip, "could not list them: "+err.Error(), cmd)
 			continue
 		}
 		st := Pass
@@ -183,7 +183,7 @@ func knObjects(ctx context.Context, env *Env, rec *Recorder, f *knFacts) {
 		if len(items) == 0 {
 			lines = append(lines, "none")
 		}
-		rec.Step(fmt.Sprintf("%ss (%s): %d", api.Kind, api.String(), len(items)), st, strings.Join(lines, "\n"), cmd)
+		rec.Step(fmt.Sprintf("%s (%s): %d", knPlural(api.Kind), api.String(), len(items)), st, strings.Join(lines, "\n"), cmd)
 	}
 }
 
@@ -270,6 +270,13 @@ func knPorts(s *corev1.Service) string {
 	return strings.Join(ps, ",")
 }
 
+func knPlural(kind string) string {
+	if strings.HasSuffix(kind, "s") {
+		return kind + "es"
+	}
+	return kind + "s"
+}
+
 // knWaitingList renders the first few waiting objects, for a summary.
 func knWaitingList(ws []knWaiting) string {
 	var out []string
@@ -298,18 +305,13 @@ func countObjects(objs []model.KnativeObject, state string) string {
 		switch {
 		case n[k] == 1:
 			parts = append(parts, "1 "+k)
-		case n[k] > 1 && k == "Ingress":
-			parts = append(parts, fmt.Sprintf("%d Ingresses", n[k]))
 		case n[k] > 1:
-			parts = append(parts, fmt.Sprintf("%d %ss", n[k], k))
+			parts = append(parts, fmt.Sprintf("%d %s", n[k], knPlural(k)))
 		}
 	}
 	verb := "are"
 	if len(objs) == 1 {
 		verb = "is"
-	}
-	if state == "Ready" && len(objs) > 1 {
-		return "all " + strings.Join(parts, " and ") + " " + verb + " " + state
 	}
 	return strings.Join(parts, " and ") + " " + verb + " " + state
 }
