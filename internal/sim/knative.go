@@ -20,8 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/dynamic"
 	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
@@ -119,8 +119,8 @@ func knStatus(gvr schema.GroupVersionResource, addr string, since string) map[st
 			c("Ready", "Unknown", "Uninitialized", "Waiting for load balancer to be ready")}, "observedGeneration": int64(1)}
 	case gvr == gvrKnativeIngresses:
 		return map[string]any{"conditions": []any{c("LoadBalancerReady", "True", "", ""), c("NetworkConfigured", "True", "", ""), c("Ready", "True", "", "")},
-			"observedGeneration": int64(1),
-			"publicLoadBalancer": map[string]any{"ingress": []any{map[string]any{"domainInternal": GatewayService + "." + GatewayNamespace + ".svc.cluster.local"}}},
+			"observedGeneration":  int64(1),
+			"publicLoadBalancer":  map[string]any{"ingress": []any{map[string]any{"domainInternal": GatewayService + "." + GatewayNamespace + ".svc.cluster.local"}}},
 			"privateLoadBalancer": map[string]any{"ingress": []any{map[string]any{"domainInternal": "cluster-local-gateway." + GatewayNamespace + ".svc.cluster.local"}}}}
 	}
 	return nil
