@@ -70,6 +70,11 @@ func runKnativeGatewayAddress(ctx context.Context, env *Env, rec *Recorder) Resu
 	}
 	knObjects(ctx, env, rec, f)
 	knGateways(ctx, env, rec, f)
+	return knVerdict(ctx, env, rec, f)
+}
+
+// knVerdict is the decision list over what was read, in order; the first that decides wins.
+func knVerdict(ctx context.Context, env *Env, rec *Recorder, f *knFacts) Result {
 	for _, decide := range []func() *Result{
 		func() *Result { return knDecideUnlisted(f) },
 		func() *Result { return knDecideNotLoadBalancer(env, f) },
@@ -160,24 +165,10 @@ func knObjects(ctx context.Context, env *Env, rec *Recorder, f *knFacts) {
 		st := Pass
 		var lines []string
 		for i := range items {
-			o := model.KnativeObjectFrom(api, &items[i])
-			f.Objects = append(f.Objects, o)
-			if c, ok := o.WaitingForLB(); ok {
-				f.Waiting = append(f.Waiting, knWaiting{Obj: o, Cond: c})
-				lines = append(lines, o.Namespace+"/"+o.Name+": waits for the load balancer: "+c.String())
-				st = Fail
-			} else if c, ok := o.NotReady(); ok {
-				f.NotReady = append(f.NotReady, knWaiting{Obj: o, Cond: c})
-				lines = append(lines, o.Namespace+"/"+o.Name+": not Ready: "+c.String())
-				if st == Pass {
-					st = Warn
-				}
-			} else {
-				d := o.Namespace + "/" + o.Name + ": Ready"
-				if len(o.Addresses) > 0 {
-					d += " (address " + strings.Join(o.Addresses, ", ") + ")"
-				}
-				lines = append(lines, d)
+			line, ost := f.add(model.KnativeObjectFrom(api, &items[i]))
+			lines = append(lines, line)
+			if ost == Fail || (ost == Warn && st == Pass) {
+				st = ost
 			}
 		}
 		if len(items) == 0 {
@@ -185,6 +176,25 @@ func knObjects(ctx context.Context, env *Env, rec *Recorder, f *knFacts) {
 		}
 		rec.Step(fmt.Sprintf("%s (%s): %d", knPlural(api.Kind), api.String(), len(items)), st, strings.Join(lines, "\n"), cmd)
 	}
+}
+
+// add sorts one object into waiting for the gateway, not Ready for another reason, or Ready, and
+// says so in a line of evidence.
+func (f *knFacts) add(o model.KnativeObject) (string, Status) {
+	f.Objects = append(f.Objects, o)
+	if c, ok := o.WaitingForLB(); ok {
+		f.Waiting = append(f.Waiting, knWaiting{Obj: o, Cond: c})
+		return o.Namespace + "/" + o.Name + ": waits for the load balancer: " + c.String(), Fail
+	}
+	if c, ok := o.NotReady(); ok {
+		f.NotReady = append(f.NotReady, knWaiting{Obj: o, Cond: c})
+		return o.Namespace + "/" + o.Name + ": not Ready: " + c.String(), Warn
+	}
+	d := o.Namespace + "/" + o.Name + ": Ready"
+	if len(o.Addresses) > 0 {
+		d += " (address " + strings.Join(o.Addresses, ", ") + ")"
+	}
+	return d, Pass
 }
 
 // knGateways finds the candidate gateway Services: those knative-serving/config-istio names, else
