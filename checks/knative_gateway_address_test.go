@@ -86,7 +86,7 @@ func TestKnativeGatewayAddressDecisions(t *testing.T) {
 		{name: "nodeport_but_everything_ready", objs: []model.KnativeObject{knReadyDM}, gws: present(knSvc(corev1.ServiceTypeNodePort, "")),
 			want: Pass, inSummary: []string{"without an address", "1 DomainMapping is Ready"}},
 		{name: "addon_manager_reconciles_it", objs: []model.KnativeObject{knWaitingDM},
-			gws: present(knSvc(corev1.ServiceTypeNodePort, "", func(s *corev1.Service) { s.Labels = map[string]string{"addonmanager.kubernetes.io/mode": "Reconcile"} })),
+			gws:  present(knSvc(corev1.ServiceTypeNodePort, "", func(s *corev1.Service) { s.Labels = map[string]string{"addonmanager.kubernetes.io/mode": "Reconcile"} })),
 			want: Fail, cause: "gateway-not-loadbalancer", fixes: []string{"gateway-loadbalancer-advice/gke-system/istio-ingress"}},
 		{name: "headless_needs_recreate", objs: []model.KnativeObject{knWaitingDM},
 			gws:  present(knSvc(corev1.ServiceTypeClusterIP, "", func(s *corev1.Service) { s.Spec.ClusterIP = corev1.ClusterIPNone })),
