@@ -410,6 +410,21 @@ func TestKnativeGatewayAddress_RealAPIServer(t *testing.T) {
 	} else {
 		t.Fatalf("apply: %v", err)
 	}
+	// …nor a port added since: the ports are written back whole only when nobody changed them.
+	res, err = ap.Apply(ctx, knPlan(t, runCheck(t, env, "knative-gateway-address"), "gateway-internal-loadbalancer/"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CoreV1().Services("gke-system").Patch(ctx, "istio-ingress", types.JSONPatchType,
+		[]byte(`[{"op":"add","path":"/spec/ports/-","value":{"name":"tcp-extra","port":8081,"targetPort":8081,"protocol":"TCP"}}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ap.Undo(ctx, res.Entry); err == nil || !strings.Contains(err.Error(), "ports changed since the fix") {
+		t.Fatalf("undo over a port added since: %v", err)
+	}
+	if s, _ := admin.CoreV1().Services("gke-system").Get(ctx, "istio-ingress", metav1.GetOptions{}); s.Spec.Type != corev1.ServiceTypeLoadBalancer || len(s.Spec.Ports) != 4 {
+		t.Fatalf("the refused undo changed the Service: %s %d ports", s.Spec.Type, len(s.Spec.Ports))
+	}
 
 	// A user who may read Services but not list DomainMappings: skip naming the RBAC permission.
 	if _, err := admin.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "viewer"}}, metav1.CreateOptions{}); err != nil {

@@ -367,6 +367,14 @@ func NewGatewayLBAdvice(o GatewayLB, why string, recreate bool) *Plan {
 	return p
 }
 
+func portsSansNodePorts(ps []corev1.ServicePort) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, fmt.Sprintf("%s:%d/%s→%s", p.Name, p.Port, orProtocol(p.Protocol), p.TargetPort.String()))
+	}
+	return strings.Join(out, ",")
+}
+
 type restoreGatewayParams struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
@@ -422,6 +430,11 @@ func undoRestoreGatewayFn(ctx context.Context, deps *Deps, raw json.RawMessage) 
 		if cur.Annotations[key] != v {
 			return conflict("its annotation %s is now %q, not the %q the fix set: someone changed it since; not overwriting", key, cur.Annotations[key], v)
 		}
+	}
+	// The ports are written back whole: only if nobody changed them since (nodePorts aside, which the
+	// API server allocates for a LoadBalancer).
+	if a, b := portsSansNodePorts(cur.Spec.Ports), portsSansNodePorts(p.PriorPorts); a != b {
+		return conflict("its ports changed since the fix (now %s, before %s); not overwriting them", a, b)
 	}
 	ann := map[string]any{}
 	for key, v := range p.PriorAnnotations {
