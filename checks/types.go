@@ -176,6 +176,9 @@ type Targets struct {
 	TokenFile string
 	DNSNames  []string
 	Peers     []string
+	// InternalGateway is --internal: a fix that puts a gateway on a load balancer makes it internal
+	// (knative-gateway-address recommends the internal variant).
+	InternalGateway bool
 }
 
 // Dialer opens TCP connections for live probes (production: net.Dialer; demo: the simulated VPC).

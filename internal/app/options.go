@@ -30,6 +30,8 @@ type Options struct {
 	TokenFile       string
 	DNSNames        []string
 	Peers           []string
+	// InternalGateway is --internal: gateway fixes put the gateway on an internal load balancer.
+	InternalGateway bool
 
 	ReadOnly bool
 	Resolver string

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -63,6 +64,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	s := &Session{Options: o}
 	var (
 		kc      kubernetes.Interface
+		kdyn    dynamic.Interface
 		kcfg    *rest.Config
 		g       *gcp.Clients
 		target  checks.Target
@@ -96,6 +98,12 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 			target.Project = o.Project
 		}
 		kc = w.KubeClient(o.ReadOnly)
+		// The dynamic client on the same state, for custom resources (Knative's), when the world has one.
+		if dw, ok := w.(interface {
+			KubeDynamic(readOnly bool) dynamic.Interface
+		}); ok {
+			kdyn = dw.KubeDynamic(o.ReadOnly)
+		}
 		if rw, ok := w.(interface {
 			KubeREST(readOnly bool) *rest.Config
 		}); ok {
@@ -123,6 +131,10 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 				s.KubeErr = err
 			} else {
 				kc, kcfg = c.Clientset, c.Config
+				// Custom resources through the same configuration, so behind the same read-only guard.
+				if d, err := dynamic.NewForConfig(c.Config); err == nil {
+					kdyn = d
+				}
 				if c.Context != "" {
 					target.Context = c.Context
 				}
@@ -158,9 +170,12 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		s.KubeErr = apierr.NotConfiguredf("gcloud container clusters get-credentials CLUSTER --location LOCATION", "no Kubernetes client")
 	}
 	s.Inv = inventory.New(inventory.Scope{Project: target.Project, Location: target.Location, Cluster: target.Cluster}, kc, s.KubeErr, g, s.GCPErr)
+	if kdyn != nil {
+		s.Inv.SetDynamic(kdyn)
+	}
 	s.Env = &checks.Env{
 		Target:          target,
-		Targets:         checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers},
+		Targets:         checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers, InternalGateway: o.InternalGateway},
 		Inv:             s.Inv,
 		Resolver:        resolv,
 		ResolverWhy:     why,

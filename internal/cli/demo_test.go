@@ -68,7 +68,7 @@ func TestDemoFixWholeStory(t *testing.T) {
 	// advice (DESIGN §7). --done records that it was carried out (the demo world's developers deploy
 	// the change) and the re-check judges what is deployed.
 	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401",
-		"websocket-handshake", "--done")
+		"knative-gateway-address", "websocket-handshake", "--done")
 	if code != 0 {
 		t.Errorf("exit %d: %+v", code, rep.Results)
 	}

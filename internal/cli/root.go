@@ -152,6 +152,7 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 	fs.StringVar(&o.TokenFile, "token-file", "", "the token a failing client sends (claims decoded locally, checked by TokenReview; never printed)")
 	fs.StringArrayVar(&o.DNSNames, "dns-name", nil, "a DNS name the client resolves (repeatable)")
 	fs.StringArrayVar(&o.Peers, "peer", nil, "a peered destination for pod egress checks, CIDR|IP[:PORT] (repeatable)")
+	fs.BoolVar(&o.InternalGateway, "internal", false, "gateway fixes (knative-gateway-address) put the gateway on an internal load balancer, not an external one")
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "change nothing: fixes are disabled (audit is always read-only)")
 	fs.StringVar(&o.Resolver, "resolver", "", "DNS server for live probes, HOST:PORT (default: the VPC resolver on GCE, else the system resolver)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "time limit for the whole run")

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"golang.org/x/sync/singleflight"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
@@ -29,6 +30,7 @@ type Inventory struct {
 
 	kube    kubernetes.Interface
 	kubeErr error
+	dyn     dynamic.Interface // custom resources (Knative's); nil when there is no cluster
 	gcp     *gcp.Clients
 	gcpErr  error
 

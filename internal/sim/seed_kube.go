@@ -119,6 +119,7 @@ func seedKube() ([]runtime.Object, string, error) {
 	s.add(&rbacv1.ClusterRoleBinding{ObjectMeta: s.meta("", "orchestrai-sa-cluster-admin", 30*day, nil),
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ServiceAccount, Namespace: "default"}}})
+	s.seedKnativeKube() // seed 002, knative.go
 	return s.objs, legacy, nil
 }
 

@@ -54,6 +54,8 @@ type World struct {
 	masq *masqAgent
 	work *workloads
 	run  *runTracker
+	crs  *crStore // custom resources (seed 002's Knative objects), knative.go
+	kn   *knativeController
 }
 
 var _ app.World = (*World)(nil)
@@ -107,6 +109,10 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 	step("start the Kubernetes side", func() error {
 		var kerr error
 		w.kube, kerr = newKubeSide(w)
+		if kerr == nil {
+			w.crs = newCRStore(w)
+			w.kube.installKnativeDiscovery()
+		}
 		return kerr
 	})
 	step("start the DNS servers", func() error {
@@ -133,18 +139,20 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 		w.cdns = &dnsController{w: w}
 		w.masq = newMasqAgent(w)
 		w.work = newWorkloads(w)
+		w.kn = &knativeController{w: w}
 		// First syncs happen here, synchronously, so the world is whole when Start returns.
 		w.eps.reconcile(time.Now())
 		w.cdns.syncNow()
 		w.masq.reconcile(time.Now())
 		w.run.recordAll()
 		// Every loop exists before any goroutine starts: their reconciles kick one another.
-		w.eps.loop, w.lb.loop, w.cdns.loop, w.masq.loop, w.work.loop = newLoop(), newLoop(), newLoop(), newLoop(), newLoop()
+		w.eps.loop, w.lb.loop, w.cdns.loop, w.masq.loop, w.work.loop, w.kn.loop = newLoop(), newLoop(), newLoop(), newLoop(), newLoop(), newLoop()
 		w.startLoop(w.eps.loop, w.eps.reconcile)
 		w.startLoop(w.lb.loop, w.lb.reconcile)
 		w.startLoop(w.cdns.loop, w.cdns.reconcile)
 		w.startLoop(w.masq.loop, w.masq.reconcile)
 		w.startLoop(w.work.loop, w.work.reconcile)
+		w.startLoop(w.kn.loop, w.kn.reconcile)
 		w.startLoop(newLoop(), w.kube.trimActions)
 		w.gcp.OnMutation(w.onGCPMutation)
 		return nil
@@ -294,10 +302,10 @@ func (w *World) startLoop(l *loop, reconcile func(now time.Time) time.Time) {
 
 // kickKube tells the controllers that watch Kubernetes objects that something changed.
 func (w *World) kickKube() {
-	if w.eps == nil || w.lb == nil || w.cdns == nil || w.masq == nil || w.work == nil {
+	if w.eps == nil || w.lb == nil || w.cdns == nil || w.masq == nil || w.work == nil || w.kn == nil {
 		return // still starting: the first syncs run after the seeding
 	}
-	for _, l := range []*loop{w.eps.loop, w.lb.loop, w.cdns.loop, w.masq.loop, w.work.loop} {
+	for _, l := range []*loop{w.eps.loop, w.lb.loop, w.cdns.loop, w.masq.loop, w.work.loop, w.kn.loop} {
 		l.Kick()
 	}
 }
