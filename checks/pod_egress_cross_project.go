@@ -300,8 +300,10 @@ func (fd *egressPeerFinding) customRouteBack(f *egressFacts, pods netip.Prefix) 
 	switch {
 	case f.Net.RoutesErr != nil:
 		routes += " (the routes could not be listed: " + f.Net.RoutesErr.Error() + ")"
-	case len(podRoutes) > 0:
-		routes += " (" + strings.Join(names, ", ") + ")"
+	case len(podRoutes) == 1:
+		routes += " (" + names[0] + ")"
+	case len(podRoutes) > 1:
+		routes += fmt.Sprintf(" (%d routes, e.g. %s)", len(podRoutes), names[0])
 	}
 	if len(podRoutes) > 0 && exchangeable == 0 {
 		return answer{OK: no, Cause: "pod-ip-kept-by-ip-masq-agent", Why: routes + ": each carries network tags or goes to the internet gateway, and such routes are never exchanged over peering"}
@@ -891,7 +893,13 @@ func masqPlan(env *Env, f *egressFacts, fds []*egressPeerFinding) *fixes.Plan {
 			nonMasq = append(nonMasq, p)
 		}
 	}
-	nonMasq = dedupPrefixes(append(keep, nonMasq...))
+	// The cluster's own ranges stay non-masqueraded (Network Analyzer warns when the pod range is
+	// not covered): added where the list does not cover them already.
+	for _, k := range keep {
+		if len(model.Subtract([]netip.Prefix{k}, nonMasq)) > 0 {
+			nonMasq = append(nonMasq, k)
+		}
+	}
 	cfg.NonMasqueradeCIDRs, cfg.NonMasqSet = nonMasq, true
 	if cfg.CidrLimit == 0 {
 		cfg.CidrLimit = model.MasqCidrLimit

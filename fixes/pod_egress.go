@@ -95,7 +95,7 @@ func NewIPMasqPlan(deps *Deps, o IPMasqChange) *Plan {
 		Description: fmt.Sprintf("Writes the %q key of the ConfigMap %s: nonMasqueradeCIDRs is the set in effect today without %s, plus the pod, services and node ranges (%s), so only packets to the peer change: "+
 			"they leave with the node IP, which the peer always routes back to (subnet routes are always exchanged) and its firewall admits as it admits the nodes. "+
 			"ip-masq-agent reloads it within its resyncInterval (%s); nothing restarts. Undo writes the ConfigMap back as it was (or deletes it if there was none).",
-			ipMasqKey, ref, strings.Join(o.PeerRanges, ", "), strings.Join(o.Keep, ", "), resync),
+			ipMasqKey, ref, strings.Join(o.PeerRanges, ", "), strings.Join(o.Keep, ", "), shortDur(resync)),
 		Diff:       Diff(before, after),
 		Reversible: true,
 		Commands: []string{
@@ -161,7 +161,7 @@ func NewIPMasqPlan(deps *Deps, o IPMasqChange) *Plan {
 		got.ManagedFields = nil
 		b, _ := json.Marshal(got)
 		return Outcome{
-			Message: fmt.Sprintf("wrote %s: pods' packets to %s leave with the node IP once ip-masq-agent reloads it (within %s)", ref, strings.Join(o.PeerRanges, ", "), resync),
+			Message: fmt.Sprintf("wrote %s: pods' packets to %s leave with the node IP once ip-masq-agent reloads it (within %s)", ref, strings.Join(o.PeerRanges, ", "), shortDur(resync)),
 			Created: []Object{{API: "kubernetes", Kind: "ConfigMap", Name: ref, Version: got.ResourceVersion, Contents: b}},
 			Undo: []UndoAction{NewUndo(undoRestoreIPMasq, ipMasqUndoParams{Existed: prior != nil, Prior: prior,
 				UID: string(got.UID), ResourceVersion: got.ResourceVersion})},
@@ -701,4 +701,12 @@ func NewPeeringAdvice(a PeeringAdvice) *Plan {
 		Description: "A peering exchanges nothing until both networks have a peering to each other and it is ACTIVE; overlapping subnet ranges keep it from becoming ACTIVE (or keep routes from being used). " + a.Why,
 		Commands:    cmds,
 	}
+}
+
+// shortDur prints whole seconds as "60s" (time.Duration prints "1m0s").
+func shortDur(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
 }
