@@ -371,26 +371,39 @@ func NewPeeringExchangePlan(deps *Deps, o PeeringExchange) *Plan {
 		if err != nil {
 			return Outcome{}, err
 		}
-		var out Outcome
-		out.Undo = []UndoAction{}
-		for i, s := range []PeeringSide{o.Theirs, o.Ours} {
-			var seen compute.NetworkPeering
-			if i >= len(snap.Prior) || json.Unmarshal(snap.Prior[i].Contents, &seen) != nil {
-				return out, fmt.Errorf("the journal holds no snapshot of peering %s", s.Peering)
+		sides := []PeeringSide{o.Theirs, o.Ours}
+		seen := make([]*compute.NetworkPeering, len(sides))
+		for i, s := range sides {
+			seen[i] = &compute.NetworkPeering{}
+			if i >= len(snap.Prior) || json.Unmarshal(snap.Prior[i].Contents, seen[i]) != nil {
+				return Outcome{}, fmt.Errorf("the journal holds no snapshot of peering %s", s.Peering)
 			}
-			cur, err := readPeering(ctx, g, s)
+		}
+		// Both sides are compared before anything is written, and each again right before its write.
+		for i, s := range sides {
+			if _, err := unchangedPeering(ctx, g, s, seen[i]); err != nil {
+				return Outcome{}, err
+			}
+		}
+		out := Outcome{Undo: []UndoAction{}}
+		for i, s := range sides {
+			cur, err := unchangedPeering(ctx, g, s, seen[i])
 			if err != nil {
+				if i > 0 {
+					// The peer's side is written already: a failure, not "nothing written", so the
+					// journal keeps its undo.
+					return out, fmt.Errorf("stopped after %s's side was written (undo reverts it): %w", o.Theirs.Network, errors.New(err.Error()))
+				}
 				return out, err
-			}
-			if !samePeering(&seen, cur) {
-				return out, &apierr.Error{Kind: apierr.Conflict, Op: "update peering", Resource: s.ref() + "/peerings/" + s.Peering,
-					Err: errors.New("the peering changed since it was read (state or exchange flags); nothing more was written")}
 			}
 			prior, set := map[string]bool{}, map[string]bool{}
 			for _, f := range s.Set {
 				prior[f], set[f] = peeringField(cur, f), true
 			}
 			if err := updatePeering(ctx, g, s, set); err != nil {
+				if i > 0 {
+					return out, fmt.Errorf("stopped after %s's side was written (undo reverts it): %v", o.Theirs.Network, err)
+				}
 				return out, err
 			}
 			// Undo runs in reverse: ours first, then theirs.
@@ -400,6 +413,20 @@ func NewPeeringExchangePlan(deps *Deps, o PeeringExchange) *Plan {
 		return out, nil
 	}
 	return p
+}
+
+// unchangedPeering reads a side's peering and stops (a conflict) when it differs from what the
+// snapshot saw.
+func unchangedPeering(ctx context.Context, g *gcp.Clients, s PeeringSide, seen *compute.NetworkPeering) (*compute.NetworkPeering, error) {
+	cur, err := readPeering(ctx, g, s)
+	if err != nil {
+		return nil, err
+	}
+	if !samePeering(seen, cur) {
+		return nil, &apierr.Error{Kind: apierr.Conflict, Op: "update peering", Resource: s.ref() + "/peerings/" + s.Peering,
+			Err: errors.New("the peering changed since it was read (state or exchange flags)")}
+	}
+	return cur, nil
 }
 
 func orPlaceholderF(s string) string {
