@@ -77,8 +77,8 @@ func seedEgressGCP(s *fakegcp.Server, o egressOpts) {
 	s.AddCluster(wProject, wRegion, &container.Cluster{Name: wCluster, Network: "default", Subnetwork: "default",
 		ServicesIpv4Cidr: "34.118.224.0/20", ClusterIpv4Cidr: podCIDR, CurrentMasterVersion: "1.33.5-gke.1308000",
 		IpAllocationPolicy: &container.IPAllocationPolicy{UseIpAliases: o.vpcNative != "", UseRoutes: o.vpcNative == ""},
-		NetworkConfig: &container.NetworkConfig{Network: "projects/" + wProject + "/global/networks/default", Subnetwork: "projects/" + wProject + "/regions/" + wRegion + "/subnetworks/default"},
-		NodePools:     []*container.NodePool{{Name: "default-pool", Config: &container.NodeConfig{ServiceAccount: "default", Tags: []string{wNodeTag}}}}})
+		NetworkConfig:      &container.NetworkConfig{Network: "projects/" + wProject + "/global/networks/default", Subnetwork: "projects/" + wProject + "/regions/" + wRegion + "/subnetworks/default"},
+		NodePools:          []*container.NodePool{{Name: "default-pool", Config: &container.NodeConfig{ServiceAccount: "default", Tags: []string{wNodeTag}}}}})
 	src := o.peerFW
 	if src == nil {
 		src = []string{ewNodeCIDR, podCIDR}
