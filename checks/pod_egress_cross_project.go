@@ -850,7 +850,9 @@ func egressPlans(env *Env, f *egressFacts, fds []*egressPeerFinding) []*fixes.Pl
 			add(exchangePlan(env, f, fd, true))
 		}
 	}
-	if len(masq) > 0 {
+	// Fix A needs to know whether the agent runs: without it a ConfigMap does nothing (advice), and
+	// when that cannot be read nothing is offered.
+	if len(masq) > 0 && f.Masq.DaemonSetErr == nil && (f.Masq.ConfigMapErr == nil || !f.Masq.DaemonSet) {
 		plans = append([]*fixes.Plan{masqPlan(env, f, masq)}, plans...)
 	}
 	if routesBased {

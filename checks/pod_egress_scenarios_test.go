@@ -137,6 +137,22 @@ func TestPodEgressScenarios(t *testing.T) {
 			t.Errorf("fixes: %v", fixIDs(r))
 		}
 	})
+	t.Run("no_cluster_credentials", func(t *testing.T) {
+		// ip-masq-agent cannot be read: which source pods use is unknown, so the verdict is a
+		// warning naming what is missing, and no ConfigMap fix is offered blind.
+		w := newEgressWorld(t, egressOpts{})
+		w.kube = nil
+		r := w.run()
+		wantCause(t, r, Warn, "pod-range-not-exported")
+		if !strings.Contains(r.Summary, "gcloud container clusters get-credentials") || hasFix(r, fixes.IPMasqPlanID) || hasFix(r, "deploy-ip-masq-agent/"+wCluster) {
+			t.Fatalf("%s", resultText(r))
+		}
+		w2 := newEgressWorld(t, egressOpts{vpcNative: "10.4.0.0/14"})
+		w2.kube = nil
+		if r := w2.run(); r.Status != Pass {
+			t.Fatalf("with either source working the check passes: %s", resultText(r))
+		}
+	})
 	t.Run("peer_not_behind_a_peering", func(t *testing.T) {
 		w := newEgressWorld(t, egressOpts{})
 		w.srv.AddNetwork(wProject, &compute.Network{Name: "default"}) // no peering at all

@@ -410,8 +410,12 @@ func IPMasqFor(ctx context.Context, inv *inventory.Inventory, c *Cluster) *IPMas
 	}
 	if m.DaemonSetErr != nil || !m.DaemonSet {
 		// Without the agent its ConfigMap does nothing; it is still read for the evidence.
-		if cm, err := inv.ConfigMap(ctx, MasqNamespace, MasqName); err == nil {
+		cm, err := inv.ConfigMap(ctx, MasqNamespace, MasqName)
+		switch {
+		case err == nil:
 			m.fromConfigMap(cm.Data)
+		case apierr.KindOf(err) != apierr.NotFound:
+			m.ConfigMapErr = err
 		}
 		return m
 	}
