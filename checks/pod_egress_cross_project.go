@@ -991,9 +991,13 @@ func peerFirewallPlan(env *Env, f *egressFacts, fd *egressPeerFinding) *fixes.Pl
 			allowed = append(allowed, fixes.PortSpec{Protocol: pr.Proto, Port: pr.Port})
 		}
 	}
-	return fixes.NewPeerFirewallPlan(env.FixDeps, fixes.PeerFirewallRule{Project: p.PeerProject, Network: p.Peer,
+	o := fixes.PeerFirewallRule{Project: p.PeerProject, Network: p.Peer,
 		Name: fixes.PeerFirewallRuleName(f.Cluster.Short), SourceRange: f.Cluster.PodCIDR.String(), Destination: fd.D.Dest.String(),
-		Allowed: allowed, Cluster: f.Cluster.Short})
+		Allowed: allowed, Cluster: f.Cluster.Short}
+	if fd.Side.NetErr != nil {
+		o.Unwritable = peerUnreadable(p, fd.Side.NetErr)
+	}
+	return fixes.NewPeerFirewallPlan(env.FixDeps, o)
 }
 
 func peeringAdvice(f *egressFacts, fd *egressPeerFinding) fixes.PeeringAdvice {

@@ -191,6 +191,28 @@ func TestPodEgressFixB(t *testing.T) {
 		}
 		wantCause(t, w.run(), Fail, "pod-range-not-exported")
 	})
+	t.Run("peer_firewall_rule_apply_and_undo", func(t *testing.T) {
+		w := newEgressWorld(t, egressOpts{peerFW: []string{ewNodeCIDR}})
+		w.peers = []string{"10.2.0.1:443"}
+		w.setPeering(wProject, "default", ewPeering, compute.NetworkPeering{ExportCustomRoutes: true})
+		w.setPeering(ewPeerProject, ewPeerNetwork, ewBack, compute.NetworkPeering{ImportCustomRoutes: true})
+		env := w.env(false)
+		p := planByID(t, runCheck(t, env, "pod-egress-cross-project"), "create-peer-firewall/partner-data/allow-gke-pods-dev-orchestra-cluster")
+		ap := &fixes.Applier{Journal: fixes.OpenJournal(t.TempDir()), Deps: env.FixDeps}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		res, err := ap.Apply(ctx, p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := w.run(); r.Status != Pass {
+			t.Fatalf("after the peer firewall rule: %s", resultText(r))
+		}
+		if err := ap.Undo(ctx, res.Entry); err != nil {
+			t.Fatal(err)
+		}
+		wantCause(t, w.run(), Fail, "peer-firewall-blocks-pod-range")
+	})
 	t.Run("stops_when_the_peering_changed", func(t *testing.T) {
 		w := newEgressWorld(t, egressOpts{})
 		env := w.env(false)

@@ -559,6 +559,9 @@ type PeerFirewallRule struct {
 	Destination            string // the destination range (the rule's destinationRanges)
 	Allowed                []PortSpec
 	Cluster                string
+	// Unwritable says why the peer's project is known not to let us write (its network could not
+	// even be read): the plan is advice with the command for its owner.
+	Unwritable string
 }
 
 // PeerFirewallRuleName is allow-gke-pods-CLUSTER, shortened to a valid rule name.
@@ -629,6 +632,11 @@ func NewPeerFirewallPlan(deps *Deps, o PeerFirewallRule) *Plan {
 		Reversible:  true, Alternative: true,
 		Commands: []string{o.command()},
 		Diff:     Diff("# "+ref+": absent\n", fmt.Sprintf("# %s: INGRESS allow from %s to %s, priority 1000\n", ref, o.SourceRange, o.Destination)),
+	}
+	if o.Unwritable != "" {
+		p.Advice = true
+		p.Description = fmt.Sprintf("Project %s is the peer's and cannot be changed from here (%s): ask its network admin to run the command. ", o.Project, o.Unwritable) + p.Description
+		return p
 	}
 	p.Snapshot = func(ctx context.Context) (Snapshot, error) {
 		g, err := gcpOf(deps)
