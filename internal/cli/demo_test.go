@@ -60,11 +60,12 @@ func TestDemoFixClusterIPUnreachable(t *testing.T) {
 	}
 }
 
-// The whole seed story: internal LBs, a zone you own, the client pointed at its names. Every check
+// The whole seed story: internal LBs, a zone you own, the client pointed at its names, the token, and
+// seed 004's ip-masq-agent ConfigMap. Every check
 // passes afterwards, the fix both DNS checks offer is applied once, and the client's names map back
 // to the Services (clusterip-unreachable judges them, it does not skip them).
 func TestDemoFixWholeStory(t *testing.T) {
-	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401")
+	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401", "pod-egress-cross-project")
 	// websocket-handshake's cause, shared-client-stream, is in environment-manager's code: its fix is
 	// advice (DESIGN §7), so that check alone keeps failing, and the exit is 1.
 	if code != 1 {
