@@ -148,17 +148,10 @@ func (o *Options) Validate() error {
 	return nil
 }
 
+// validatePeer checks --peer CIDR|IP[:PORT] with the parser pod-egress-cross-project uses.
 func validatePeer(p string) error {
-	if _, _, err := net.ParseCIDR(p); err == nil {
-		return nil
-	}
-	if net.ParseIP(p) != nil {
-		return nil
-	}
-	if host, port, err := net.SplitHostPort(p); err == nil && net.ParseIP(host) != nil && port != "" {
-		return nil
-	}
-	return fmt.Errorf("--peer %q is not a CIDR, an IP or IP:PORT", p)
+	_, err := checks.ParsePeer(p)
+	return err
 }
 
 func (o *Options) namespace() string {

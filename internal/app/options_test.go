@@ -49,6 +49,8 @@ func TestValidate(t *testing.T) {
 		func(o *Options) { o.Workload = "deployment/x" },
 		func(o *Options) { o.Resolver = "not a resolver" },
 		func(o *Options) { o.Peers = []string{"10.2.0.1:"} },
+		func(o *Options) { o.Peers = []string{"10.2.0.1:70000"} },
+		func(o *Options) { o.Peers = []string{"partner-api-1:443"} },
 		func(o *Options) { o.DNSNames = []string{"a b"} },
 	} {
 		o := NewOptions()

@@ -75,6 +75,7 @@ current-context: gke_dev-orchestra_europe-west1_dev-orchestra-cluster
 		{"undo without id", []string{"undo"}, []string{"--last"}},
 		{"bad service flag", []string{"audit", "--service", "a/b/c"}, []string{"NAMESPACE/NAME"}},
 		{"bad peer", []string{"audit", "--peer", "not-an-ip"}, []string{"--peer"}},
+		{"bad peer port", []string{"audit", "--peer", "10.2.0.1:99999"}, []string{"--peer", "1 to 65535"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

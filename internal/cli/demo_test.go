@@ -60,7 +60,8 @@ func TestDemoFixClusterIPUnreachable(t *testing.T) {
 	}
 }
 
-// The whole seed story: internal LBs, a zone you own, the client pointed at its names. Every check
+// The whole seed story: internal LBs, a zone you own, the client pointed at its names, the token, and
+// seed 004's ip-masq-agent ConfigMap. Every check
 // passes afterwards, the fix both DNS checks offer is applied once, and the client's names map back
 // to the Services (clusterip-unreachable judges them, it does not skip them).
 func TestDemoFixWholeStory(t *testing.T) {
@@ -68,7 +69,7 @@ func TestDemoFixWholeStory(t *testing.T) {
 	// advice (DESIGN §7). --done records that it was carried out (the demo world's developers deploy
 	// the change) and the re-check judges what is deployed.
 	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401",
-		"knative-gateway-address", "websocket-handshake", "--done")
+		"knative-gateway-address", "pod-egress-cross-project", "websocket-handshake", "--done")
 	if code != 0 {
 		t.Errorf("exit %d: %+v", code, rep.Results)
 	}

@@ -121,7 +121,7 @@ func (i *Inventory) Network(ctx context.Context, project, name string) (*compute
 			return nil, err
 		}
 		n, err := g.Compute.Networks.Get(project, name).Context(ctx).Do()
-		return n, gcp.Map(err, "get network", "projects/"+project+"/global/networks/"+name)
+		return n, gcp.MapWith(err, "get network", "projects/"+project+"/global/networks/"+name, PermNetworksGet)
 	})
 }
 

@@ -33,8 +33,11 @@ type Cluster struct {
 	PodCIDR        netip.Prefix
 	// VPCNative is ipAllocationPolicy.useIpAliases: pod IPs are alias ranges, routable in the VPC;
 	// false is a routes-based cluster whose pod ranges are custom routes.
-	VPCNative     bool
-	MasterVersion string
+	VPCNative bool
+	// DefaultSNATDisabled is networkConfig.defaultSnatStatus.disabled: without an ip-masq-agent
+	// DaemonSet, pods' packets then keep their IP to every destination.
+	DefaultSNATDisabled bool
+	MasterVersion       string
 	// PrivateEndpoint is the control plane's internal IP ("" when none).
 	PrivateEndpoint string
 
@@ -98,6 +101,9 @@ func ClusterFrom(c *container.Cluster, project string) *Cluster {
 		}
 		if nc.Subnetwork != "" {
 			subnet = nc.Subnetwork
+		}
+		if nc.DefaultSnatStatus != nil {
+			out.DefaultSNATDisabled = nc.DefaultSnatStatus.Disabled
 		}
 		if d := nc.DnsConfig; d != nil {
 			out.Provider, out.Scope = d.ClusterDns, d.ClusterDnsScope
