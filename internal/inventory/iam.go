@@ -109,3 +109,19 @@ func (i *Inventory) ProjectNumber(ctx context.Context, project string) (int64, e
 		return p.ProjectNumber, nil
 	})
 }
+
+// TestIamPermissions returns which of perms the caller holds on a project (testIamPermissions, a
+// read): a fix asks before it offers to write what the caller may not.
+func (i *Inventory) TestIamPermissions(ctx context.Context, project string, perms ...string) ([]string, error) {
+	return Memo(ctx, i, KeyIAM+"test/"+project+"/"+strings.Join(perms, ","), func(ctx context.Context) ([]string, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		r, err := g.CRM.Projects.TestIamPermissions(project, &crm.TestIamPermissionsRequest{Permissions: perms}).Context(ctx).Do()
+		if err != nil {
+			return nil, gcp.Map(err, "test IAM permissions on project", project)
+		}
+		return r.Permissions, nil
+	})
+}
