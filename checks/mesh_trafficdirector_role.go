@@ -324,7 +324,9 @@ func (c *meshClient) grantIn(ctx context.Context, env *Env, pol *crm.Policy, whe
 		domain = c.SA[i+1:]
 	}
 	bindings := append([]*crm.Binding(nil), pol.Bindings...)
-	sort.SliceStable(bindings, func(i, j int) bool { return bindings[i].Role == RoleTrafficDirectorClient && bindings[j].Role != RoleTrafficDirectorClient })
+	sort.SliceStable(bindings, func(i, j int) bool {
+		return bindings[i].Role == RoleTrafficDirectorClient && bindings[j].Role != RoleTrafficDirectorClient
+	})
 	for _, b := range bindings {
 		if b == nil {
 			continue
@@ -426,4 +428,3 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
-
