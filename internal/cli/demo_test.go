@@ -64,7 +64,7 @@ func TestDemoFixClusterIPUnreachable(t *testing.T) {
 // passes afterwards, the fix both DNS checks offer is applied once, and the client's names map back
 // to the Services (clusterip-unreachable judges them, it does not skip them).
 func TestDemoFixWholeStory(t *testing.T) {
-	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401")
+	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401", "mesh-trafficdirector-role")
 	// websocket-handshake's cause, shared-client-stream, is in environment-manager's code: its fix is
 	// advice (DESIGN §7), so that check alone keeps failing, and the exit is 1.
 	if code != 1 {
@@ -95,5 +95,21 @@ func TestDemoFixWholeStory(t *testing.T) {
 	}
 	if _, sum := status(rep, "clusterip-unreachable"); !strings.Contains(sum, "10.132.0.6:80") {
 		t.Errorf("clusterip-unreachable did not judge the owned names: %s", sum)
+	}
+}
+
+// Seed 001 in the demo: the mesh service's account lacks roles/trafficdirector.client on the mesh
+// project; the fix grants it (one read-modify-write of the policy) and the re-check passes.
+func TestDemoFixMeshRole(t *testing.T) {
+	code, rep := runDemoFix(t, "mesh-trafficdirector-role")
+	st, sum := status(rep, "mesh-trafficdirector-role")
+	if st != "pass" || !strings.Contains(sum, "roles/trafficdirector.client on project dev-orchestra") {
+		t.Fatalf("re-check %s: %s", st, sum)
+	}
+	if len(rep.Applied) != 1 || rep.Applied[0].State != "applied" || rep.Applied[0].FixID != "grant-role/dev-orchestra/roles/trafficdirector.client/serviceAccount:"+sim.MeshSA {
+		t.Fatalf("applied %+v", rep.Applied)
+	}
+	if code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 }
