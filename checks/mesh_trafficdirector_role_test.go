@@ -123,7 +123,9 @@ func TestMeshRoleVerdicts(t *testing.T) {
 				w.addBinding(mProject, &crm.Binding{Role: RoleTrafficDirectorClient, Members: []string{mMember}})
 			}},
 		{name: "custom role holding getConfigs", status: Pass,
-			setup:   func(w *meshWorld) { customRole(w, "trafficdirector.networks.getConfigs", "trafficdirector.networks.reportMetrics") },
+			setup: func(w *meshWorld) {
+				customRole(w, "trafficdirector.networks.getConfigs", "trafficdirector.networks.reportMetrics")
+			},
 			summary: []string{"projects/mesh-host/roles/meshClient on project mesh-host"}},
 		{name: "custom role without getConfigs", status: Fail, cause: "trafficdirector-role-missing",
 			setup: func(w *meshWorld) { customRole(w, "trafficdirector.networks.reportMetrics") }},
@@ -162,7 +164,9 @@ func TestMeshRoleVerdicts(t *testing.T) {
 			},
 			summary: []string{"could not read the IAM policy of organization 7", "missing resourcemanager.organizations.getIamPolicy"}},
 		{name: "ancestry unreadable", status: Warn, cause: "trafficdirector-role-unverified",
-			setup:   func(w *meshWorld) { w.srv.InjectFault(fakegcp.Fault{PathContains: ":getAncestry", Permission: "resourcemanager.projects.get"}) },
+			setup: func(w *meshWorld) {
+				w.srv.InjectFault(fakegcp.Fault{PathContains: ":getAncestry", Permission: "resourcemanager.projects.get"})
+			},
 			summary: []string{"missing resourcemanager.projects.get"}},
 		{name: "mesh project policy unreadable", status: Skip, cause: "missing-permission",
 			setup: func(w *meshWorld) {

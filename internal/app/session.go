@@ -160,7 +160,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	s.Inv = inventory.New(inventory.Scope{Project: target.Project, Location: target.Location, Cluster: target.Cluster}, kc, s.KubeErr, g, s.GCPErr)
 	s.Env = &checks.Env{
 		Target:          target,
-		Targets:         checks.Targets{CloudRunService: o.CloudRunService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers},
+		Targets:         checks.Targets{CloudRunService: o.CloudRunService, AppEngineService: o.AppEngineService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers},
 		Inv:             s.Inv,
 		Resolver:        resolv,
 		ResolverWhy:     why,
