@@ -137,7 +137,16 @@ func runVPCConnectorReady(ctx context.Context, env *Env, rec *Recorder) Result {
 	}
 	r := combineFindings(rec, a.Findings, func(fd *connectorFinding) (Status, string, string, []Evidence, error) {
 		return fd.Status, fd.Cause, fd.Summary, fd.Evidence, fd.Err
-	}, func(n int) string { return fmt.Sprintf("%d connector(s) in use, all READY", n) })
+	}, func(n int) string {
+		distinct := map[string]bool{}
+		for _, fd := range a.Findings {
+			distinct[fd.Src.Connector] = true
+		}
+		if len(distinct) == n {
+			return fmt.Sprintf("%d connector(s) in use, all READY", n)
+		}
+		return fmt.Sprintf("%d connector(s) in use by %d clients, all READY", len(distinct), n)
+	})
 	for _, fd := range a.Findings {
 		if fd.Status != Pass && fd.Connector != nil {
 			r.Fixes = append(r.Fixes, connectorAdvice(fd, usersOf(a.Facts, fd.Src.Connector)))
