@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,7 +62,13 @@ type meshClient struct {
 	GrantedBy string
 	// unverified collects what could have granted the permission but could not be confirmed.
 	unverified []string
-	missing    []error
+	missing    []missingFact
+}
+
+// missingFact is something that could grant the permission and could not be read.
+type missingFact struct {
+	What string
+	Err  error
 }
 
 func (c *meshClient) step(st Status, step, detail, cmd string) {
@@ -284,14 +291,14 @@ func (c *meshClient) verdict() {
 	if len(c.unverified) > 0 || len(c.missing) > 0 {
 		c.Status, c.Cause = Warn, "trafficdirector-role-unverified"
 		var why []string
-		for _, e := range c.missing {
-			why = append(why, describeMissing(e))
+		for _, m := range c.missing {
+			why = append(why, m.describe())
 		}
 		why = append(why, c.unverified...)
 		c.Summary = fmt.Sprintf("%s runs as %s; no binding gkedoctor could read grants it %s on mesh project %s, but it could not confirm the rest: %s",
 			c.label(), c.SA, PermTrafficDirectorGetConfigs, c.MeshProject, strings.Join(why, "; "))
 		if len(c.missing) > 0 {
-			c.Err = c.missing[0]
+			c.Err = c.missing[0].Err
 		}
 		return
 	}
@@ -301,16 +308,15 @@ func (c *meshClient) verdict() {
 }
 
 func (c *meshClient) noteMissing(what string, err error) {
-	c.missing = append(c.missing, fmt.Errorf("%s: %w", what, err))
+	c.missing = append(c.missing, missingFact{What: what, Err: err})
 }
 
-// describeMissing says what could not be read and the permission that would let gkedoctor read it.
-func describeMissing(err error) string {
-	if e, ok := apierr.As(err); ok && e.Kind == apierr.Permission && e.Permission != "" {
-		what, _, _ := strings.Cut(err.Error(), ":")
-		return fmt.Sprintf("could not read %s (missing %s)", what, e.Permission)
+// describe says what could not be read and the permission that would let gkedoctor read it.
+func (m missingFact) describe() string {
+	if e, ok := apierr.As(m.Err); ok && e.Kind == apierr.Permission && e.Permission != "" {
+		return fmt.Sprintf("could not read %s (missing %s)", m.What, e.Permission)
 	}
-	return "could not read " + err.Error()
+	return fmt.Sprintf("could not read %s: %v", m.What, m.Err)
 }
 
 // grantIn looks in one policy for a binding that grants the SA the permission: its own member, or
@@ -348,7 +354,7 @@ func (c *meshClient) grantIn(ctx context.Context, env *Env, pol *crm.Policy, whe
 		holds, err := c.roleHolds(ctx, env, b.Role)
 		switch {
 		case err != nil:
-			c.noteMissing("the custom role "+b.Role+" (bound to "+orPlaceholder(maybe, member)+" on "+where+")", err)
+			c.noteMissing("the role "+b.Role+" (bound to "+orPlaceholder(maybe, member)+" on "+where+")", err)
 			c.step(Skip, "role "+b.Role, "could not read its permissions: "+err.Error(), roleCommand(b.Role))
 			continue
 		case !holds:
@@ -411,20 +417,11 @@ func meshRolePlan(ctx context.Context, env *Env, c *meshClient) *fixes.Plan {
 		o.Affects = fmt.Sprintf("%s is the Compute Engine default service account of %s: every VM, Cloud Run service and function that runs as it gets the role too (a dedicated service account for %s is narrower)", c.SA, c.Project, c.Name)
 	}
 	const setPerm = "resourcemanager.projects.setIamPolicy"
-	if got, err := env.Inv.TestIamPermissions(ctx, c.MeshProject, setPerm); err == nil && !contains(got, setPerm) {
+	if got, err := env.Inv.TestIamPermissions(ctx, c.MeshProject, setPerm); err == nil && !slices.Contains(got, setPerm) {
 		o.Advice = true
 		o.AdviceWhy = fmt.Sprintf("Your credentials lack %s on %s, so gkedoctor cannot make the grant: ask an owner of the project to run the command.", setPerm, c.MeshProject)
 	}
 	p := fixes.NewIAMBindingPlan(env.FixDeps, o)
 	p.Check = "mesh-trafficdirector-role"
 	return p
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }

@@ -139,7 +139,7 @@ func TestMeshRoleVerdicts(t *testing.T) {
 				customRole(w, "trafficdirector.networks.getConfigs")
 				w.srv.InjectFault(fakegcp.Fault{PathContains: "/roles/meshClient", Permission: "iam.roles.get"})
 			},
-			summary: []string{"projects/mesh-host/roles/meshClient", "missing iam.roles.get"}},
+			summary: []string{"could not read the role projects/mesh-host/roles/meshClient (bound to " + mMember + " on project mesh-host) (missing iam.roles.get)"}},
 		{name: "conditional grant", status: Warn, cause: "trafficdirector-role-unverified",
 			setup: func(w *meshWorld) {
 				w.addBinding(mMeshProject, &crm.Binding{Role: RoleTrafficDirectorClient, Members: []string{mMember},
