@@ -7,9 +7,9 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
-// sourceNetwork is the one answer to "which VPC network do a source's (Cloud Run, App Engine) packets (and DNS
-// queries) enter": its Direct VPC egress network, or its connector's network (a connector on a Shared
-// VPC subnet names the host project through its subnet). It returns the full reference
+// sourceNetwork is the one answer to "which VPC network do a source's packets (and DNS queries) enter"
+// for a Cloud Run service or an App Engine version: its Direct VPC egress network, or its connector's
+// network (a connector on a Shared VPC subnet names the host project through its subnet). It returns the full reference
 // (projects/P/global/networks/N) and how it was found, for the evidence; "" with no error when the
 // source has no VPC access, and the error when the connector could not be read.
 func sourceNetwork(ctx context.Context, env *Env, src *Source) (network, how string, err error) {

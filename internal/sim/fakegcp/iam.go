@@ -23,16 +23,16 @@ import (
 // conditions, or that sends conditions, is 400.
 
 type iamState struct {
-	roles    map[string]*iam.Role // full name: roles/R, projects/P/roles/R, organizations/O/roles/R
-	parents  map[string][]*crm.ResourceId
-	folders  map[string]*crm.Policy // folder id → policy
-	orgs     map[string]*crm.Policy // organisation id → policy
-	orgRoles map[string]bool        // organisations that exist
+	roles     map[string]*iam.Role // full name: roles/R, projects/P/roles/R, organizations/O/roles/R
+	parents   map[string][]*crm.ResourceId
+	folders   map[string]*crm.Policy // folder id → policy
+	orgs      map[string]*crm.Policy // organisation id → policy
+	orgExists map[string]bool        // organisations that exist
 }
 
 func newIAMState() *iamState {
 	st := &iamState{roles: map[string]*iam.Role{}, parents: map[string][]*crm.ResourceId{},
-		folders: map[string]*crm.Policy{}, orgs: map[string]*crm.Policy{}, orgRoles: map[string]bool{}}
+		folders: map[string]*crm.Policy{}, orgs: map[string]*crm.Policy{}, orgExists: map[string]bool{}}
 	for _, r := range predefinedRoles {
 		st.roles[r.Name] = r
 	}
@@ -85,7 +85,7 @@ func (s *Server) AddRole(r *iam.Role) {
 		s.markProject(strings.SplitN(p, "/", 2)[0])
 	}
 	if o, ok := strings.CutPrefix(r.Name, "organizations/"); ok {
-		s.iam.orgRoles[strings.SplitN(o, "/", 2)[0]] = true
+		s.iam.orgExists[strings.SplitN(o, "/", 2)[0]] = true
 	}
 	s.iam.roles[r.Name] = r
 }
@@ -113,7 +113,7 @@ func (s *Server) SetAncestry(project string, ancestors ...string) {
 			if _, ok := s.iam.orgs[id]; !ok {
 				s.iam.orgs[id] = &crm.Policy{Etag: emptyPolicyEtag, Version: 1}
 			}
-			s.iam.orgRoles[id] = true
+			s.iam.orgExists[id] = true
 		}
 	}
 	s.iam.parents[project] = ids
@@ -170,7 +170,7 @@ func (s *Server) getProjectRole(c *call) (any, *apiError) {
 func (s *Server) getOrgRole(c *call) (any, *apiError) {
 	o := c.v("org")
 	s.mu.Lock()
-	exists := s.iam.orgRoles[o]
+	exists := s.iam.orgExists[o]
 	s.mu.Unlock()
 	if !exists {
 		return nil, errNoProject("iam.roles.get", "organizations/"+o)
