@@ -351,8 +351,12 @@ func (r *reachRun) decideVPCAccess(ctx context.Context, t *target, cnl *couldNot
 			return v
 		case eg.Cause == "egress-private-ranges-only" && containsTarget(eg.Offending, t):
 			v.Status, v.Cause, v.Dep, v.Src = Fail, "egress-private-ranges-only", "run-vpc-egress", src
-			v.Summary = fmt.Sprintf("%s has egress %s, so its packets to %s (%s, outside RFC 1918 / RFC 6598) go to the internet instead of the VPC", sourceLabel(src), src.EffectiveEgress(), t.addrPort(), t.Class)
-			v.Plans = append(v.Plans, runEgressPlan(ctx, r.env, src))
+			v.Summary = fmt.Sprintf("%s has egress %s, so its packets to %s (%s, outside %s) go to the internet instead of the VPC", sourceLabel(src), src.EffectiveEgress(), t.addrPort(), t.Class, src.privateRangesText())
+			if src.Kind == KindAppEngine {
+				v.Plans = append(v.Plans, appEngineEgressAdvice(src))
+			} else {
+				v.Plans = append(v.Plans, runEgressPlan(ctx, r.env, src))
+			}
 			return v
 		case eg.NetworkMismatch:
 			v.Status, v.Cause, v.Dep, v.Src = Fail, "no-vpc-access", "run-vpc-egress", src
@@ -435,7 +439,7 @@ func (r *reachRun) who(t *target) string {
 	}
 	var names []string
 	for _, s := range srcs {
-		names = append(names, "Cloud Run "+s.Name)
+		names = append(names, s.KindLabel()+" "+s.Name)
 	}
 	return strings.Join(names, ", ")
 }
@@ -522,6 +526,10 @@ func (r *reachRun) pointClientPlans(t *target) []*fixes.Plan {
 				continue
 			}
 			nu := replaceHost(u.URL, t.LBIP, t.ILBPort)
+			if src.Kind == KindAppEngine {
+				out = append(out, appEngineEnvAdvice(src, u, nu))
+				continue
+			}
 			out = append(out, &fixes.Plan{
 				ID:     "point-client-at-ilb/" + src.Location + "/" + src.Name + "/" + u.EnvVar,
 				Title:  fmt.Sprintf("Point %s of Cloud Run %s at the internal load balancer (%s)", u.EnvVar, src.Name, nu),
@@ -558,6 +566,9 @@ func globalAccessAdvice(t *target) *fixes.Plan {
 }
 
 func vpcAccessAdvice(src *Source, cf *model.Cluster) *fixes.Plan {
+	if src.Kind == KindAppEngine {
+		return appEngineConnectorAdvice(src, cf, "vpc-access")
+	}
 	subnet := "SUBNET"
 	if cf.Subnetwork != "" {
 		subnet = gref.ShortName(cf.Subnetwork)
@@ -576,6 +587,9 @@ func vpcAccessAdvice(src *Source, cf *model.Cluster) *fixes.Plan {
 }
 
 func networkAdvice(src *Source, eg *egressFinding, cf *model.Cluster) *fixes.Plan {
+	if src.Kind == KindAppEngine {
+		return appEngineConnectorAdvice(src, cf, "vpc-network")
+	}
 	return &fixes.Plan{
 		ID:    "vpc-network/" + src.Location + "/" + src.Name,
 		Title: fmt.Sprintf("Connect Cloud Run %s to the cluster's network %s", src.Name, cf.Network),

@@ -161,7 +161,7 @@ func dnsSourceNetwork(ctx context.Context, env *Env, src *Source) (network, how 
 	n, how, err := sourceNetwork(ctx, env, src)
 	switch {
 	case err != nil:
-		return "", fmt.Sprintf("could not read the network of Cloud Run %s: %v", src.Name, err)
+		return "", fmt.Sprintf("could not read the network of %s %s: %v", src.KindLabel(), src.Name, err)
 	case n == "":
 		return "", how + ": its DNS queries never reach the VPC's private zones"
 	}

@@ -43,7 +43,7 @@ func runFirewallServerlessToNodes(ctx context.Context, env *Env, rec *Recorder) 
 		if len(a.Facts.Path.Sources) == 0 {
 			return noSourceResult(a.Facts)
 		}
-		return SkipResult("not-applicable", "not applicable: no Cloud Run source with VPC access calls a Service of this cluster, so there is no source range and port to evaluate")
+		return SkipResult("not-applicable", "not applicable: no Cloud Run or App Engine source with VPC access calls a Service of this cluster, so there is no source range and port to evaluate")
 	}
 	r := combineFindings(rec, a.Findings, func(fd *fwFinding) (Status, string, string, []Evidence, error) {
 		return fd.Status, fd.Cause, fd.Summary, fd.Evidence, fd.Err
@@ -279,7 +279,7 @@ func sourceRange(ctx context.Context, env *Env, src *Source) (netip.Prefix, fire
 		}
 		proj, region, name := gref.SplitSubnetwork(sub)
 		if proj == "" {
-			proj = gref.ProjectOf(src.FullName)
+			proj = src.ProjectID()
 		}
 		if region == "" {
 			region = gref.Region(src.Location)

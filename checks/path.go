@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	appengine "google.golang.org/api/appengine/v1"
 	run "google.golang.org/api/run/v2"
 	corev1 "k8s.io/api/core/v1"
 
@@ -19,26 +20,51 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
-// Source is a VPC client of the cluster: today a Cloud Run service (App Engine and VMs are described
-// by the same fields when they are added).
+// Source is a VPC client of the cluster: a Cloud Run service or an App Engine standard version (VMs
+// would be described by the same fields).
 type Source struct {
-	Kind           string // "cloud-run"
-	Name           string // short name
-	FullName       string // projects/P/locations/L/services/S
-	Location       string
+	Kind           string // KindCloudRun or KindAppEngine
+	Name           string // short name: the Cloud Run service, or SERVICE/VERSION of App Engine
+	FullName       string // projects/P/locations/L/services/S, or apps/P/services/S/versions/V
+	Project        string // the source's project (set for App Engine; Cloud Run's is in FullName)
+	Location       string // the region the source runs in
 	ServiceAccount string // "" means the Compute Engine default service account
 	Connector      string // projects/P/locations/L/connectors/C, "" when none
 	Egress         string // ALL_TRAFFIC or PRIVATE_RANGES_ONLY ("" in the API means PRIVATE_RANGES_ONLY)
 	DirectVPC      *DirectVPC
 	URLs           []ClientURL
-	Service        *run.GoogleCloudRunV2Service
+	Service        *run.GoogleCloudRunV2Service // Cloud Run only
+	Version        *appengine.Version           // App Engine only
+}
+
+// ProjectID is the source's project.
+func (s Source) ProjectID() string {
+	if s.Project != "" {
+		return s.Project
+	}
+	return gref.ProjectOf(s.FullName)
+}
+
+// KindLabel names the kind of client for people: "Cloud Run" or "App Engine".
+func (s Source) KindLabel() string {
+	if s.Kind == KindAppEngine {
+		return "App Engine"
+	}
+	return "Cloud Run"
 }
 
 // HasVPCAccess reports whether the source can reach the VPC at all.
 func (s Source) HasVPCAccess() bool { return s.Connector != "" || s.DirectVPC != nil }
 
-// EffectiveEgress returns the egress setting with the API's default applied.
+// EffectiveEgress returns the egress setting with the API's default applied (App Engine's own names
+// for App Engine versions).
 func (s Source) EffectiveEgress() string {
+	if s.Kind == KindAppEngine {
+		if s.Egress == "" || s.Egress == "EGRESS_SETTING_UNSPECIFIED" {
+			return AppEnginePrivateIPRanges
+		}
+		return s.Egress
+	}
 	if s.Egress == "" || s.Egress == "VPC_EGRESS_UNSPECIFIED" {
 		return "PRIVATE_RANGES_ONLY"
 	}
@@ -142,6 +168,27 @@ func DiscoverPath(ctx context.Context, env *Env) (*Path, error) {
 func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 	p := &Path{}
 	inv := env.Inv
+	// App Engine sources, read while the Cloud Run ones are: the named version(s), else (when no
+	// source is named) every serving standard version with a connector.
+	type aeResult struct {
+		srcs  []Source
+		notes []string
+		err   error
+	}
+	aeCh := make(chan aeResult, 1)
+	named := env.Targets.CloudRunService != "" || env.Targets.AppEngineService != ""
+	go func() {
+		var r aeResult
+		switch {
+		case env.Targets.AppEngineService != "":
+			r.srcs, r.err = namedAppEngineSources(ctx, env)
+		case !named:
+			r.srcs, r.notes = discoverAppEngineSources(ctx, env)
+		}
+		aeCh <- r
+	}()
+	ae := func() aeResult { r := <-aeCh; aeCh <- r; return r }
+	defer ae() // the goroutine ends before discovery returns, whatever path it takes
 	// Sources: the named Cloud Run service, else every service of the location with VPC access.
 	location := gref.Region(inv.Scope.Location)
 	var services []*run.GoogleCloudRunV2Service
@@ -152,10 +199,12 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 			return nil, fmt.Errorf("read Cloud Run service %s: %w", env.Targets.CloudRunService, err)
 		}
 		services = append(services, s)
+	} else if named {
+		// --app-engine-service alone: that is the client.
 	} else if inv.Scope.Project != "" && location != "" {
 		all, err := inv.RunServices(ctx, location)
 		if err != nil {
-			if !apierr.IsCouldNotLook(err) || len(env.Targets.Services) == 0 {
+			if !apierr.IsCouldNotLook(err) || (len(env.Targets.Services) == 0 && len(ae().srcs) == 0) {
 				return nil, fmt.Errorf("list Cloud Run services: %w", err)
 			}
 			p.Notes = append(p.Notes, "could not list Cloud Run services: "+err.Error())
@@ -174,6 +223,12 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 	for _, s := range services {
 		p.Sources = append(p.Sources, sourceOf(s))
 	}
+	r := ae()
+	if r.err != nil {
+		return nil, fmt.Errorf("--app-engine-service %s: %w", env.Targets.AppEngineService, r.err)
+	}
+	p.Sources = append(p.Sources, r.srcs...)
+	p.Notes = append(p.Notes, r.notes...)
 	// Targets: every URL the sources use, mapped to a Service, plus --service.
 	m := model.For(ctx, inv)
 	domain := m.Domain()
@@ -191,7 +246,7 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 			if t.Kind == TargetOtherName {
 				t = mapZoneName(ctx, inv, t, domain, svcs)
 			}
-			t.From = fmt.Sprintf("env %s of Cloud Run %s", u.EnvVar, src.Name)
+			t.From = fmt.Sprintf("env %s of %s %s", u.EnvVar, src.KindLabel(), src.Name)
 			t.Source = src.Name
 			key := src.Name + "|" + t.Host + "|" + strconv.Itoa(t.Port)
 			if !seen[key] {
@@ -312,7 +367,7 @@ func mapZoneName(ctx context.Context, inv *inventory.Inventory, t Dest, domain s
 }
 
 func sourceOf(s *run.GoogleCloudRunV2Service) Source {
-	src := Source{Kind: "cloud-run", FullName: s.Name, Service: s}
+	src := Source{Kind: KindCloudRun, FullName: s.Name, Service: s}
 	parts := strings.Split(s.Name, "/")
 	if len(parts) == 6 {
 		src.Name, src.Location = parts[5], parts[3]

@@ -109,7 +109,7 @@ func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 		}
 		m := model.For(ctx, env.Inv)
 		f := &reachFacts{Path: p, Model: m, Cluster: m.ClusterOrScope(), ClusterErr: m.ClusterErr}
-		if env.Targets.CloudRunService == "" && env.Inv.Scope.Project != "" && env.Inv.Scope.Location != "" {
+		if env.Targets.CloudRunService == "" && env.Targets.AppEngineService == "" && env.Inv.Scope.Project != "" && env.Inv.Scope.Location != "" {
 			if _, err := env.Inv.RunServices(ctx, gref.Region(env.Inv.Scope.Location)); err != nil {
 				f.RunErr = err
 			}
@@ -208,12 +208,16 @@ func kubectlEvents(ns, name string) string {
 }
 
 func runDescribe(s *Source) string {
-	return fmt.Sprintf("gcloud run services describe %s --region %s --project %s --format='value(template.vpcAccess)'", s.Name, s.Location, gref.ProjectOf(s.FullName))
+	if s.Kind == KindAppEngine {
+		svc, ver, _ := strings.Cut(s.Name, "/")
+		return fmt.Sprintf("gcloud app versions describe %s --service %s --project %s --format='value(vpcAccessConnector)'", ver, svc, s.ProjectID())
+	}
+	return fmt.Sprintf("gcloud run services describe %s --region %s --project %s --format='value(template.vpcAccess)'", s.Name, s.Location, s.ProjectID())
 }
 
-// sourceLabel names a source with its location.
+// sourceLabel names a source with its kind and location.
 func sourceLabel(s *Source) string {
-	return fmt.Sprintf("Cloud Run %s (%s)", s.Name, s.Location)
+	return fmt.Sprintf("%s %s (%s)", s.KindLabel(), s.Name, s.Location)
 }
 
 // noTargetsReason explains why there is nothing to analyse.

@@ -7,14 +7,13 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
-	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
-// run-vpc-egress: the Cloud Run service has VPC access (a connector or Direct VPC egress), its egress
-// setting sends every target address into the VPC (PRIVATE_RANGES_ONLY only sends RFC 1918 / RFC 6598
-// destinations; GKE's default services range 34.118.224.0/20 is neither), and the VPC it lands in is
-
-// the cluster's network or peered with it.
+// run-vpc-egress: the Cloud Run service (or App Engine standard version) has VPC access (a connector
+// or Direct VPC egress), its egress setting sends every target address into the VPC
+// (PRIVATE_RANGES_ONLY only sends RFC 1918 / RFC 6598 destinations, App Engine's PRIVATE_IP_RANGES
+// RFC 1918; GKE's default services range 34.118.224.0/20 is neither), and the VPC it lands in is the
+// cluster's network or peered with it.
 
 func init() {
 	Register(CheckFunc{CheckID: "run-vpc-egress", Fn: runRunVPCEgress})
@@ -89,7 +88,11 @@ func (fd *egressFinding) access() bool {
 	if !src.HasVPCAccess() {
 		fd.Status, fd.Cause = Fail, "no-vpc-access"
 		fd.Summary = fmt.Sprintf("%s has no VPC access (no connector, no Direct VPC egress): it cannot reach any internal address", label)
-		step(Fail, "VPC access of "+label, "template.vpcAccess has neither a connector nor network interfaces", runDescribe(src))
+		what := "template.vpcAccess has neither a connector nor network interfaces"
+		if src.Kind == KindAppEngine {
+			what = "the version has no vpcAccessConnector (app.yaml vpc_access_connector)"
+		}
+		step(Fail, "VPC access of "+label, what, runDescribe(src))
 		return false
 	}
 	if src.Connector != "" {
@@ -110,7 +113,7 @@ func (fd *egressFinding) egressSetting(f *reachFacts) {
 		switch {
 		case !t.Addr.IsValid():
 			unknown = append(unknown, t.Dest.Host)
-		case egress != "ALL_TRAFFIC" && !model.IsPrivate(t.Addr):
+		case !src.sendsThroughVPC(t.Addr):
 			fd.Offending = append(fd.Offending, t)
 		}
 	}
@@ -123,17 +126,17 @@ func (fd *egressFinding) egressSetting(f *reachFacts) {
 		for _, t := range fd.Offending {
 			as = append(as, fmt.Sprintf("%s (%s, for %s)", t.Addr, t.Class, t.Ref()))
 		}
-		step(Fail, "egress setting of "+label, fmt.Sprintf("egress %s sends only RFC 1918 / RFC 6598 destinations into the VPC; %s are outside those ranges, so those packets go to the internet", shown, strings.Join(as, ", ")),
-			fmt.Sprintf("gcloud run services describe %s --region %s --format='value(template.vpcAccess.egress)'", src.Name, src.Location))
+		step(Fail, "egress setting of "+label, fmt.Sprintf("egress %s sends only %s destinations into the VPC; %s are outside those ranges, so those packets go to the internet", shown, src.privateRangesText(), strings.Join(as, ", ")),
+			egressCommand(src))
 	} else {
 		detail := "egress " + shown
 		if egress != "ALL_TRAFFIC" {
-			detail += ": every target address is in RFC 1918 / RFC 6598 ranges"
+			detail += ": every target address is in " + src.privateRangesText() + " ranges"
 		}
 		if len(unknown) > 0 {
 			detail += fmt.Sprintf(" (addresses not known for %s: they depend on DNS)", strings.Join(unknown, ", "))
 		}
-		step(Pass, "egress setting of "+label, detail, fmt.Sprintf("gcloud run services describe %s --region %s --format='value(template.vpcAccess.egress)'", src.Name, src.Location))
+		step(Pass, "egress setting of "+label, detail, egressCommand(src))
 	}
 }
 
@@ -190,7 +193,7 @@ func (fd *egressFinding) verdict(f *reachFacts, errs *couldNotLook) {
 		for _, t := range fd.Offending {
 			as = append(as, t.Addr.String())
 		}
-		fd.Summary = fmt.Sprintf("%s has egress %s, so its packets to %s (outside RFC 1918 / RFC 6598) go to the internet instead of the VPC", label, egress, strings.Join(as, ", "))
+		fd.Summary = fmt.Sprintf("%s has egress %s, so its packets to %s (outside %s) go to the internet instead of the VPC", label, egress, strings.Join(as, ", "), src.privateRangesText())
 	case fd.NetworkMismatch:
 		fd.Status, fd.Cause = Fail, "no-vpc-access"
 		fd.Summary = fmt.Sprintf("%s has VPC access to %s, not to the cluster's network %s (and they are not peered)", label, fd.Network, cf.Network)
@@ -201,6 +204,15 @@ func (fd *egressFinding) verdict(f *reachFacts, errs *couldNotLook) {
 		fd.Status = Pass
 		fd.Summary = fmt.Sprintf("%s sends its targets through the VPC (%s, egress %s) into the cluster's network", label, accessLabel(src), egress)
 	}
+}
+
+// egressCommand shows a source's egress setting.
+func egressCommand(src *Source) string {
+	if src.Kind == KindAppEngine {
+		svc, ver, _ := strings.Cut(src.Name, "/")
+		return fmt.Sprintf("gcloud app versions describe %s --service %s --project %s --format='value(vpcAccessConnector.egressSetting)'", ver, svc, src.ProjectID())
+	}
+	return fmt.Sprintf("gcloud run services describe %s --region %s --format='value(template.vpcAccess.egress)'", src.Name, src.Location)
 }
 
 func accessLabel(src *Source) string {
@@ -222,7 +234,7 @@ func noSourceResult(f *reachFacts) Result {
 	if f.RunErr != nil {
 		return FromErr("list the Cloud Run services", f.RunErr)
 	}
-	msg := "not applicable: no Cloud Run source to check (name one with --cloud-run-service NAME; services without VPC access are only analysed when named)"
+	msg := "not applicable: no Cloud Run or App Engine source to check (name one with --cloud-run-service NAME or --app-engine-service SERVICE[/VERSION]; clients without VPC access are only analysed when named)"
 	if len(f.Path.Notes) > 0 {
 		msg += " (" + strings.Join(f.Path.Notes, "; ") + ")"
 	}
@@ -240,7 +252,7 @@ func runRunVPCEgress(ctx context.Context, env *Env, rec *Recorder) Result {
 	r := combineFindings(rec, a.Findings, func(fd *egressFinding) (Status, string, string, []Evidence, error) {
 		return fd.Status, fd.Cause, fd.Summary, fd.Evidence, fd.Err
 	}, func(n int) string {
-		return fmt.Sprintf("%d Cloud Run service(s) reach the cluster's network with egress covering their targets", n)
+		return fmt.Sprintf("%d client(s) reach the cluster's network with egress covering their targets", n)
 	})
 	fixHint(rec, r)
 	return r

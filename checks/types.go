@@ -169,8 +169,10 @@ func ParseNamespacedName(s, defaultNS string) (NamespacedName, error) {
 // Targets are the optional things the user pointed the tool at.
 type Targets struct {
 	CloudRunService string
-	Services        []NamespacedName
-	Workload        string // KIND/NS/NAME
+	// AppEngineService is --app-engine-service S[/VERSION]: an App Engine standard client.
+	AppEngineService string
+	Services         []NamespacedName
+	Workload         string // KIND/NS/NAME
 	// TokenFile is --token-file: the token a failing client sends (claims decoded locally, sent to
 	// TokenReview; never printed or journaled).
 	TokenFile string

@@ -7,6 +7,7 @@ import (
 	vpcaccess "google.golang.org/api/vpcaccess/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 )
@@ -67,6 +68,13 @@ func connectorFor(ctx context.Context, env *Env, src *Source) *connectorFinding 
 	fd := &connectorFinding{Src: src}
 	name := gref.ShortName(src.Connector)
 	c, err := env.Inv.Connector(ctx, src.Connector)
+	if apierr.KindOf(err) == apierr.NotFound {
+		// Readable, and absent: a verdict, not a reason to skip.
+		fd.Status, fd.Cause = Fail, "connector-not-ready"
+		fd.Summary = fmt.Sprintf("connector %s used by %s does not exist (deleted, or named in another region or project): the client has no way into the VPC", name, sourceLabel(src))
+		fd.Evidence = append(fd.Evidence, Evidence{Step: "state of connector " + name, Status: Fail, Detail: err.Error(), Command: connectorDescribe(src)})
+		return fd
+	}
 	if err != nil {
 		fd.Status, fd.Err = Skip, err
 		r := FromErr("read connector "+name, err)
@@ -100,12 +108,16 @@ func connectorFor(ctx context.Context, env *Env, src *Source) *connectorFinding 
 
 // connectorAdvice is the advice for a connector in ERROR, naming every source that uses it.
 func connectorAdvice(fd *connectorFinding, users []*Source) *fixes.Plan {
-	var names []string
+	var names, versions []string
 	for _, u := range users {
+		if u.Kind == KindAppEngine {
+			versions = append(versions, u.Name)
+			continue
+		}
 		names = append(names, u.Name)
 	}
 	c := fd.Connector
-	o := fixes.ConnectorReplacement{Connector: fd.Src.Connector, Network: c.Network, Range: c.IpCidrRange, Services: names}
+	o := fixes.ConnectorReplacement{Connector: fd.Src.Connector, Network: c.Network, Range: c.IpCidrRange, Services: names, AppEngine: versions}
 	if c.Subnet != nil {
 		o.Subnet, o.SubnetProject = c.Subnet.Name, c.Subnet.ProjectId
 	}
@@ -119,13 +131,22 @@ func runVPCConnectorReady(ctx context.Context, env *Env, rec *Recorder) Result {
 	}
 	if len(a.Findings) == 0 {
 		if len(a.Facts.Path.Sources) > 0 {
-			return SkipResult("not-applicable", "not applicable: no Cloud Run source uses a Serverless VPC Access connector (Direct VPC egress or no VPC access)")
+			return SkipResult("not-applicable", "not applicable: no Cloud Run or App Engine source uses a Serverless VPC Access connector (Direct VPC egress or no VPC access)")
 		}
 		return noSourceResult(a.Facts)
 	}
 	r := combineFindings(rec, a.Findings, func(fd *connectorFinding) (Status, string, string, []Evidence, error) {
 		return fd.Status, fd.Cause, fd.Summary, fd.Evidence, fd.Err
-	}, func(n int) string { return fmt.Sprintf("%d connector(s) in use, all READY", n) })
+	}, func(n int) string {
+		distinct := map[string]bool{}
+		for _, fd := range a.Findings {
+			distinct[fd.Src.Connector] = true
+		}
+		if len(distinct) == n {
+			return fmt.Sprintf("%d connector(s) in use, all READY", n)
+		}
+		return fmt.Sprintf("%d connector(s) in use by %d clients, all READY", len(distinct), n)
+	})
 	for _, fd := range a.Findings {
 		if fd.Status != Pass && fd.Connector != nil {
 			r.Fixes = append(r.Fixes, connectorAdvice(fd, usersOf(a.Facts, fd.Src.Connector)))

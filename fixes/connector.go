@@ -13,6 +13,9 @@ type ConnectorReplacement struct {
 	Subnet        string   // its subnet, when it uses one instead of a range
 	SubnetProject string   // the subnet's project (Shared VPC host), when set
 	Services      []string // Cloud Run services in L that use it
+	// AppEngine are the App Engine standard versions (SERVICE/VERSION) that use it: each moves with an
+	// edited app.yaml and a new deployment.
+	AppEngine []string
 }
 
 // NewConnectorAdvice is the advice for a connector in ERROR. The API says "Connector is in a bad
@@ -38,6 +41,10 @@ func NewConnectorAdvice(o ConnectorReplacement) *Plan {
 	for _, s := range o.Services {
 		cmds = append(cmds, fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-connector %s", s, location, project, newName))
 	}
+	for _, v := range o.AppEngine {
+		svc, _, _ := strings.Cut(v, "/")
+		cmds = append(cmds, fmt.Sprintf("gcloud app deploy app.yaml --project %s   # App Engine %s (service %s): vpc_access_connector.name: projects/%s/locations/%s/connectors/%s", project, v, svc, project, location, newName))
+	}
 	cmds = append(cmds, fmt.Sprintf("gcloud compute networks vpc-access connectors delete %s --region %s --project %s", name, location, project))
 	was := o.Range
 	if was == "" {
@@ -45,7 +52,7 @@ func NewConnectorAdvice(o ConnectorReplacement) *Plan {
 	}
 	return &Plan{
 		ID:    "replace-connector/" + location + "/" + name,
-		Title: fmt.Sprintf("Replace the connector %s (ERROR) with a new one, move %s to it, then delete the old one", name, strings.Join(o.Services, ", ")),
+		Title: fmt.Sprintf("Replace the connector %s (ERROR) with a new one, move %s to it, then delete the old one", name, strings.Join(append(append([]string(nil), o.Services...), o.AppEngine...), ", ")),
 		Description: fmt.Sprintf("A connector in ERROR cannot be repaired in place. 1) Create %s on an unused /28 (not %s, which the old connector still holds). "+
 			"2) Point every service at it (each update makes a new revision). 3) Delete %s only after that. "+
 			"To go back before step 3, update the services to --vpc-connector %s again.", newName, was, name, name),

@@ -25,6 +25,8 @@ type Options struct {
 	Project, Location, Cluster string
 
 	CloudRunService string
+	// AppEngineService is --app-engine-service S[/VERSION]: an App Engine standard client.
+	AppEngineService string
 	Services        []string
 	Workload        string
 	TokenFile       string
@@ -130,6 +132,11 @@ func (o *Options) Validate() error {
 			if net.ParseIP(o.Resolver) == nil {
 				return fmt.Errorf("--resolver %q is not HOST:PORT or an IP address", o.Resolver)
 			}
+		}
+	}
+	if o.AppEngineService != "" {
+		if _, _, err := checks.ParseAppEngineRef(o.AppEngineService); err != nil {
+			return fmt.Errorf("--app-engine-service %w", err)
 		}
 	}
 	for _, p := range o.Peers {

@@ -38,6 +38,7 @@ func TestValidate(t *testing.T) {
 	o.Services = []string{"default/development-agent", "environment-manager"}
 	o.Peers = []string{"10.2.0.0/16", "10.2.0.1:443", "10.2.0.1"}
 	o.Resolver = "127.0.0.1:5353"
+	o.AppEngineService = "frontend/20251121t090000"
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +53,7 @@ func TestValidate(t *testing.T) {
 		func(o *Options) { o.Peers = []string{"10.2.0.1:70000"} },
 		func(o *Options) { o.Peers = []string{"partner-api-1:443"} },
 		func(o *Options) { o.DNSNames = []string{"a b"} },
+		func(o *Options) { o.AppEngineService = "a/b/c" },
 	} {
 		o := NewOptions()
 		bad(o)

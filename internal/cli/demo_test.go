@@ -69,7 +69,7 @@ func TestDemoFixWholeStory(t *testing.T) {
 	// advice (DESIGN §7). --done records that it was carried out (the demo world's developers deploy
 	// the change) and the re-check judges what is deployed.
 	code, rep := runDemoFix(t, "clusterip-unreachable", "dns-servfail", "point-client-at-owned-names/gke-connectivity-tester4", "sa-token-401",
-		"knative-gateway-address", "pod-egress-cross-project", "websocket-handshake", "--done")
+		"knative-gateway-address", "pod-egress-cross-project", "mesh-trafficdirector-role", "websocket-handshake", "--done")
 	if code != 0 {
 		t.Errorf("exit %d: %+v", code, rep.Results)
 	}
@@ -92,5 +92,21 @@ func TestDemoFixWholeStory(t *testing.T) {
 	}
 	if _, sum := status(rep, "clusterip-unreachable"); !strings.Contains(sum, "10.132.0.6:80") {
 		t.Errorf("clusterip-unreachable did not judge the owned names: %s", sum)
+	}
+}
+
+// Seed 001 in the demo: the mesh service's account lacks roles/trafficdirector.client on the mesh
+// project; the fix grants it (one read-modify-write of the policy) and the re-check passes.
+func TestDemoFixMeshRole(t *testing.T) {
+	code, rep := runDemoFix(t, "mesh-trafficdirector-role")
+	st, sum := status(rep, "mesh-trafficdirector-role")
+	if st != "pass" || !strings.Contains(sum, "roles/trafficdirector.client on project dev-orchestra") {
+		t.Fatalf("re-check %s: %s", st, sum)
+	}
+	if len(rep.Applied) != 1 || rep.Applied[0].State != "applied" || rep.Applied[0].FixID != "grant-role/dev-orchestra/roles/trafficdirector.client/serviceAccount:"+sim.MeshSA {
+		t.Fatalf("applied %+v", rep.Applied)
+	}
+	if code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 }

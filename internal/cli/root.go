@@ -147,6 +147,7 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 	fs.StringVar(&o.Location, "location", "", "cluster location, region or zone (default: from the context name)")
 	fs.StringVar(&o.Cluster, "cluster", "", "GKE cluster name (default: from the context name)")
 	fs.StringVar(&o.CloudRunService, "cloud-run-service", "", "the Cloud Run service that is the client (default: every service with VPC access in the location)")
+	fs.StringVar(&o.AppEngineService, "app-engine-service", "", "an App Engine standard service that is the client, S or S/VERSION (default: every serving version with a VPC connector)")
 	fs.StringArrayVar(&o.Services, "service", nil, "a GKE Service to reach, NS/NAME (repeatable)")
 	fs.StringVar(&o.Workload, "workload", "", "workload for token and exec checks, KIND/NS/NAME (deploy, sts, ds, job, cronjob, pod)")
 	fs.StringVar(&o.TokenFile, "token-file", "", "the token a failing client sends (claims decoded locally, checked by TokenReview; never printed)")

@@ -1,5 +1,5 @@
 // Package gcp builds the google.golang.org/api clients gkedoctor uses (container, compute, dns, run v2,
-// vpcaccess, cloudresourcemanager), all behind one endpoint override and one transport stack:
+// vpcaccess, cloudresourcemanager v1 and v2, iam, appengine), all behind one endpoint override and one transport stack:
 // authentication (Application Default Credentials through the library's own auth), the read-only
 // guard, and retry with backoff for rate limits. Errors are mapped once, here, to apierr kinds.
 package gcp
@@ -12,10 +12,13 @@ import (
 	"strings"
 	"time"
 
+	appengine "google.golang.org/api/appengine/v1"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
+	crmv2 "google.golang.org/api/cloudresourcemanager/v2"
 	compute "google.golang.org/api/compute/v1"
 	container "google.golang.org/api/container/v1"
 	dns "google.golang.org/api/dns/v1"
+	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
 	htransport "google.golang.org/api/transport/http"
@@ -51,6 +54,10 @@ type Clients struct {
 	Run       *run.Service
 	VPCAccess *vpcaccess.Service
 	CRM       *crm.Service
+	// CRMv2 reads folders' IAM policies (the v1 API has none).
+	CRMv2     *crmv2.Service
+	IAM       *iam.Service
+	AppEngine *appengine.APIService
 	ReadOnly  bool
 	Endpoint  string
 }
@@ -122,6 +129,15 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	}
 	if c.CRM, err = crm.NewService(ctx, opts("")...); err != nil {
 		return nil, fmt.Errorf("cloudresourcemanager client: %w", err)
+	}
+	if c.CRMv2, err = crmv2.NewService(ctx, opts("")...); err != nil {
+		return nil, fmt.Errorf("cloudresourcemanager v2 client: %w", err)
+	}
+	if c.IAM, err = iam.NewService(ctx, opts("")...); err != nil {
+		return nil, fmt.Errorf("iam client: %w", err)
+	}
+	if c.AppEngine, err = appengine.NewService(ctx, opts("")...); err != nil {
+		return nil, fmt.Errorf("appengine client: %w", err)
 	}
 	return c, nil
 }

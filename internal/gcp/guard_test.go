@@ -252,3 +252,21 @@ func TestMissingCredentialsIsNotConfigured(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The IAM reads the mesh check makes are read-only POSTs; the writes of its fix are not.
+func TestGuardIAMReadsAndWrites(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/v1/projects/p:getIamPolicy":        true,
+		"/v1/projects/p:getAncestry":         true,
+		"/v2/folders/42:getIamPolicy":        true,
+		"/v1/organizations/7:getIamPolicy":   true,
+		"/v1/projects/p:testIamPermissions":  true,
+		"/v1/projects/p:setIamPolicy":        false,
+		"/v1/projects/p/roles/x:undelete":    false,
+		"/v1/apps/p/services/default:deploy": false,
+	} {
+		if got := Allowed("POST", path); got != want {
+			t.Errorf("POST %s allowed=%v, want %v", path, got, want)
+		}
+	}
+}

@@ -14,10 +14,10 @@ import (
 )
 
 // readOnlyPOSTSuffixes are POST methods that only read: the policy reads.
-var readOnlyPOSTSuffixes = []string{":getIamPolicy", ":testIamPermissions", ":getEffectiveOrgPolicy"}
+var readOnlyPOSTSuffixes = []string{":getIamPolicy", ":testIamPermissions", ":getEffectiveOrgPolicy", ":getAncestry"}
 
 // Guard refuses, in read-only mode, every Google API call that could change something: anything but
-// GET/HEAD, except the read-only POSTs (getIamPolicy, testIamPermissions). A refused call never leaves
+// GET/HEAD, except the read-only POSTs (getIamPolicy, testIamPermissions, getAncestry). A refused call never leaves
 // the process.
 type Guard struct {
 	Base     http.RoundTripper

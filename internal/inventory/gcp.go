@@ -303,14 +303,16 @@ func (i *Inventory) RRSets(ctx context.Context, project, zone string) ([]*dns.Re
 	})
 }
 
-// IamPolicy returns a project's IAM policy.
+// IamPolicy returns a project's IAM policy, asked for as version 3 so conditional bindings come with
+// their conditions (a version-1 read hides them behind "_withcond_" role names). A 403 names
+// resourcemanager.projects.getIamPolicy.
 func (i *Inventory) IamPolicy(ctx context.Context, project string) (*crm.Policy, error) {
 	return Memo(ctx, i, KeyIAM+project, func(ctx context.Context) (*crm.Policy, error) {
 		g, err := i.GCP()
 		if err != nil {
 			return nil, err
 		}
-		p, err := g.CRM.Projects.GetIamPolicy(project, &crm.GetIamPolicyRequest{}).Context(ctx).Do()
-		return p, gcp.Map(err, "get IAM policy", "projects/"+project)
+		p, err := g.CRM.Projects.GetIamPolicy(project, &crm.GetIamPolicyRequest{Options: &crm.GetPolicyOptions{RequestedPolicyVersion: 3}}).Context(ctx).Do()
+		return p, gcp.MapWith(err, "get IAM policy", "projects/"+project, PermProjectsGetIamPolicy)
 	})
 }

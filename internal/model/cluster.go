@@ -239,3 +239,14 @@ func IsPrivate(a netip.Addr) bool {
 	}
 	return false
 }
+
+// IsRFC1918 reports whether a is in RFC 1918 space only: what App Engine's egress setting
+// PRIVATE_IP_RANGES sends through its connector, as the App Engine Admin API documents it.
+func IsRFC1918(a netip.Addr) bool {
+	for _, p := range privateRanges[:3] {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}

@@ -183,6 +183,7 @@ func seedGCP(g *fakegcp.Server) error {
 	g.SetIamPolicy(PeerProject, &crm.Policy{Version: 1, Bindings: []*crm.Binding{
 		{Role: "roles/owner", Members: []string{"user:partner-admin@example.net"}},
 	}})
+	seedAppEngine(g) // seed 003
 	return nil
 }
 

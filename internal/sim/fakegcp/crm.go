@@ -98,11 +98,16 @@ func (s *Server) getIamPolicy(c *call) (any, *apiError) {
 	if !ok {
 		return nil, errNoProject("resourcemanager.projects.getIamPolicy", p)
 	}
-	return clone(pol), nil
+	v := int64(0)
+	if req.Options != nil {
+		v = req.Options.RequestedPolicyVersion
+	}
+	return policyForVersion(pol, v), nil
 }
 
 // setIamPolicy replaces the policy. A non-empty etag that differs from the current one is 409
-// ABORTED (a concurrent change); success sets a new etag. Members must be typed ("user:…",
+// ABORTED (a concurrent change); success sets a new etag. A policy with conditional bindings (before
+// or after) must be sent as version 3, else 400. Members must be typed ("user:…",
 // "serviceAccount:…", …) and roles named "roles/…" or a custom role path.
 func (s *Server) setIamPolicy(c *call) (any, *apiError) {
 	var req crm.SetIamPolicyRequest
@@ -134,6 +139,9 @@ func (s *Server) setIamPolicy(c *call) (any, *apiError) {
 	}
 	if req.Policy.Etag != "" && req.Policy.Etag != cur.Etag {
 		return nil, errAborted("There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff. The request's ETag '%s' did not match the current policy's ETag '%s'.", req.Policy.Etag, cur.Etag)
+	}
+	if req.Policy.Version < 3 && (hasConditions(cur) || hasConditions(req.Policy)) {
+		return nil, errInvalid("The policy has conditional role bindings: set it with policy version 3 (read it with options.requestedPolicyVersion 3 first).")
 	}
 	next := clone(req.Policy)
 	next.Etag = s.etag()

@@ -1,5 +1,6 @@
 // Package fakegcp is a stateful, in-process fake of the subset of Google Cloud REST APIs gkedoctor
-// calls (container v1, compute v1, dns v1, run v2, vpcaccess v1, cloudresourcemanager v1).
+// calls (container v1, compute v1, dns v1, run v2, vpcaccess v1, cloudresourcemanager v1 and v2, iam v1,
+// appengine v1).
 //
 // It is an httptest server on 127.0.0.1 that the real google.golang.org/api clients talk to through
 // an endpoint override: every client gets option.WithEndpoint(s.URL+"/"), except compute, which gets
@@ -101,6 +102,9 @@ type Server struct {
 	// cloudresourcemanager
 	policies map[string]*crm.Policy     // key(project)
 	denied   map[string]map[string]bool // project → permissions testIamPermissions leaves out
+
+	iam *iamState // roles, ancestry, folder and organisation policies (iam.go)
+	gae *gaeState // App Engine applications, services and versions (appengine.go)
 }
 
 // Request is one entry of the request log.
@@ -160,8 +164,11 @@ func newServer() *Server {
 		connectors:   map[string]*vpcaccess.Connector{},
 		policies:     map[string]*crm.Policy{},
 		denied:       map[string]map[string]bool{},
+		iam:          newIAMState(),
+		gae:          newGAEState(),
 	}
-	for _, rs := range [][]route{s.containerRoutes(), s.computeRoutes(), s.routerRoutes(), s.dnsRoutes(), s.runRoutes(), s.vpcaccessRoutes(), s.crmRoutes()} {
+	for _, rs := range [][]route{s.containerRoutes(), s.computeRoutes(), s.routerRoutes(), s.dnsRoutes(), s.runRoutes(), s.vpcaccessRoutes(), s.crmRoutes(),
+		s.iamRoutes(), s.appengineRoutes()} {
 		s.routes = append(s.routes, rs...)
 	}
 	return s
