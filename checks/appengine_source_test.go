@@ -173,7 +173,7 @@ func TestAppEngineSourceCauses(t *testing.T) {
 			},
 			targets: Targets{AppEngineService: aeName},
 			id:      "clusterip-unreachable", status: Fail, cause: "firewall-blocks-serverless",
-			fix: "create-firewall/dev-orchestra/allow-serverless-to-dev-orchestra-cluster-80",
+			fix: "create-firewall/dev-orchestra/allow-serverless-to-dev-orchestra-cluster-80-f29b49",
 		},
 		{
 			name:    "named version does not exist",

@@ -100,7 +100,12 @@ func TestE2E_demoInTmux(t *testing.T) {
 			return rowStatus(scr, "sa-token-401") == "pass" && !listRunning(scr)
 		})
 
-		s.keys("/", "Escape") // clear the first filter
+		// Clear the first filter, and wait for it to be gone before typing: under load an ESC
+		// followed at once by a letter is read as alt+letter.
+		s.keys("/")
+		s.waitFor("the filter prompt", func(scr string) bool { return strings.Contains(scr, "esc clear filter") })
+		s.keys("Escape")
+		s.waitFor("the filter to clear", func(scr string) bool { return !strings.Contains(scr, `filter "sa-token-401`) })
 		s.filterTo("websocket-handshake")
 		s.waitFor("websocket-handshake's cause", func(scr string) bool { return strings.Contains(scr, "Cause shared-client-stream") })
 		s.keys("f")
