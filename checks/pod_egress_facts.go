@@ -389,14 +389,7 @@ func probesOf(set firewall.Set) []fwProbe {
 			}
 		}
 	}
-	for _, r := range set.Rules {
-		add(r)
-	}
-	for _, p := range set.Policies {
-		for _, r := range p.Rules {
-			add(r)
-		}
-	}
+	set.EachRule(add)
 	return out
 }
 
@@ -419,13 +412,6 @@ func identitiesOf(set firewall.Set) []fwIdentity {
 			}
 		}
 	}
-	for _, r := range set.Rules {
-		add(r)
-	}
-	for _, p := range set.Policies {
-		for _, r := range p.Rules {
-			add(r)
-		}
-	}
+	set.EachRule(add)
 	return out
 }

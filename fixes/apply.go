@@ -83,8 +83,7 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, progress func(string)) (*A
 	if a.Now != nil {
 		now = a.Now
 	}
-	e := &Entry{ID: newID(now()), FixID: p.ID, Check: p.Check, Title: p.Title, Target: a.Target,
-		State: StatePending, Commands: p.Commands, CreatedAt: now().UTC()}
+	e := a.newEntry(p, now())
 	var snap Snapshot
 	if p.Snapshot != nil {
 		progress("reading the objects this fix changes")
@@ -141,6 +140,12 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, progress func(string)) (*A
 		}
 	}
 	return res, nil
+}
+
+// newEntry is the pending journal entry of plan p.
+func (a *Applier) newEntry(p *Plan, now time.Time) *Entry {
+	return &Entry{ID: newID(now), FixID: p.ID, Check: p.Check, Title: p.Title, Target: a.Target,
+		State: StatePending, Commands: p.Commands, CreatedAt: now.UTC()}
 }
 
 // WaitError means the change was applied but its effect was not observed before the deadline. It is

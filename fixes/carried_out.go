@@ -34,8 +34,7 @@ func (a *Applier) recordCarriedOut(ctx context.Context, p *Plan, progress func(s
 	if a.Now != nil {
 		now = a.Now
 	}
-	e := &Entry{ID: newID(now()), FixID: p.ID, Check: p.Check, Title: p.Title, Target: a.Target,
-		State: StatePending, Commands: p.Commands, CreatedAt: now().UTC()}
+	e := a.newEntry(p, now())
 	if err := a.Journal.Write(e); err != nil {
 		return nil, fmt.Errorf("fix %s not recorded: %w", p.ID, err)
 	}

@@ -67,6 +67,18 @@ type Set struct {
 	Order    string   // AFTER_CLASSIC_FIREWALL ("" means it too) or BEFORE_CLASSIC_FIREWALL
 }
 
+// EachRule calls fn for every rule of the set: the VPC rules, then each policy's rules.
+func (s Set) EachRule(fn func(Rule)) {
+	for _, r := range s.Rules {
+		fn(r)
+	}
+	for _, p := range s.Policies {
+		for _, r := range p.Rules {
+			fn(r)
+		}
+	}
+}
+
 // tier is one tier of a Set in evaluation order: the rules of one policy (or the VPC rules), not
 // copied, with the source and policy label every rule of it is stamped with when it is a candidate.
 type tier struct {
