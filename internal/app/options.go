@@ -27,11 +27,11 @@ type Options struct {
 	CloudRunService string
 	// AppEngineService is --app-engine-service S[/VERSION]: an App Engine standard client.
 	AppEngineService string
-	Services        []string
-	Workload        string
-	TokenFile       string
-	DNSNames        []string
-	Peers           []string
+	Services         []string
+	Workload         string
+	TokenFile        string
+	DNSNames         []string
+	Peers            []string
 	// InternalGateway is --internal: gateway fixes put the gateway on an internal load balancer.
 	InternalGateway bool
 
