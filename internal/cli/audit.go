@@ -81,7 +81,7 @@ func (o *auditOptions) run(ctx context.Context, ios *iostreams.IOStreams, _ []st
 	if err := o.validate(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.App.Timeout)
+	ctx, cancel := runDeadline(ctx, o.App.Timeout)
 	defer cancel()
 	s, err := app.Build(ctx, o.App)
 	if err != nil {
@@ -92,7 +92,9 @@ func (o *auditOptions) run(ctx context.Context, ios *iostreams.IOStreams, _ []st
 	if err := render(ios, o.Output, rep); err != nil {
 		return err
 	}
-	return exitFor(report.ExitCode(results))
+	code := report.ExitCode(results)
+	sayNothingChecked(ios, o.Output, code)
+	return exitFor(code)
 }
 
 // runChecks runs list, streaming text progress when the output is text, and builds the report.
@@ -166,4 +168,11 @@ func exitFor(code int) error {
 		return nil
 	}
 	return &silentExit{code: code}
+}
+
+// sayNothingChecked ends a text report whose every check skipped with the line that says so.
+func sayNothingChecked(ios *iostreams.IOStreams, output string, code int) {
+	if output == "text" && code == report.ExitCodeNothingChecked {
+		fmt.Fprintln(ios.Out, report.NothingCheckedLine)
+	}
 }
