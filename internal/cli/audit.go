@@ -81,6 +81,11 @@ func (o *auditOptions) run(ctx context.Context, ios *iostreams.IOStreams, _ []st
 	if err := o.validate(); err != nil {
 		return err
 	}
+	return o.execute(ctx, ios)
+}
+
+// execute runs the completed and validated audit.
+func (o *auditOptions) execute(ctx context.Context, ios *iostreams.IOStreams) error {
 	ctx, cancel := runDeadline(ctx, o.App.Timeout)
 	defer cancel()
 	s, err := app.Build(ctx, o.App)

@@ -176,13 +176,20 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 
 func runInteractive(ctx context.Context, ios *iostreams.IOStreams, opts *app.Options, guided bool) error {
 	if TUI == nil || !ios.IsStdoutTTY() {
+		// Bad input is refused first, on its own line, before the notice.
+		a := &auditOptions{App: opts, Output: "text"}
+		if err := a.complete(); err != nil {
+			return err
+		}
+		if err := a.validate(); err != nil {
+			return err
+		}
 		if TUI != nil {
 			fmt.Fprintln(ios.ErrOut, "gkedoctor: output is not a terminal; printing the audit report instead of the interactive checklist")
 		} else {
 			fmt.Fprintln(ios.ErrOut, "gkedoctor: the interactive checklist is not in this build; printing what `gkedoctor audit` prints")
 		}
-		a := &auditOptions{App: opts, Output: "text"}
-		return a.run(ctx, ios, nil)
+		return a.execute(ctx, ios)
 	}
 	if err := opts.Complete(); err != nil {
 		return err
