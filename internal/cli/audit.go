@@ -40,8 +40,9 @@ func newAuditCmd(ios *iostreams.IOStreams, shared *app.Options) *cobra.Command {
 		Use:   "audit [CHECK-ID...]",
 		Short: "Read-only, non-interactive run of every check (or the named ones); prints a report",
 		Long: `Runs the checks without changing anything: the Kubernetes and Google API transports refuse every
-write below the tool. Exit code 0 when every check passed or was skipped, 1 when one failed or
-warned, 2 on a usage or set-up error.`,
+write below the tool. Exit code 0 when every check passed or was skipped and at least one passed,
+1 when one failed or warned, 3 when every check skipped (nothing could be checked), 2 on a usage or
+set-up error, 130/143 when stopped by SIGINT/SIGTERM.`,
 		Example: `  gkedoctor audit --demo
   gkedoctor audit -o json --cloud-run-service gke-connectivity-tester4
   gkedoctor audit dns-servfail --no-gcp --dns-name api.internal.example.com --resolver 10.0.0.2:53`,

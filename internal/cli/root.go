@@ -56,7 +56,7 @@ func Execute(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 		// Cancellation is reported as cancellation, whatever the interrupted step made of it.
 		msg := "gkedoctor: " + (&cancelledError{sig: sig}).Error()
 		var ee *exitError
-		if errors.As(err, &ee) && ee.code != ExitUsage {
+		if errors.As(err, &ee) && ee.code != ExitUsage && !strings.Contains(ee.msg, msg[len("gkedoctor: "):]) {
 			msg += ": " + oneLine(ee.msg)
 		}
 		fmt.Fprintln(ios.ErrOut, msg)
