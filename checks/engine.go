@@ -80,6 +80,13 @@ func (e *Engine) Run(ctx context.Context, env *Env, list []Check, events func(Ev
 				return
 			}
 			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				// The slot and the end of the run came together: the run is over, do not start.
+				r := ErrorResult(fmt.Errorf("not started: %w", context.Cause(ctx)))
+				r.ID = c.ID()
+				results[i] = decorate(r)
+				return
+			}
 			results[i] = runEnv.deps.get(ctx, &runEnv, c.ID(), c)
 		}(i, c)
 	}

@@ -86,7 +86,7 @@ func TestResolveContextRefusesFilesThatAreNotSmallRegularFiles(t *testing.T) {
 type cancelRecorder struct{ cancelled int }
 
 func (c *cancelRecorder) RoundTrip(*http.Request) (*http.Response, error) { return nil, nil }
-func (c *cancelRecorder) CancelRequest(*http.Request)                      { c.cancelled++ }
+func (c *cancelRecorder) CancelRequest(*http.Request)                     { c.cancelled++ }
 
 // client-go cancels a request by unwrapping its transports down to one that can; the guard lets it
 // through (otherwise klog says "unable to cancel request" and the request is not cancelled).
