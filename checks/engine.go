@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -73,12 +74,19 @@ func (e *Engine) Run(ctx context.Context, env *Env, list []Check, events func(Ev
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				r := ErrorResult(fmt.Errorf("not started: %w", ctx.Err()))
+				r := ErrorResult(fmt.Errorf("not started: %w", context.Cause(ctx)))
 				r.ID = c.ID()
 				results[i] = decorate(r)
 				return
 			}
 			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				// The slot and the end of the run came together: the run is over, do not start.
+				r := ErrorResult(fmt.Errorf("not started: %w", context.Cause(ctx)))
+				r.ID = c.ID()
+				results[i] = decorate(r)
+				return
+			}
 			results[i] = runEnv.deps.get(ctx, &runEnv, c.ID(), c)
 		}(i, c)
 	}
@@ -107,7 +115,7 @@ func (d *depRunner) get(ctx context.Context, env *Env, id string, cs ...Check) R
 		case <-call.ready:
 			return call.res
 		case <-ctx.Done():
-			return decorate(Result{ID: id, Status: Error, Cause: "check-error", Summary: "waiting for " + id + ": " + ctx.Err().Error()})
+			return decorate(Result{ID: id, Status: Error, Cause: "check-error", Summary: "waiting for " + id + ": " + context.Cause(ctx).Error()})
 		}
 	}
 	call := &depCall{ready: make(chan struct{})}
@@ -167,7 +175,15 @@ func runOne(ctx context.Context, env *Env, c Check, emit func(Event), timeout ti
 	select {
 	case r = <-ch:
 	case <-cctx.Done():
-		r = Result{Status: Error, Cause: "check-timeout", Summary: fmt.Sprintf("the check did not finish within %s: %v", timeout, cctx.Err())}
+		if ctx.Err() != nil {
+			// The run stopped (cancelled, or its own limit ran out), not this check's limit: say which.
+			r = Result{Status: Error, Cause: "check-timeout", Summary: fmt.Sprintf("the check was stopped before it finished: %v", context.Cause(ctx))}
+			if errors.Is(ctx.Err(), context.Canceled) {
+				r.Cause = "check-error"
+			}
+		} else {
+			r = Result{Status: Error, Cause: "check-timeout", Summary: fmt.Sprintf("the check did not finish within %s: %v", timeout, cctx.Err())}
+		}
 	}
 	stepMu.Lock()
 	finished = true

@@ -205,7 +205,7 @@ func NewInternalLBPlan(deps *Deps, o InternalLB) *Plan {
 			return "", err
 		}
 		deadline, _ := ctx.Deadline()
-		lastNote := time.Time{}
+		lastNote, started := time.Time{}, time.Now()
 		for {
 			s, err := k.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 			if err == nil {
@@ -231,7 +231,11 @@ func NewInternalLBPlan(deps *Deps, o InternalLB) *Plan {
 			}
 			select {
 			case <-ctx.Done():
-				return pendingMessage(k, ns, name, o.WaitTimeout), ctx.Err()
+				if errors.Is(ctx.Err(), context.Canceled) {
+					// Cancelled (a signal), not timed out: say so, with the time really waited.
+					return fmt.Sprintf("waiting for the internal load balancer IP of %s was cancelled after %s; the Service stays in place and may still get one: re-run the check later, or undo the fix", ref, time.Since(started).Round(time.Second)), context.Cause(ctx)
+				}
+				return pendingMessage(k, ns, name, time.Since(started)), ctx.Err()
 			case <-time.After(o.PollInterval):
 			}
 		}

@@ -4,10 +4,7 @@
 package app
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -91,13 +88,15 @@ func (o *Options) Complete() error {
 	}
 	o.resolved = res
 	if p, l, c, ok := ParseGKEContext(res.Context); ok {
-		if o.Project == "" {
+		// A context named like GKE's but holding something that is not an id is not GKE's: its parts
+		// are not used (and never sent to an API).
+		if o.Project == "" && validProject(p) {
 			o.Project = p
 		}
-		if o.Location == "" {
+		if o.Location == "" && validLocation(l) {
 			o.Location = l
 		}
-		if o.Cluster == "" {
+		if o.Cluster == "" && validCluster(c) {
 			o.Cluster = c
 		}
 	}
@@ -106,6 +105,12 @@ func (o *Options) Complete() error {
 
 // Validate checks the flags' syntax; each problem is one clear error.
 func (o *Options) Validate() error {
+	if err := o.ValidateInput(); err != nil {
+		return err
+	}
+	if err := o.validateEnvironment(); err != nil {
+		return err
+	}
 	ns := o.namespace()
 	o.services = nil
 	for _, s := range o.Services {
@@ -120,37 +125,11 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("--workload %w", err)
 		}
 	}
-	if o.TokenFile != "" {
-		f, err := os.Open(o.TokenFile)
-		if err != nil {
-			return fmt.Errorf("--token-file: cannot read %s: %v", o.TokenFile, errors.Unwrap(err))
-		}
-		f.Close()
-	}
-	if o.Resolver != "" {
-		if _, _, err := net.SplitHostPort(o.Resolver); err != nil {
-			if net.ParseIP(o.Resolver) == nil {
-				return fmt.Errorf("--resolver %q is not HOST:PORT or an IP address", o.Resolver)
-			}
-		}
-	}
+	// --token-file, --resolver, --peer, --dns-name and --timeout: ValidateInput (validate.go).
 	if o.AppEngineService != "" {
 		if _, _, err := checks.ParseAppEngineRef(o.AppEngineService); err != nil {
 			return fmt.Errorf("--app-engine-service %w", err)
 		}
-	}
-	for _, p := range o.Peers {
-		if err := validatePeer(p); err != nil {
-			return err
-		}
-	}
-	for _, n := range o.DNSNames {
-		if strings.TrimSpace(n) == "" || strings.ContainsAny(n, " /\\") {
-			return fmt.Errorf("--dns-name %q is not a DNS name", n)
-		}
-	}
-	if o.Timeout <= 0 {
-		return fmt.Errorf("--timeout must be positive, got %s", o.Timeout)
 	}
 	return nil
 }

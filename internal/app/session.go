@@ -140,11 +140,13 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 				}
 			}
 		}
-		ep, err := gcp.EndpointFromEnv()
-		if err != nil {
-			return nil, err
+		if !o.NoGCP { // under --no-gcp the endpoint is not used, so it cannot fail the run
+			ep, err := gcp.EndpointFromEnv()
+			if err != nil {
+				return nil, &UsageError{Msg: err.Error()}
+			}
+			gcpOpts.Endpoint = ep
 		}
-		gcpOpts.Endpoint = ep
 		if where != checks.Laptop {
 			dialer = &net.Dialer{Timeout: 3 * time.Second}
 		}

@@ -40,8 +40,9 @@ func newAuditCmd(ios *iostreams.IOStreams, shared *app.Options) *cobra.Command {
 		Use:   "audit [CHECK-ID...]",
 		Short: "Read-only, non-interactive run of every check (or the named ones); prints a report",
 		Long: `Runs the checks without changing anything: the Kubernetes and Google API transports refuse every
-write below the tool. Exit code 0 when every check passed or was skipped, 1 when one failed or
-warned, 2 on a usage or set-up error.`,
+write below the tool. Exit code 0 when every check passed or was skipped and at least one passed,
+1 when one failed or warned, 3 when every check skipped (nothing could be checked), 2 on a usage or
+set-up error, 130/143 when stopped by SIGINT/SIGTERM.`,
 		Example: `  gkedoctor audit --demo
   gkedoctor audit -o json --cloud-run-service gke-connectivity-tester4
   gkedoctor audit dns-servfail --no-gcp --dns-name api.internal.example.com --resolver 10.0.0.2:53`,
@@ -81,7 +82,12 @@ func (o *auditOptions) run(ctx context.Context, ios *iostreams.IOStreams, _ []st
 	if err := o.validate(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.App.Timeout)
+	return o.execute(ctx, ios)
+}
+
+// execute runs the completed and validated audit.
+func (o *auditOptions) execute(ctx context.Context, ios *iostreams.IOStreams) error {
+	ctx, cancel := runDeadline(ctx, o.App.Timeout)
 	defer cancel()
 	s, err := app.Build(ctx, o.App)
 	if err != nil {
@@ -92,7 +98,9 @@ func (o *auditOptions) run(ctx context.Context, ios *iostreams.IOStreams, _ []st
 	if err := render(ios, o.Output, rep); err != nil {
 		return err
 	}
-	return exitFor(report.ExitCode(results))
+	code := report.ExitCode(results)
+	sayNothingChecked(ios, o.Output, code)
+	return exitFor(code)
 }
 
 // runChecks runs list, streaming text progress when the output is text, and builds the report.
@@ -166,4 +174,11 @@ func exitFor(code int) error {
 		return nil
 	}
 	return &silentExit{code: code}
+}
+
+// sayNothingChecked ends a text report whose every check skipped with the line that says so.
+func sayNothingChecked(ios *iostreams.IOStreams, output string, code int) {
+	if output == "text" && code == report.ExitCodeNothingChecked {
+		fmt.Fprintln(ios.Out, report.NothingCheckedLine)
+	}
 }

@@ -115,7 +115,7 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.App.Timeout)
+	ctx, cancel := runDeadline(ctx, o.App.Timeout)
 	defer cancel()
 	s, err := app.Build(ctx, o.App)
 	if err != nil {
@@ -128,6 +128,10 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 		progressW = ios.Out
 	}
 	_, results := runChecks(ctx, ios, s, list, o.Output, "fix")
+	if ctx.Err() != nil {
+		// The checks were stopped: their results say nothing about what to fix.
+		return stopped(ctx)
+	}
 	plans, err := selectPlans(o.IDs, o.All, o.Done, results)
 	if err != nil {
 		return usageErrorf("%v", err)
@@ -251,7 +255,9 @@ func (o *fixOptions) finish(ios *iostreams.IOStreams, rep *report.Report, result
 	if o.DryRun {
 		return nil
 	}
-	return exitFor(report.ExitCode(results))
+	code := report.ExitCode(results)
+	sayNothingChecked(ios, o.Output, code)
+	return exitFor(code)
 }
 
 // selectPlans picks the plans to apply: for a check id its recommended plans (not advice, not

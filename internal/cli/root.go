@@ -7,10 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -49,11 +46,22 @@ var TUI func(ctx context.Context, s *app.Session, ios *iostreams.IOStreams, guid
 
 // Execute runs the command line and returns the process exit code.
 func Execute(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	quietLibraryLogs()
+	ctx, w := watchSignals(ctx, ios.ErrOut)
+	defer w.stop()
 	root := NewRoot(ios)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if sig := w.signal(); sig != nil {
+		// Cancellation is reported as cancellation, whatever the interrupted step made of it.
+		msg := "gkedoctor: " + (&cancelledError{sig: sig}).Error()
+		var ee *exitError
+		if errors.As(err, &ee) && ee.code != ExitUsage && !strings.Contains(ee.msg, msg[len("gkedoctor: "):]) {
+			msg += ": " + oneLine(ee.msg)
+		}
+		fmt.Fprintln(ios.ErrOut, msg)
+		return signalExitCode(sig)
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -127,6 +135,13 @@ simulated project without any cloud account.`,
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
 	addSharedFlags(root.PersistentFlags(), opts)
+	// Every command, even one that ignores them, refuses malformed flag values (exit 2).
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := opts.ValidateInput(); err != nil {
+			return usageErrorf("%v", err)
+		}
+		return nil
+	}
 	root.Flags().BoolVar(&guided, "guided", false, "guided mode: one failure mode at a time, each step explained before it runs")
 	root.AddCommand(
 		newDemoCmd(ios, opts),
@@ -163,13 +178,20 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 
 func runInteractive(ctx context.Context, ios *iostreams.IOStreams, opts *app.Options, guided bool) error {
 	if TUI == nil || !ios.IsStdoutTTY() {
+		// Bad input is refused first, on its own line, before the notice.
+		a := &auditOptions{App: opts, Output: "text"}
+		if err := a.complete(); err != nil {
+			return err
+		}
+		if err := a.validate(); err != nil {
+			return err
+		}
 		if TUI != nil {
 			fmt.Fprintln(ios.ErrOut, "gkedoctor: output is not a terminal; printing the audit report instead of the interactive checklist")
 		} else {
 			fmt.Fprintln(ios.ErrOut, "gkedoctor: the interactive checklist is not in this build; printing what `gkedoctor audit` prints")
 		}
-		a := &auditOptions{App: opts, Output: "text"}
-		return a.run(ctx, ios, nil)
+		return a.execute(ctx, ios)
 	}
 	if err := opts.Complete(); err != nil {
 		return err

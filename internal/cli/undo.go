@@ -78,7 +78,7 @@ func (o *undoOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	if err := o.App.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.App.Timeout)
+	ctx, cancel := runDeadline(ctx, o.App.Timeout)
 	defer cancel()
 	s, err := app.Build(ctx, o.App)
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,14 +64,47 @@ type Clients struct {
 	Endpoint  string
 }
 
-// EndpointFromEnv returns $GKEDOCTOR_GCP_ENDPOINT, validated.
+// EndpointFromEnv returns $GKEDOCTOR_GCP_ENDPOINT, parsed in full: an http:// or https:// base URL
+// with a host and nothing else (no user, query or fragment). Anything else is an error naming the
+// variable, so a malformed value never reaches the Google client (which panics on some).
 func EndpointFromEnv() (string, error) {
-	v := strings.TrimRight(os.Getenv(EndpointEnv), "/")
+	return ParseEndpoint(os.Getenv(EndpointEnv))
+}
+
+// ParseEndpoint validates an endpoint override ("" means none).
+func ParseEndpoint(raw string) (string, error) {
+	v := strings.TrimRight(raw, "/")
 	if v == "" {
 		return "", nil
 	}
-	if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
-		return "", fmt.Errorf("%s=%q must be an http:// or https:// base URL", EndpointEnv, v)
+	bad := func(why string) error {
+		return fmt.Errorf("%s=%q is not a base URL (http://HOST:PORT): %s", EndpointEnv, raw, why)
+	}
+	for _, r := range v {
+		if r <= ' ' || r == 0x7f {
+			return "", bad("it contains a space or a control character")
+		}
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", bad("it does not parse as a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", bad("the scheme must be http or https")
+	case u.Opaque != "" || u.Host == "":
+		return "", bad("it has no host")
+	case u.User != nil:
+		return "", bad("credentials do not belong in it")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", bad("it has a query or a fragment")
+	case u.Hostname() == "":
+		return "", bad("it has no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", bad("the port must be a number from 1 to 65535")
+		}
 	}
 	return v, nil
 }
@@ -91,6 +126,12 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	var rt http.RoundTripper = &retryTransport{base: base, max: o.MaxRetries, attemptTimeout: o.CallTimeout}
 	rt = &Guard{Base: rt, ReadOnly: o.ReadOnly}
 	endpoint := strings.TrimRight(o.Endpoint, "/")
+	if endpoint != "" {
+		// The Google client panics on some malformed endpoints: nothing malformed reaches it.
+		if _, err := ParseEndpoint(endpoint); err != nil {
+			return nil, err
+		}
+	}
 	if endpoint == "" {
 		authed, err := htransport.NewTransport(ctx, rt, option.WithScopes("https://www.googleapis.com/auth/cloud-platform"))
 		if err != nil {

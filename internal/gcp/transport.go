@@ -3,6 +3,7 @@ package gcp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,15 +77,25 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	backoff := 200 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		r := req
+		r, cancel := t.bound(req)
 		if body != nil {
-			r = req.Clone(req.Context())
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			r.ContentLength = int64(len(body))
 		}
 		resp, err := t.base.RoundTrip(r)
-		if err != nil || !idempotent || attempt >= t.max || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
-			return resp, err
+		if err != nil {
+			timedOut := errors.Is(context.Cause(r.Context()), errAttemptTimeout) && req.Context().Err() == nil
+			cancel()
+			if timedOut {
+				// A silent endpoint: not retried (each retry would wait as long again).
+				return nil, &AttemptTimeoutError{Limit: t.attemptTimeout, Method: req.Method, Host: req.URL.Host}
+			}
+			return nil, err
+		}
+		// The attempt's limit covers reading the body too; closing the body releases it.
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+		if !idempotent || attempt >= t.max || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+			return resp, nil
 		}
 		wait := backoff
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
@@ -113,4 +124,46 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// errAttemptTimeout is the cause of an attempt's context when its own limit ran out.
+var errAttemptTimeout = errors.New("attempt timeout")
+
+// bound returns a copy of req whose context ends after the per-attempt limit (attemptTimeout; none
+// when it is zero), and the function that releases it.
+func (t *retryTransport) bound(req *http.Request) (*http.Request, context.CancelFunc) {
+	if t.attemptTimeout <= 0 {
+		ctx, cancel := context.WithCancel(req.Context())
+		return req.Clone(ctx), cancel
+	}
+	ctx, cancel := context.WithTimeoutCause(req.Context(), t.attemptTimeout, errAttemptTimeout)
+	return req.Clone(ctx), cancel
+}
+
+// AttemptTimeoutError is a Google API call that got no answer within the per-attempt limit. It is a
+// timeout (net.Error) and matches context.DeadlineExceeded, so Map classes it as apierr.Timeout.
+type AttemptTimeoutError struct {
+	Limit        time.Duration
+	Method, Host string
+}
+
+func (e *AttemptTimeoutError) Error() string {
+	return fmt.Sprintf("%s gave no answer within %s (the per-call limit)", e.Host, e.Limit)
+}
+func (e *AttemptTimeoutError) Timeout() bool   { return true }
+func (e *AttemptTimeoutError) Temporary() bool { return true }
+func (e *AttemptTimeoutError) Is(target error) bool {
+	return target == context.DeadlineExceeded
+}
+
+// cancelOnClose releases an attempt's context when the response body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }

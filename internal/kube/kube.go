@@ -44,10 +44,8 @@ type Resolved struct {
 // NotConfigured error (the dependent checks skip).
 func ResolveContext(f *genericclioptions.ConfigFlags) (Resolved, error) {
 	explicit := f.KubeConfig != nil && *f.KubeConfig != ""
-	if explicit {
-		if _, err := os.Stat(*f.KubeConfig); err != nil {
-			return Resolved{}, &UsageError{Msg: fmt.Sprintf("cannot read kubeconfig %s: %v (check the --kubeconfig path)", *f.KubeConfig, errors.Unwrap(err))}
-		}
+	if err := checkKubeFiles(f); err != nil {
+		return Resolved{}, err
 	}
 	loader := f.ToRawKubeConfigLoader()
 	raw, err := loader.RawConfig()
@@ -167,6 +165,10 @@ func Allowed(method, path string) bool {
 }
 
 type guard struct{ base http.RoundTripper }
+
+// WrappedRoundTripper lets client-go reach the transport below the guard, to cancel a request
+// (its wrappers' CancelRequest unwrap through it; without it klog logs "unable to cancel request").
+func (g *guard) WrappedRoundTripper() http.RoundTripper { return g.base }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !Allowed(req.Method, req.URL.Path) {

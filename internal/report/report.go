@@ -245,17 +245,31 @@ func nonNegMs(d time.Duration) int64 {
 	return d.Milliseconds()
 }
 
+// ExitCodeNothingChecked is the exit code of a run in which every check skipped: nothing could be
+// checked (a CI job that lost its credentials must not turn green).
+const ExitCodeNothingChecked = 3
+
+// NothingCheckedLine is the text report's last line when every check skipped.
+const NothingCheckedLine = "Nothing could be checked: every check skipped (exit 3). Give the run what the skips above ask for."
+
 // ExitCode is the process exit code the results stand for (DESIGN §1): 0 when every result passed or
-// was skipped (including when there are none), 1 when any failed, warned or errored. An error counts as
-// 1 because the run could not vouch for that check; a status this package does not know counts as 1
-// for the same reason. Usage errors (exit 2) are decided before any check runs, not here.
+// was skipped and at least one passed (or there are none), 3 when every result skipped, 1 when any
+// failed, warned or errored. An error counts as 1 because the run could not vouch for that check; a
+// status this package does not know counts as 1 for the same reason. Usage errors (exit 2) are decided
+// before any check runs, not here.
 func ExitCode(results []checks.Result) int {
+	skipped := 0
 	for _, r := range results {
 		switch r.Status {
-		case checks.Pass, checks.Skip:
+		case checks.Pass:
+		case checks.Skip:
+			skipped++
 		default:
 			return 1
 		}
+	}
+	if len(results) > 0 && skipped == len(results) {
+		return ExitCodeNothingChecked
 	}
 	return 0
 }
