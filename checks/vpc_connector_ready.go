@@ -114,7 +114,7 @@ func connectorAdvice(fd *connectorFinding, users []*Source) *fixes.Plan {
 			versions = append(versions, u.Name)
 			continue
 		}
-		names = append(names, u.Name)
+		names = append(names, u.FullName)
 	}
 	c := fd.Connector
 	o := fixes.ConnectorReplacement{Connector: fd.Src.Connector, Network: c.Network, Range: c.IpCidrRange, Services: names, AppEngine: versions}

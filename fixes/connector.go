@@ -12,7 +12,7 @@ type ConnectorReplacement struct {
 	Range         string   // its /28, when it has one
 	Subnet        string   // its subnet, when it uses one instead of a range
 	SubnetProject string   // the subnet's project (Shared VPC host), when set
-	Services      []string // Cloud Run services in L that use it
+	Services      []string // Cloud Run services that use it: projects/P/locations/L/services/S (or a short name in the connector's project)
 	// AppEngine are the App Engine standard versions (SERVICE/VERSION) that use it: each moves with an
 	// edited app.yaml and a new deployment.
 	AppEngine []string
@@ -38,8 +38,23 @@ func NewConnectorAdvice(o ConnectorReplacement) *Plan {
 		}
 	}
 	cmds := []string{create}
+	var short []string
 	for _, s := range o.Services {
-		cmds = append(cmds, fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-connector %s", s, location, project, newName))
+		// Each service is updated in its own project; a connector in another project (a Shared VPC
+		// host's) is named by its full path there.
+		sp, sl, sn := splitResource(s)
+		if sp == "" {
+			sp = project
+		}
+		if sl == "" {
+			sl = location
+		}
+		short = append(short, sn)
+		conn := newName
+		if sp != project {
+			conn = "projects/" + project + "/locations/" + location + "/connectors/" + newName
+		}
+		cmds = append(cmds, fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-connector %s", sn, sl, sp, conn))
 	}
 	for _, v := range o.AppEngine {
 		svc, _, _ := strings.Cut(v, "/")
@@ -52,7 +67,7 @@ func NewConnectorAdvice(o ConnectorReplacement) *Plan {
 	}
 	return &Plan{
 		ID:    "replace-connector/" + location + "/" + name,
-		Title: fmt.Sprintf("Replace the connector %s (ERROR) with a new one, move %s to it, then delete the old one", name, strings.Join(append(append([]string(nil), o.Services...), o.AppEngine...), ", ")),
+		Title: fmt.Sprintf("Replace the connector %s (ERROR) with a new one, move %s to it, then delete the old one", name, strings.Join(append(short, o.AppEngine...), ", ")),
 		Description: fmt.Sprintf("A connector in ERROR cannot be repaired in place. 1) Create %s on an unused /28 (not %s, which the old connector still holds). "+
 			"2) Point every service at it (each update makes a new revision). 3) Delete %s only after that. "+
 			"To go back before step 3, update the services to --vpc-connector %s again.", newName, was, name, name),

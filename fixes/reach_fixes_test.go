@@ -75,3 +75,23 @@ func TestConnectorAdvice(t *testing.T) {
 		t.Fatalf("%q", p.Commands)
 	}
 }
+
+// Each Cloud Run service is moved in its own project; a connector in another project (a Shared VPC
+// host's) is named there by its full path (issue 12).
+func TestConnectorAdviceUsesEachServicesProject(t *testing.T) {
+	p := NewConnectorAdvice(ConnectorReplacement{Connector: "projects/net-host/locations/europe-west1/connectors/shared-conn", Network: "shared", Range: "10.8.0.0/28",
+		Services: []string{"projects/app-one/locations/europe-west1/services/web", "projects/net-host/locations/europe-west1/services/ops", "legacy"}})
+	cmds := strings.Join(p.Commands, "\n")
+	for _, want := range []string{
+		"gcloud run services update web --region europe-west1 --project app-one --vpc-connector projects/net-host/locations/europe-west1/connectors/shared-conn-2",
+		"gcloud run services update ops --region europe-west1 --project net-host --vpc-connector shared-conn-2",
+		"gcloud run services update legacy --region europe-west1 --project net-host --vpc-connector shared-conn-2",
+	} {
+		if !strings.Contains(cmds, want) {
+			t.Errorf("missing %q in\n%s", want, cmds)
+		}
+	}
+	if !strings.Contains(p.Title, "move web, ops, legacy to it") {
+		t.Errorf("title %q", p.Title)
+	}
+}
