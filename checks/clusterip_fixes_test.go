@@ -299,3 +299,31 @@ func TestRunEgressFixJudgedAgainstCloudNAT(t *testing.T) {
 		}
 	})
 }
+
+// Replacing a connector is advised only when it is in ERROR; one being created or updated is waited
+// for (issue 12).
+func TestConnectorReplacementOnlyForError(t *testing.T) {
+	for _, tc := range []struct{ state, want, not string }{
+		{"CREATING", "wait-connector/europe-west1/my-vpc-connector", "replace-connector/europe-west1/my-vpc-connector"},
+		{"UPDATING", "wait-connector/europe-west1/my-vpc-connector", "replace-connector/europe-west1/my-vpc-connector"},
+		{"ERROR", "replace-connector/europe-west1/my-vpc-connector", "wait-connector/europe-west1/my-vpc-connector"},
+	} {
+		t.Run(tc.state, func(t *testing.T) {
+			w := newReachWorld(t)
+			if err := w.srv.SetConnectorState(wProject, wRegion, wConnector, tc.state); err != nil {
+				t.Fatal(err)
+			}
+			rs := w.run(w.env(true))
+			for _, id := range []string{"vpc-connector-ready", "clusterip-unreachable"} {
+				r := rs[id]
+				if fixByID(r, tc.want) == nil || fixByID(r, tc.not) != nil {
+					var ids []string
+					for _, p := range r.Fixes {
+						ids = append(ids, p.ID)
+					}
+					t.Errorf("%s (%s %s): fixes %v, want %s and not %s", id, r.Status, r.Cause, ids, tc.want, tc.not)
+				}
+			}
+		})
+	}
+}

@@ -385,8 +385,8 @@ func (r *reachRun) decideConnector(_ context.Context, t *target, cnl *couldNotLo
 		case Fail, Warn:
 			v.Status, v.Cause, v.Dep, v.Src = c.Status, c.Cause, "vpc-connector-ready", src
 			v.Summary = c.Summary
-			if c.Connector != nil {
-				v.Plans = append(v.Plans, connectorAdvice(c, usersOf(r.f, src.Connector)))
+			if p := connectorPlan(c, usersOf(r.f, src.Connector)); p != nil {
+				v.Plans = append(v.Plans, p)
 			}
 			return v
 		case Skip:

@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	vpcaccess "google.golang.org/api/vpcaccess/v1"
 
@@ -106,6 +107,25 @@ func connectorFor(ctx context.Context, env *Env, src *Source) *connectorFinding 
 	return fd
 }
 
+// connectorPlan is the advice for a connector that is not READY: replacing it only when it is in
+// ERROR (it cannot be repaired in place); while it is CREATING or UPDATING, waiting; otherwise none.
+func connectorPlan(fd *connectorFinding, users []*Source) *fixes.Plan {
+	c := fd.Connector
+	switch {
+	case c == nil:
+		return nil
+	case c.State == "ERROR":
+		return connectorAdvice(fd, users)
+	case c.State == "CREATING" || c.State == "UPDATING":
+		name := gref.ShortName(fd.Src.Connector)
+		return &fixes.Plan{ID: "wait-connector/" + gref.LocationOf(fd.Src.Connector) + "/" + name, Advice: true,
+			Title:       fmt.Sprintf("Wait for the connector %s to finish %s, then re-run the check", name, strings.ToLower(c.State)),
+			Description: "A connector being created or updated becomes READY by itself (usually within minutes); replacing it now would only start over.",
+			Commands:    []string{connectorDescribe(fd.Src)}}
+	}
+	return nil
+}
+
 // connectorAdvice is the advice for a connector in ERROR, naming every source that uses it.
 func connectorAdvice(fd *connectorFinding, users []*Source) *fixes.Plan {
 	var names, versions []string
@@ -148,8 +168,10 @@ func runVPCConnectorReady(ctx context.Context, env *Env, rec *Recorder) Result {
 		return fmt.Sprintf("%d connector(s) in use by %d clients, all READY", len(distinct), n)
 	})
 	for _, fd := range a.Findings {
-		if fd.Status != Pass && fd.Connector != nil {
-			r.Fixes = append(r.Fixes, connectorAdvice(fd, usersOf(a.Facts, fd.Src.Connector)))
+		if fd.Status != Pass {
+			if p := connectorPlan(fd, usersOf(a.Facts, fd.Src.Connector)); p != nil {
+				r.Fixes = append(r.Fixes, p)
+			}
 		}
 	}
 	return r
