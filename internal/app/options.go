@@ -125,12 +125,7 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("--workload %w", err)
 		}
 	}
-	// --token-file, --resolver, --peer, --dns-name and --timeout: ValidateInput (validate.go).
-	if o.AppEngineService != "" {
-		if _, _, err := checks.ParseAppEngineRef(o.AppEngineService); err != nil {
-			return fmt.Errorf("--app-engine-service %w", err)
-		}
-	}
+	// --app-engine-service, --token-file, --resolver, --peer, --dns-name and --timeout: ValidateInput (validate.go).
 	return nil
 }
 

@@ -54,6 +54,7 @@ func (o *Options) ValidateInput() error {
 		o.validateGoogleIDs,
 		o.validateNamespaceFlag,
 		o.validateCloudRunService,
+		o.validateAppEngineService,
 		o.validateServiceSyntax,
 		o.validateWorkload,
 		o.validateTokenFile,
@@ -147,6 +148,17 @@ func (o *Options) validateCloudRunService() error {
 
 // validateServiceSyntax checks --service values as NS/NAME or NAME, each part a Kubernetes name
 // (the namespace is defaulted later, from the kubeconfig).
+// validateAppEngineService checks --app-engine-service SERVICE[/VERSION] with the parser the checks use.
+func (o *Options) validateAppEngineService() error {
+	if o.AppEngineService == "" {
+		return nil
+	}
+	if _, _, err := checks.ParseAppEngineRef(o.AppEngineService); err != nil {
+		return fmt.Errorf("--app-engine-service %w", err)
+	}
+	return nil
+}
+
 func (o *Options) validateServiceSyntax() error {
 	for _, s := range o.Services {
 		n, err := checks.ParseNamespacedName(s, "default")

@@ -52,6 +52,8 @@ func malformedFlags(t *testing.T) []struct {
 		{"--cluster", []string{"--cluster", "c/../x"}},
 		{"--cluster", []string{"--cluster", long}},
 		{"--cloud-run-service", []string{"--cloud-run-service", "a/b/c"}},
+		{"--app-engine-service", []string{"--app-engine-service", "a b/c/d"}},
+		{"--app-engine-service", []string{"--app-engine-service", "web/v\x1b[2J1"}},
 		{"--workload", []string{"--workload", "deploy/x"}},
 		{"--workload", []string{"--workload", "deploy/default/a b"}},
 		{"--token-file", []string{"--token-file", "/dev/zero"}},
