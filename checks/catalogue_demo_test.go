@@ -27,7 +27,7 @@ func TestCatalogueHoldsOverTheDemoWorld(t *testing.T) {
 			name = "demo-no-gcp"
 		}
 		t.Run(name, func(t *testing.T) {
-			s, ctx := demoSession(t, noGCP)
+			s, _, ctx := demoSession(t, func(o *app.Options) { o.NoGCP = noGCP })
 			eng := &checks.Engine{Timeout: time.Minute}
 			rs := eng.Run(ctx, s.Env, checks.Registered(), nil)
 			causes := map[string]bool{}
@@ -74,22 +74,30 @@ func TestCatalogueHoldsOverTheDemoWorld(t *testing.T) {
 	}
 }
 
-func demoSession(t *testing.T, noGCP bool) (*app.Session, context.Context) {
+// demoSession builds the product's own session on a new demo world (app.Build with --demo), with
+// the options edit sets; the world must never leave loopback.
+func demoSession(t *testing.T, edit func(o *app.Options)) (*app.Session, *sim.World, context.Context) {
 	t.Helper()
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	t.Setenv("KUBECONFIG", "")
 	t.Setenv("GKEDOCTOR_GCP_ENDPOINT", "")
+	var world *sim.World
 	prev := app.DemoStarter
 	app.DemoStarter = func(ctx context.Context, latency time.Duration) (app.World, error) {
-		return sim.Start(ctx, sim.Options{Latency: latency, OnNonLoopback: func(network, addr string) {
+		w, err := sim.Start(ctx, sim.Options{Latency: latency, OnNonLoopback: func(network, addr string) {
 			t.Errorf("the demo tried to leave loopback: %s %s", network, addr)
 		}})
+		world = w
+		return w, err
 	}
 	t.Cleanup(func() { app.DemoStarter = prev })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	o := app.NewOptions()
-	o.Demo, o.NoGCP, o.JournalDir = true, noGCP, t.TempDir()
+	o.Demo, o.JournalDir = true, t.TempDir()
+	if edit != nil {
+		edit(o)
+	}
 	if err := o.Complete(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,5 +109,5 @@ func demoSession(t *testing.T, noGCP bool) (*app.Session, context.Context) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	return s, ctx
+	return s, world, ctx
 }

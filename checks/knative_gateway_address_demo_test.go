@@ -17,39 +17,6 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/sim"
 )
 
-func knSession(t *testing.T, readOnly, internal bool) (*app.Session, *sim.World, context.Context) {
-	t.Helper()
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	t.Setenv("KUBECONFIG", "")
-	t.Setenv("GKEDOCTOR_GCP_ENDPOINT", "")
-	var world *sim.World
-	prev := app.DemoStarter
-	app.DemoStarter = func(ctx context.Context, latency time.Duration) (app.World, error) {
-		w, err := sim.Start(ctx, sim.Options{Latency: latency, OnNonLoopback: func(network, addr string) {
-			t.Errorf("the demo tried to leave loopback: %s %s", network, addr)
-		}})
-		world = w
-		return w, err
-	}
-	t.Cleanup(func() { app.DemoStarter = prev })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	o := app.NewOptions()
-	o.Demo, o.JournalDir, o.ReadOnly, o.InternalGateway = true, t.TempDir(), readOnly, internal
-	if err := o.Complete(); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := app.Build(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s, world, ctx
-}
-
 func knRun(t *testing.T, ctx context.Context, s *app.Session) checks.Result {
 	t.Helper()
 	c, _ := checks.Lookup("knative-gateway-address")
@@ -101,7 +68,7 @@ func TestKnativeGatewayDemoWorld(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives the demo world")
 	}
-	s, w, ctx := knSession(t, true, false)
+	s, w, ctx := demoSession(t, func(o *app.Options) { o.ReadOnly = true })
 	r := knRun(t, ctx, s)
 	if r.Status != checks.Fail || r.Cause != "gateway-not-loadbalancer" || !strings.Contains(r.Summary, "Waiting for Gateway IP") ||
 		!strings.Contains(r.Summary, sim.GatewayNamespace+"/"+sim.GatewayService+" is type NodePort") {
@@ -132,7 +99,7 @@ func TestKnativeGatewayDemoWorld(t *testing.T) {
 	}
 
 	for _, internal := range []bool{false, true} {
-		s, w, ctx := knSession(t, false, internal)
+		s, w, ctx := demoSession(t, func(o *app.Options) { o.InternalGateway = internal })
 		r := knRun(t, ctx, s)
 		p := r.Fixes[0]
 		wantID := map[bool]string{false: "gateway-loadbalancer/", true: "gateway-internal-loadbalancer/"}[internal]

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
-	"github.com/gkedoctor/gkedoctor/internal/app"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 	"github.com/gkedoctor/gkedoctor/internal/sim"
 )
@@ -22,34 +21,7 @@ func TestPodEgressDemoWorld(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives the whole demo world")
 	}
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	t.Setenv("KUBECONFIG", "")
-	t.Setenv("GKEDOCTOR_GCP_ENDPOINT", "")
-	var world *sim.World
-	prev := app.DemoStarter
-	app.DemoStarter = func(ctx context.Context, latency time.Duration) (app.World, error) {
-		w, err := sim.Start(ctx, sim.Options{Latency: latency, OnNonLoopback: func(network, addr string) {
-			t.Errorf("the demo tried to leave loopback: %s %s", network, addr)
-		}})
-		world = w
-		return w, err
-	}
-	t.Cleanup(func() { app.DemoStarter = prev })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	o := app.NewOptions()
-	o.Demo, o.JournalDir = true, t.TempDir()
-	if err := o.Complete(); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := app.Build(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, world, ctx := demoSession(t, nil)
 	eng := &checks.Engine{Timeout: time.Minute}
 	c, ok := checks.Lookup("pod-egress-cross-project")
 	if !ok {
