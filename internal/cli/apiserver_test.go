@@ -52,4 +52,6 @@ func gkedoctorRequests(t *testing.T, srv *testenv.APIServer, since int) ([]teste
 }
 
 // isRead reports whether an audit event is a read (get, list, watch).
-func isRead(e testenv.AuditEvent) bool { return e.Verb == "get" || e.Verb == "list" || e.Verb == "watch" }
+func isRead(e testenv.AuditEvent) bool {
+	return e.Verb == "get" || e.Verb == "list" || e.Verb == "watch"
+}
