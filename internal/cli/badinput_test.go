@@ -18,6 +18,7 @@ var commandsForFlagTable = [][]string{
 	{"checks"},                         //
 	{"explain", "dns-servfail"},        //
 	{"version"},                        //
+	{"probe", "--tcp", "127.0.0.1:9"},  //
 }
 
 // malformedFlags: each flag with malformed values, and the name the one-line error must carry.

@@ -151,6 +151,7 @@ simulated project without any cloud account.`,
 		newChecksCmd(ios),
 		newExplainCmd(ios),
 		newVersionCmd(ios),
+		newProbeCmd(ios, opts),
 	)
 	return root
 }
