@@ -26,6 +26,7 @@ type probeOptions struct {
 	HTTP       []string
 	WebSockets []string
 	PlanFile   string
+	PlanJSON   string
 	Vantage    string
 
 	plan probe.Plan
@@ -59,12 +60,24 @@ stdin). Exit 0 when every probe succeeded, 1 when one did not, 2 on bad input.`,
 	f.StringArrayVar(&o.HTTP, "http", nil, "an http(s) URL to GET, redirects not followed (repeatable)")
 	f.StringArrayVar(&o.WebSockets, "websocket", nil, "a ws(s) URL to send one WebSocket handshake to (repeatable)")
 	f.StringVar(&o.PlanFile, "plan", "", "a JSON probe plan, FILE or - for stdin (instead of the target flags)")
+	f.StringVar(&o.PlanJSON, "plan-json", "", "a JSON probe plan given inline (what the vantage points' pods and jobs are started with)")
 	f.StringVar(&o.Vantage, "vantage", "", "the name of this vantage point in the result (default: this machine's hostname)")
 	return cmd
 }
 
 func (o *probeOptions) complete(ios *iostreams.IOStreams) error {
 	flags := len(o.DNS) + len(o.TCP) + len(o.HTTP) + len(o.WebSockets)
+	if o.PlanJSON != "" {
+		if o.PlanFile != "" || flags > 0 {
+			return usageErrorf("--plan-json cannot be combined with --plan or the target flags")
+		}
+		p, err := probe.ParsePlan(strings.NewReader(o.PlanJSON))
+		if err != nil {
+			return usageErrorf("--plan-json: %v", err)
+		}
+		o.plan = p
+		return nil
+	}
 	switch {
 	case o.PlanFile != "" && flags > 0:
 		return usageErrorf("--plan and the target flags (--dns, --tcp, --http, --websocket) cannot be combined")

@@ -28,3 +28,17 @@ func String() string {
 	}
 	return s
 }
+
+// ProbeImageRepo is the container repository the release publishes the tool's image to; the release
+// build stamps it (-X …/version.ProbeImageRepo=…) next to Version. ProbeImage is the image the
+// `--from cluster` and `--from cloud-run` vantage points launch.
+var ProbeImageRepo = "ghcr.io/gkedoctor/gkedoctor"
+
+// ProbeImage is this build's image reference: REPO:VERSION, or REPO:latest for a development build.
+func ProbeImage() string {
+	v := Version
+	if v == "" || v == "dev" {
+		v = "latest"
+	}
+	return ProbeImageRepo + ":" + v
+}
