@@ -21,6 +21,8 @@ import (
 	container "google.golang.org/api/container/v1"
 	dns "google.golang.org/api/dns/v1"
 	iam "google.golang.org/api/iam/v1"
+	logging "google.golang.org/api/logging/v2"
+	nm "google.golang.org/api/networkmanagement/v1"
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
 	htransport "google.golang.org/api/transport/http"
@@ -60,8 +62,12 @@ type Clients struct {
 	CRMv2     *crmv2.Service
 	IAM       *iam.Service
 	AppEngine *appengine.APIService
-	ReadOnly  bool
-	Endpoint  string
+	// Logging reads a Cloud Run job's output (the --from cloud-run vantage point).
+	Logging *logging.Service
+	// NetworkManagement runs connectivity tests (--connectivity-test).
+	NetworkManagement *nm.Service
+	ReadOnly          bool
+	Endpoint          string
 }
 
 // EndpointFromEnv returns $GKEDOCTOR_GCP_ENDPOINT, parsed in full: an http:// or https:// base URL
@@ -179,6 +185,12 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	}
 	if c.AppEngine, err = appengine.NewService(ctx, opts("")...); err != nil {
 		return nil, fmt.Errorf("appengine client: %w", err)
+	}
+	if c.Logging, err = logging.NewService(ctx, opts("")...); err != nil {
+		return nil, fmt.Errorf("logging client: %w", err)
+	}
+	if c.NetworkManagement, err = nm.NewService(ctx, opts("")...); err != nil {
+		return nil, fmt.Errorf("networkmanagement client: %w", err)
 	}
 	return c, nil
 }

@@ -105,6 +105,11 @@ type Server struct {
 
 	iam *iamState // roles, ancestry, folder and organisation policies (iam.go)
 	gae *gaeState // App Engine applications, services and versions (appengine.go)
+
+	jobsOnce  sync.Once
+	jobState  *jobState // Cloud Run jobs, executions and their logs (runjobs.go)
+	connOnce  sync.Once
+	connState *connTests // Network Management connectivity tests (netmgmt.go)
 }
 
 // Request is one entry of the request log.
@@ -168,7 +173,7 @@ func newServer() *Server {
 		gae:          newGAEState(),
 	}
 	for _, rs := range [][]route{s.containerRoutes(), s.computeRoutes(), s.routerRoutes(), s.dnsRoutes(), s.runRoutes(), s.vpcaccessRoutes(), s.crmRoutes(),
-		s.iamRoutes(), s.appengineRoutes()} {
+		s.iamRoutes(), s.appengineRoutes(), s.runJobRoutes(), s.netmgmtRoutes()} {
 		s.routes = append(s.routes, rs...)
 	}
 	return s
