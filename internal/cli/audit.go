@@ -52,6 +52,19 @@ set-up error, 130/143 when stopped by SIGINT/SIGTERM.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json, markdown, junit")
+	// audit is read-only by construction: the live vantage points create things, so they live in check.
+	var from []string
+	cmd.Flags().StringArrayVar(&from, "from", nil, "not for audit: use gkedoctor check --from")
+	_ = cmd.Flags().MarkHidden("from")
+	var ct bool
+	cmd.Flags().BoolVar(&ct, "connectivity-test", false, "not for audit: use gkedoctor check --connectivity-test")
+	_ = cmd.Flags().MarkHidden("connectivity-test")
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if len(from) > 0 || ct {
+			return usageErrorf("audit is read-only and creates nothing: --from and --connectivity-test create a probe pod, job or test; use gkedoctor check %s", strings.Join(args, " "))
+		}
+		return nil
+	}
 	return cmd
 }
 

@@ -19,6 +19,7 @@ var commandsForFlagTable = [][]string{
 	{"explain", "dns-servfail"},        //
 	{"version"},                        //
 	{"probe", "--tcp", "127.0.0.1:9"},  //
+	{"check", "--from", "cluster"},     //
 }
 
 // malformedFlags: each flag with malformed values, and the name the one-line error must carry.

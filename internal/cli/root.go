@@ -152,6 +152,7 @@ simulated project without any cloud account.`,
 		newExplainCmd(ios),
 		newVersionCmd(ios),
 		newProbeCmd(ios, opts),
+		newCheckCmd(ios, opts),
 	)
 	return root
 }

@@ -65,8 +65,11 @@ type Probe struct {
 
 // Vantage is where probes run: its name for the evidence, how it dials, and its resolver.
 type Vantage struct {
-	Name        string // "this machine", "pod default/gkedoctor-probe-x7k2 on node gke-…"
-	Dialer      Dialer // nil: net.Dialer
+	Name   string // "this machine", "pod default/gkedoctor-probe-x7k2 on node gke-…"
+	Dialer Dialer // nil: net.Dialer
+	// DNSDialer carries the DNS probes' queries to Resolver; nil: Dialer. (A simulated network
+	// answers DNS on a loopback server of its own while it decides TCP connections itself.)
+	DNSDialer   Dialer
 	Resolver    string // HOST:PORT; "" when none was found
 	ResolverWhy string
 }
@@ -262,7 +265,11 @@ func runDNS(ctx context.Context, pr Probe, v Vantage) Result {
 	}
 	qt, _ := dnsType(pr.Type)
 	name, _ := NormalizeName(pr.Name)
-	r := DNSClient{Dialer: v.Dialer}.Query(ctx, server, name, qt)
+	d := v.DNSDialer
+	if d == nil {
+		d = v.Dialer
+	}
+	r := DNSClient{Dialer: d}.Query(ctx, server, name, qt)
 	res := Result{Probe: pr, Outcome: r.Outcome.String(), OK: r.Outcome == OutcomeAnswer, Server: r.Server,
 		Rcode: r.RcodeName, Command: r.Dig(), DurationMS: r.Duration.Milliseconds()}
 	for _, a := range r.Answers {

@@ -45,6 +45,9 @@ type Report struct {
 	NotTested []string `json:"notTested,omitempty"`
 	Results   []Result `json:"results"`
 	Summary   Summary  `json:"summary"`
+	// Observations are what `gkedoctor check --from …` saw live from its vantage points, beside the
+	// checks' predictions (absent from audit and fix reports).
+	Observations json.RawMessage `json:"observations,omitempty"`
 }
 
 // Tool names the program that wrote the report.

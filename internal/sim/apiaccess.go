@@ -164,6 +164,9 @@ func (k *kubeSide) podLog(ns, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if out, ok := k.w.probeLog(ns, name); ok {
+		return out, nil
+	}
 	if p.Labels["app"] != "environment-manager" {
 		return p.CreationTimestamp.UTC().Format("2006-01-02 15:04:05") + " INFO started\n", nil
 	}

@@ -40,6 +40,7 @@ func (c *workloads) reconcile(now time.Time) time.Time {
 	c.deployments(ctx)
 	c.replicaSets(ctx, now)
 	c.kubelet(ctx, now, soon)
+	c.w.runProbePods(ctx, c.w.kube.pods(), c.pickNode)
 	c.tokens(ctx)
 	return next
 }

@@ -41,6 +41,9 @@ type World struct {
 	backends   *backends
 	loopback   probe.LoopbackOnlyDialer
 
+	probesOnce sync.Once
+	probes     *probePods // gkedoctor's probe pods and their output (probes.go)
+
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // server goroutines
@@ -155,6 +158,8 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 		w.startLoop(w.kn.loop, w.kn.reconcile)
 		w.startLoop(newLoop(), w.kube.trimActions)
 		w.gcp.OnMutation(w.onGCPMutation)
+		w.gcp.SetJobRunner(w.runProbeJob)
+		w.gcp.SetReachability(w.analyseConnectivity)
 		return nil
 	})
 	return w, err

@@ -29,7 +29,8 @@ type probeJobRef struct {
 const (
 	jobLabelManagedBy = "managed-by"
 	jobLabelProbe     = "gkedoctor-probe"
-	jobLabelExpires   = "gkedoctor-expires" // Unix seconds
+	jobLabelExpires   = "gkedoctor-expires"    // Unix seconds
+	jobLabelAsService = "gkedoctor-as-service" // the client service whose VPC settings the job copies
 )
 
 func undoDeleteProbeJobFn(ctx context.Context, deps *fixes.Deps, params json.RawMessage) error {
@@ -123,7 +124,7 @@ func (c *CloudRun) JobSpec(id string, plan probe.Plan, now time.Time) (*run.Goog
 	svcName := c.Service.Name[strings.LastIndex(c.Service.Name, "/")+1:]
 	vantage := fmt.Sprintf("Cloud Run job %s (as service %s: %s)", id, svcName, describeVPC(tmpl.VpcAccess))
 	return &run.GoogleCloudRunV2Job{
-		Labels: map[string]string{jobLabelManagedBy: ManagedBy, jobLabelProbe: "true",
+		Labels: map[string]string{jobLabelManagedBy: ManagedBy, jobLabelProbe: "true", jobLabelAsService: svcName,
 			jobLabelExpires: strconv.FormatInt(now.Add(c.deadline()).Unix(), 10)},
 		Template: &run.GoogleCloudRunV2ExecutionTemplate{TaskCount: 1, Parallelism: 1,
 			Template: &run.GoogleCloudRunV2TaskTemplate{
