@@ -111,6 +111,14 @@ func TestReleaseMatrixBuilds(t *testing.T) {
 			if !matrix && (goos != runtime.GOOS || goarch != runtime.GOARCH) {
 				continue
 			}
+			if goos == runtime.GOOS && goarch == runtime.GOARCH {
+				out := buildNative(t)
+				v, err := exec.Command(out, "version").CombinedOutput()
+				if err != nil || !strings.Contains(string(v), "gkedoctor 9.9.9-test (abc1234, 2026-01-01T00:00:00Z)") {
+					t.Fatalf("stamped version not reported: %q %v", v, err)
+				}
+				continue
+			}
 			out := filepath.Join(dir, goos+"-"+goarch, "gkedoctor")
 			ld := strings.NewReplacer("{{.Version}}", "9.9.9-test", "{{.ShortCommit}}", "abc1234", "{{.Date}}", "2026-01-01T00:00:00Z").Replace(strings.Join(b.Ldflags, " "))
 			args := append([]string{"build"}, b.Flags...)
@@ -120,12 +128,6 @@ func TestReleaseMatrixBuilds(t *testing.T) {
 			cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%s/%s: go build failed: %v\n%s", goos, goarch, err, msg)
-			}
-			if goos == runtime.GOOS && goarch == runtime.GOARCH {
-				v, err := exec.Command(out, "version").CombinedOutput()
-				if err != nil || !strings.Contains(string(v), "gkedoctor 9.9.9-test (abc1234, 2026-01-01T00:00:00Z)") {
-					t.Fatalf("stamped version not reported: %q %v", v, err)
-				}
 			}
 		}
 	}
