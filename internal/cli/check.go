@@ -190,81 +190,23 @@ func (o *checkOptions) run(ctx context.Context, ios *iostreams.IOStreams) error 
 // runVantage runs one plan from its vantage point (or previews it) and prints what was seen beside
 // what was predicted. ok is false when an observation disagrees with a prediction.
 func (o *checkOptions) runVantage(ctx context.Context, w io.Writer, s *app.Session, vp vantage.VantagePlan) (*liveResult, bool) {
-	var pv vantage.Preview
-	var runIt func(context.Context) vantage.Observation
-	switch vp.From {
-	case vantage.FromCloudRun:
-		if s.Env.FixDeps == nil || s.Env.FixDeps.GCP == nil {
-			fmt.Fprintf(w, "--from cloud-run: skipped: no Google API client (%v)\n", s.GCPErr)
-			return nil, true
-		}
-		v := &vantage.CloudRun{GCP: s.Env.FixDeps.GCP, Applier: s.Applier, Service: vp.Source.Service, Image: o.image(), Check: "check"}
-		if s.World != nil {
-			v.Poll, v.Deadline = 100*time.Millisecond, time.Minute
-		}
-		pv, runIt = v.Preview(), func(ctx context.Context) vantage.Observation {
-			p, l := projectLocation(vp.Source.Service.Name)
-			if gone, err := vantage.SweepCloudRun(ctx, s.Env.FixDeps.GCP, p, l, time.Now()); err == nil && len(gone) > 0 {
-				fmt.Fprintf(w, "swept %d probe job(s) a killed run left: %s\n", len(gone), strings.Join(gone, ", "))
-			}
-			return v.Run(ctx, vp.Plan)
-		}
-	default:
-		if s.Env.FixDeps == nil || s.Env.FixDeps.Kube == nil {
-			fmt.Fprintf(w, "--from %s: skipped: no Kubernetes client (%v)\n", vp.From, s.KubeErr)
-			return nil, true
-		}
-		ns := s.Env.Target.Namespace
-		if ns == "" {
-			ns = "default"
-		}
-		v := &vantage.Cluster{Kube: s.Env.FixDeps.Kube, Applier: s.Applier, Namespace: ns, Image: o.image(),
-			HostNetwork: vp.From == vantage.FromNode, Check: "check"}
-		if s.World != nil {
-			v.Poll, v.Deadline = 50*time.Millisecond, time.Minute
-		}
-		pv, runIt = v.Preview(), func(ctx context.Context) vantage.Observation {
-			if gone, err := vantage.SweepCluster(ctx, s.Env.FixDeps.Kube, time.Now()); err == nil && len(gone) > 0 {
-				fmt.Fprintf(w, "swept %d probe pod(s) a killed run left: %s\n", len(gone), strings.Join(gone, ", "))
-			}
-			return v.Run(ctx, vp.Plan)
-		}
+	r := &vantage.Runner{Env: s.Env, Applier: s.Applier, Image: o.image(), Simulated: s.World != nil,
+		Log: func(line string) { fmt.Fprintln(w, line) }}
+	pv, why := r.Preview(vp)
+	if why != "" {
+		fmt.Fprintf(w, "--from %s: skipped: %s\n", vp.From, why)
+		return nil, true
 	}
 	fmt.Fprintf(w, "\n--from %s: %s", vp.From, pv.String())
 	if o.DryRun {
 		fmt.Fprintln(w, "  (--dry-run: nothing created)")
 		return nil, true
 	}
-	obs := runIt(ctx)
-	lr := &liveResult{Observation: obs, Compared: vantage.Compare(vp.Expect, obs.Report)}
-	fmt.Fprintf(w, "Observed from %s:\n", obs.Vantage)
-	if obs.Error != "" {
-		fmt.Fprintf(w, "  ! %s\n", obs.Error)
-	}
-	ok := true
-	for _, c := range lr.Compared {
-		mark := "  "
-		switch c.Verdict {
-		case "agrees":
-			mark = "= "
-		case "disagrees":
-			mark, ok = "≠ ", false
-		}
-		line := fmt.Sprintf("  %s%s: %s", mark, c.Probe.ID, c.Observed)
-		if c.Predicted != "" {
-			line += fmt.Sprintf(" (predicted %s: %s; %s)", c.Predicted, c.Why, c.Verdict)
-		} else if c.Why != "" {
-			line += " (" + c.Why + ")"
-		}
+	live := r.Run(ctx, vp)
+	for _, line := range live.Lines() {
 		fmt.Fprintln(w, line)
-		if c.Detail != "" {
-			fmt.Fprintln(w, "      "+c.Detail)
-		}
 	}
-	if obs.Created != "" {
-		fmt.Fprintf(w, "  created %s (journal %s); cleanup: %s\n", obs.Created, obs.Journal, obs.Cleanup)
-	}
-	return lr, ok
+	return &liveResult{Observation: live.Observation, Compared: live.Compared}, !live.Disagrees()
 }
 
 // connectivityTests asks Network Management for each Cloud Run client and each of its targets with
