@@ -53,11 +53,11 @@ type dnsFacts struct {
 	ResponsePolicies []dnsmodel.ResponsePolicy
 	ServerPolicies   []dnsmodel.ServerPolicy
 	Unread           []dnsmodel.Unread
-	Model      *model.Model
-	Services   *model.Services
-	SvcErr     error
-	Network    string // the main client network ("" unknown)
-	NetworkHow string // how it was found, for the evidence
+	Model            *model.Model
+	Services         *model.Services
+	SvcErr           error
+	Network          string // the main client network ("" unknown)
+	NetworkHow       string // how it was found, for the evidence
 	// Notes say what could not be looked at.
 	Notes []string
 }
