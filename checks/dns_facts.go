@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -211,51 +212,92 @@ func dnsGatherView(ctx context.Context, env *Env, f *dnsFacts) {
 	for _, p := range env.Targets.DNSProjects {
 		add(p, "--dns-project")
 	}
-	read := func(dp dnsProject) {
-		if dp.ID != f.Project {
-			zs, err := inv.ManagedZones(ctx, dp.ID)
-			if err != nil {
-				f.Unread = append(f.Unread, dnsUnread(dp.ID, "managed zones", inventory.PermManagedZonesList, err))
-			}
-			for _, z := range zs {
+	// Each project's zones, response policies (then their rules) and server policies are read
+	// concurrently (each call memoised), so the view adds one or two round trips, not six per project.
+	type got struct {
+		zones []*clouddns.ManagedZone
+		rps   []dnsmodel.ResponsePolicy
+		sps   []dnsmodel.ServerPolicy
+		unr   []dnsmodel.Unread
+	}
+	read := func(dps []dnsProject) {
+		res := make([]got, len(dps))
+		var wg sync.WaitGroup
+		for i, dp := range dps {
+			r := &res[i]
+			var mu sync.Mutex
+			wg.Add(3)
+			go func() {
+				defer wg.Done()
+				if dp.ID == f.Project {
+					return // read first, above
+				}
+				zs, err := inv.ManagedZones(ctx, dp.ID)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					r.unr = append(r.unr, dnsUnread(dp.ID, "managed zones", inventory.PermManagedZonesList, err))
+				}
+				r.zones = zs
+			}()
+			go func() {
+				defer wg.Done()
+				rps, err := inv.ResponsePolicies(ctx, dp.ID)
+				var out []dnsmodel.ResponsePolicy
+				for _, rp := range rps {
+					if rp == nil || rp.ResponsePolicyName == "" {
+						continue
+					}
+					v := dnsmodel.ResponsePolicy{Project: dp.ID, Policy: rp}
+					v.Rules, v.RulesErr = inv.ResponsePolicyRules(ctx, dp.ID, rp.ResponsePolicyName)
+					out = append(out, v)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					r.unr = append(r.unr, dnsUnread(dp.ID, "response policies", inventory.PermResponsePoliciesList, err))
+				}
+				r.rps = out
+			}()
+			go func() {
+				defer wg.Done()
+				sps, err := inv.DNSPolicies(ctx, dp.ID)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					r.unr = append(r.unr, dnsUnread(dp.ID, "server policies", inventory.PermDNSPoliciesList, err))
+				}
+				for _, sp := range sps {
+					if sp != nil {
+						r.sps = append(r.sps, dnsmodel.ServerPolicy{Project: dp.ID, Policy: sp})
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i, dp := range dps {
+			r := res[i]
+			for _, z := range r.zones {
 				f.Zones = append(f.Zones, z)
 				f.ZoneProjects[z] = dp.ID
 			}
-		}
-		rps, err := inv.ResponsePolicies(ctx, dp.ID)
-		if err != nil {
-			f.Unread = append(f.Unread, dnsUnread(dp.ID, "response policies", inventory.PermResponsePoliciesList, err))
-		}
-		for _, rp := range rps {
-			if rp == nil || rp.ResponsePolicyName == "" {
-				continue
-			}
-			v := dnsmodel.ResponsePolicy{Project: dp.ID, Policy: rp}
-			v.Rules, v.RulesErr = inv.ResponsePolicyRules(ctx, dp.ID, rp.ResponsePolicyName)
-			f.ResponsePolicies = append(f.ResponsePolicies, v)
-		}
-		sps, err := inv.DNSPolicies(ctx, dp.ID)
-		if err != nil {
-			f.Unread = append(f.Unread, dnsUnread(dp.ID, "server policies", inventory.PermDNSPoliciesList, err))
-		}
-		for _, sp := range sps {
-			if sp != nil {
-				f.ServerPolicies = append(f.ServerPolicies, dnsmodel.ServerPolicy{Project: dp.ID, Policy: sp})
-			}
+			f.ResponsePolicies = append(f.ResponsePolicies, r.rps...)
+			f.ServerPolicies = append(f.ServerPolicies, r.sps...)
+			f.Unread = append(f.Unread, r.unr...)
 		}
 	}
-	for i := 0; i < len(f.Projects); i++ {
-		read(f.Projects[i])
-		if i == len(f.Projects)-1 {
-			// A peering zone continues in its target network's view: read that network's project too.
-			for _, z := range f.Zones {
-				if dnsmodel.KindOf(z) == dnsmodel.KindPeering {
-					t := gref.Network(z.PeeringConfig.TargetNetwork.NetworkUrl, f.ZoneProjects[z])
-					add(gref.ProjectOf(t), "the project of network "+gref.NetworkName(t)+", which peering zone "+z.Name+" targets")
-				}
-			}
+	// Unread parts in a stable order (zones, then response policies, then server policies, by project).
+	defer sort.SliceStable(f.Unread, func(i, j int) bool { return f.Unread[i].Project < f.Unread[j].Project })
+	read(f.Projects)
+	// A peering zone continues in its target network's view: read that network's project too.
+	before := len(f.Projects)
+	for _, z := range f.Zones {
+		if dnsmodel.KindOf(z) == dnsmodel.KindPeering {
+			t := gref.Network(z.PeeringConfig.TargetNetwork.NetworkUrl, f.ZoneProjects[z])
+			add(gref.ProjectOf(t), "the project of network "+gref.NetworkName(t)+", which peering zone "+z.Name+" targets")
 		}
 	}
+	read(f.Projects[before:])
 }
 
 // dnsUnread records a part of the view that could not be read, with the permission it needs.

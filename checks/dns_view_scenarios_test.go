@@ -1,15 +1,19 @@
 package checks
 
 import (
+	"net"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 
 	compute "google.golang.org/api/compute/v1"
 	container "google.golang.org/api/container/v1"
 	clouddns "google.golang.org/api/dns/v1"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/sim/fakedns"
 	"github.com/gkedoctor/gkedoctor/internal/sim/fakegcp"
 )
 
@@ -377,4 +381,45 @@ func dnsHasDetail(r Result, sub string) bool {
 		}
 	}
 	return false
+}
+
+// What configuration cannot judge, a live query decides: behind an outbound server policy to an
+// on-premises resolver (warn from configuration), real DNS on the wire from a loopback resolver
+// settles the verdict either way, and the evidence still shows the policy.
+func TestDNSServerPolicyLiveQueryDecides(t *testing.T) {
+	t.Parallel()
+	up, err := fakedns.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(up.Close)
+	for _, tc := range []struct {
+		name   string
+		answer fakedns.Answer
+		status Status
+		cause  string
+	}{
+		{name: "answers_the_ilb", status: Pass},
+		{name: "servfail", answer: fakedns.Answer{Rcode: dns.RcodeServerFailure}, status: Fail, cause: "observed-servfail"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newDNSWorld(t)
+			w.addForwardingZone(dwKubeDNSIP)
+			w.addServerPolicy(dwProject, "192.168.50.10")
+			w.seedGCP("")
+			ans := tc.answer
+			if tc.status == Pass {
+				ans = fakedns.Answer{RRs: []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: w.devName(), Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP(dwILBIP)}}}
+			}
+			up.Set(w.devName(), dns.TypeA, ans)
+			w.resolver = up.Addr
+			res := w.run("dns-servfail")
+			if res.Status != tc.status || res.Cause != tc.cause {
+				t.Fatalf("want %s/%s%s", tc.status, tc.cause, dnsDump(res))
+			}
+			if !hasStep(res, "predict "+w.devName(), Skip, "outbound server policy onprem-resolvers") {
+				t.Errorf("the prediction does not name the server policy%s", dnsDump(res))
+			}
+		})
+	}
 }
