@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -42,15 +43,30 @@ type dnsFacts struct {
 	Cluster    *model.Cluster
 	ClusterErr error
 	Project    string
-	Zones      []*clouddns.ManagedZone
-	ZonesErr   error
-	Model      *model.Model
-	Services   *model.Services
-	SvcErr     error
-	Network    string // the main client network ("" unknown)
-	NetworkHow string // how it was found, for the evidence
+	// Zones are the zones of every project read (the cluster's first); ZonesErr is the cluster
+	// project's list error. ZoneProjects records each zone's project.
+	Zones        []*clouddns.ManagedZone
+	ZonesErr     error
+	ZoneProjects map[*clouddns.ManagedZone]string
+	// Projects are the projects whose Cloud DNS configuration was read, with why.
+	Projects []dnsProject
+	// ResponsePolicies and ServerPolicies of every project read; Unread what could not be.
+	ResponsePolicies []dnsmodel.ResponsePolicy
+	ServerPolicies   []dnsmodel.ServerPolicy
+	Unread           []dnsmodel.Unread
+	Model            *model.Model
+	Services         *model.Services
+	SvcErr           error
+	Network          string // the main client network ("" unknown)
+	NetworkHow       string // how it was found, for the evidence
 	// Notes say what could not be looked at.
 	Notes []string
+}
+
+// dnsProject is one project whose DNS configuration is read, and why.
+type dnsProject struct {
+	ID  string
+	Why string
 }
 
 var dnsFactsSlot = inventory.NewSlot[*dnsFacts]("dns-facts")
@@ -152,7 +168,145 @@ func dnsGather(ctx context.Context, env *Env) (*dnsFacts, error) {
 	for _, n := range env.Targets.DNSNames {
 		add(n, "--dns-name", nil, 0, "", true)
 	}
+	if f.ZonesErr == nil {
+		dnsGatherView(ctx, env, f)
+	}
 	return f, nil
+}
+
+// dnsGatherView reads the Cloud DNS configuration a client's network may see from any project: the
+// cluster's, the clients', the networks' host projects, every --dns-project, and the projects of
+// the networks that visible peering zones target. Zones, response policies (with their rules) and
+// server policies; what cannot be read is recorded (Unread), naming the project and the permission.
+func dnsGatherView(ctx context.Context, env *Env, f *dnsFacts) {
+	inv := env.Inv
+	f.ZoneProjects = map[*clouddns.ManagedZone]string{}
+	for _, z := range f.Zones {
+		f.ZoneProjects[z] = f.Project
+	}
+	seen := map[string]bool{}
+	add := func(p, why string) {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			f.Projects = append(f.Projects, dnsProject{ID: p, Why: why})
+		}
+	}
+	add(f.Project, "the cluster's project")
+	if f.Path != nil {
+		for _, src := range f.Path.Sources {
+			add(src.ProjectID(), "the project of "+src.KindLabel()+" "+src.Name)
+		}
+	}
+	nets := []string{f.Network}
+	for _, n := range f.Names {
+		nets = append(nets, n.Network)
+	}
+	if f.Cluster != nil {
+		nets = append(nets, f.Cluster.Network)
+	}
+	for _, n := range nets {
+		if n != "" {
+			add(gref.ProjectOf(n), "the host project of network "+gref.NetworkName(n))
+		}
+	}
+	for _, p := range env.Targets.DNSProjects {
+		add(p, "--dns-project")
+	}
+	// Each project's zones, response policies (then their rules) and server policies are read
+	// concurrently (each call memoised), so the view adds one or two round trips, not six per project.
+	type got struct {
+		zones []*clouddns.ManagedZone
+		rps   []dnsmodel.ResponsePolicy
+		sps   []dnsmodel.ServerPolicy
+		unr   []dnsmodel.Unread
+	}
+	read := func(dps []dnsProject) {
+		res := make([]got, len(dps))
+		var wg sync.WaitGroup
+		for i, dp := range dps {
+			r := &res[i]
+			var mu sync.Mutex
+			wg.Add(3)
+			go func() {
+				defer wg.Done()
+				if dp.ID == f.Project {
+					return // read first, above
+				}
+				zs, err := inv.ManagedZones(ctx, dp.ID)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					r.unr = append(r.unr, dnsUnread(dp.ID, "managed zones", inventory.PermManagedZonesList, err))
+				}
+				r.zones = zs
+			}()
+			go func() {
+				defer wg.Done()
+				rps, err := inv.ResponsePolicies(ctx, dp.ID)
+				var out []dnsmodel.ResponsePolicy
+				for _, rp := range rps {
+					if rp == nil || rp.ResponsePolicyName == "" {
+						continue
+					}
+					v := dnsmodel.ResponsePolicy{Project: dp.ID, Policy: rp}
+					v.Rules, v.RulesErr = inv.ResponsePolicyRules(ctx, dp.ID, rp.ResponsePolicyName)
+					out = append(out, v)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					r.unr = append(r.unr, dnsUnread(dp.ID, "response policies", inventory.PermResponsePoliciesList, err))
+				}
+				r.rps = out
+			}()
+			go func() {
+				defer wg.Done()
+				sps, err := inv.DNSPolicies(ctx, dp.ID)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					r.unr = append(r.unr, dnsUnread(dp.ID, "server policies", inventory.PermDNSPoliciesList, err))
+				}
+				for _, sp := range sps {
+					if sp != nil {
+						r.sps = append(r.sps, dnsmodel.ServerPolicy{Project: dp.ID, Policy: sp})
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i, dp := range dps {
+			r := res[i]
+			for _, z := range r.zones {
+				f.Zones = append(f.Zones, z)
+				f.ZoneProjects[z] = dp.ID
+			}
+			f.ResponsePolicies = append(f.ResponsePolicies, r.rps...)
+			f.ServerPolicies = append(f.ServerPolicies, r.sps...)
+			f.Unread = append(f.Unread, r.unr...)
+		}
+	}
+	// Unread parts in a stable order (zones, then response policies, then server policies, by project).
+	defer sort.SliceStable(f.Unread, func(i, j int) bool { return f.Unread[i].Project < f.Unread[j].Project })
+	read(f.Projects)
+	// A peering zone continues in its target network's view: read that network's project too.
+	before := len(f.Projects)
+	for _, z := range f.Zones {
+		if dnsmodel.KindOf(z) == dnsmodel.KindPeering {
+			t := gref.Network(z.PeeringConfig.TargetNetwork.NetworkUrl, f.ZoneProjects[z])
+			add(gref.ProjectOf(t), "the project of network "+gref.NetworkName(t)+", which peering zone "+z.Name+" targets")
+		}
+	}
+	read(f.Projects[before:])
+}
+
+// dnsUnread records a part of the view that could not be read, with the permission it needs.
+func dnsUnread(project, what, perm string, err error) dnsmodel.Unread {
+	u := dnsmodel.Unread{Project: project, What: what, Permission: perm, Err: err}
+	if e, ok := apierr.As(err); ok && e.Permission != "" {
+		u.Permission = e.Permission
+	}
+	return u
 }
 
 // dnsSourceNetwork finds the VPC network a Cloud Run source's DNS queries enter (sourceNetwork), or
@@ -185,10 +339,10 @@ func dnsModel(ctx context.Context, env *Env, f *dnsFacts) *dnsmodel.Model {
 	if f.ZonesErr != nil {
 		return nil
 	}
-	m := &dnsmodel.Model{Project: f.Project, Zones: f.Zones, Cluster: f.Cluster,
-		Records: func(z *clouddns.ManagedZone) ([]*clouddns.ResourceRecordSet, error) {
-			return env.Inv.RRSets(ctx, f.Project, z.Name)
-		},
+	m := &dnsmodel.Model{Project: f.Project, Zones: f.Zones, ZoneProjects: f.ZoneProjects, Cluster: f.Cluster,
+		ResponsePolicies: f.ResponsePolicies, ServerPolicies: f.ServerPolicies, Unread: f.Unread}
+	m.Records = func(z *clouddns.ManagedZone) ([]*clouddns.ResourceRecordSet, error) {
+		return env.Inv.RRSets(ctx, m.ZoneProject(z), z.Name)
 	}
 	m.ServiceByIP = func(a netip.Addr) string {
 		if o, ok := f.Services.OwnerOfKind(a, model.AddrClusterIP); ok {
@@ -196,9 +350,10 @@ func dnsModel(ctx context.Context, env *Env, f *dnsFacts) *dnsmodel.Model {
 		}
 		return ""
 	}
-	// The firewall only matters for forwarding targets that are not cluster addresses.
-	for _, z := range f.Zones {
-		if dnsmodel.KindOf(z) == dnsmodel.KindForwarding && f.Network != "" {
+	// The firewall only matters for forwarding targets (of zones or of an outbound server policy)
+	// that are not cluster addresses.
+	for _, z := range append([]*clouddns.ManagedZone{dnsServerPolicyZone(f)}, f.Zones...) {
+		if z != nil && dnsmodel.KindOf(z) == dnsmodel.KindForwarding && f.Network != "" {
 			set, err := env.Inv.FirewallSet(ctx, gref.ProjectOf(f.Network), f.Network, "")
 			if err == nil {
 				m.Firewall, m.FirewallRead = set, true
@@ -215,6 +370,18 @@ func dnsModel(ctx context.Context, env *Env, f *dnsFacts) *dnsmodel.Model {
 		}
 	}
 	return m
+}
+
+// dnsServerPolicyZone stands for the server policies' alternative name servers when deciding whether
+// the forwarder's firewall must be read (nil when no policy has any).
+func dnsServerPolicyZone(f *dnsFacts) *clouddns.ManagedZone {
+	for _, sp := range f.ServerPolicies {
+		if sp.Policy != nil && sp.Alternative() {
+			return &clouddns.ManagedZone{Visibility: "private", ForwardingConfig: &clouddns.ManagedZoneForwardingConfig{
+				TargetNameServers: []*clouddns.ManagedZoneForwardingConfigNameServerTarget{{Ipv4Address: "0.0.0.0"}}}}
+		}
+	}
+	return nil
 }
 
 // dnsVPCView reports whether the live resolver answers as the VPC resolver does for the client.
@@ -345,6 +512,7 @@ func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
 	if f.Project == "" || f.Network == "" {
 		return nil
 	}
+	vm := dnsViewModel(f)
 	p := fixes.OwnedZoneParams{Project: f.Project, Network: f.Network, GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps}
 	if f.Cluster != nil {
 		p.Cluster = gref.ShortName(f.Cluster.Name)
@@ -353,9 +521,10 @@ func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
 		p.Resolver = env.Resolver
 	}
 	// Reuse a zone gkedoctor created on this network (its name and domain may have been edited).
+	var reused *clouddns.ManagedZone
 	for _, z := range f.Zones {
-		if z.Labels[fixes.OwnedLabelKey] == fixes.OwnedLabelValue && dnsmodel.VisibleTo(z, f.Network, f.Project) {
-			p.ZoneName, p.Domain = z.Name, z.DnsName
+		if z.Labels[fixes.OwnedLabelKey] == fixes.OwnedLabelValue && dnsmodel.VisibleTo(z, f.Network, vm.ZoneProject(z)) {
+			p.ZoneName, p.Domain, p.Project, reused = z.Name, z.DnsName, vm.ZoneProject(z), z
 			break
 		}
 	}
@@ -402,6 +571,57 @@ func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
 			}
 		}
 	}
-	plans := []*fixes.Plan{fixes.NewOwnedZonePlan(p)}
-	return append(plans, fixes.NewClientEnvPlans(p)...)
+	owned, env2 := fixes.NewOwnedZonePlan(p), fixes.NewClientEnvPlans(p)
+	// Judge the new zone against everything else the network sees.
+	if why := vm.OverriddenBy(f.Network); why != "" {
+		out := []*fixes.Plan{dnsRefused(owned, why)}
+		for _, e := range env2 {
+			out = append(out, dnsRefused(e, why+"; the new names would not resolve for the client"))
+		}
+		return out
+	}
+	domain := p.Domain
+	if domain == "" {
+		domain = fixes.DefaultOwnedDomain
+	}
+	for _, zr := range vm.ZonesNamed(domain, f.Network) {
+		if zr.Zone == reused {
+			continue
+		}
+		refused := dnsRefused(owned, fmt.Sprintf("zone %s in project %s already answers %s for network %s; a second zone of the same name bound to the same network would leave which one answers to Cloud DNS (not documented). Add the records to %s instead (commands below), or choose another domain",
+			zr.Zone.Name, zr.Project, model.Fqdn(domain), gref.NetworkName(f.Network), zr.Zone.Name))
+		refused.Commands = nil
+		for _, r := range p.Records {
+			ip := r.IP
+			if ip == "" {
+				ip = "ILB_IP_OF_" + strings.ReplaceAll(r.ILBService, "/", "_")
+			}
+			refused.Commands = append(refused.Commands, fmt.Sprintf("gcloud dns record-sets create %s --project %s --zone %s --type A --ttl %d --rrdatas %s",
+				model.Fqdn(r.Label+"."+model.Fqdn(domain)), zr.Project, zr.Zone.Name, fixes.OwnedTTL, ip))
+		}
+		return append([]*fixes.Plan{refused}, env2...)
+	}
+	for _, r := range p.Records {
+		name := model.Fqdn(r.Label + "." + model.Fqdn(domain))
+		if rule, rp := vm.RuleFor(name, f.Network); rule != nil {
+			why := fmt.Sprintf("response policy %s (project %s) rule %s (%s) answers %s for network %s before any zone, so a record in a new zone would never be used; change or bypass that rule instead",
+				rp.Name(), rp.Project, rule.RuleName, model.Fqdn(rule.DnsName), name, gref.NetworkName(f.Network))
+			return append([]*fixes.Plan{dnsRefused(owned, why)}, env2...)
+		}
+	}
+	return append([]*fixes.Plan{owned}, env2...)
+}
+
+// dnsViewModel is the DNS model without records, for judging fixes against the view.
+func dnsViewModel(f *dnsFacts) *dnsmodel.Model {
+	return &dnsmodel.Model{Project: f.Project, Zones: f.Zones, ZoneProjects: f.ZoneProjects, Cluster: f.Cluster,
+		ResponsePolicies: f.ResponsePolicies, ServerPolicies: f.ServerPolicies, Unread: f.Unread}
+}
+
+// dnsRefused turns a plan that would change Cloud DNS (or point a client at it) into advice, because
+// something else in the network's view makes it useless or harmful; why says what. The commands stay
+// for a person who decides otherwise.
+func dnsRefused(p *fixes.Plan, why string) *fixes.Plan {
+	return &fixes.Plan{ID: p.ID, Check: p.Check, Title: "Not applied: " + p.Title, Advice: true, Alternative: p.Alternative,
+		Description: "gkedoctor does not apply this: " + why + ". " + p.Description, Diff: p.Diff, Commands: p.Commands}
 }

@@ -44,10 +44,16 @@ func dnsEvaluate(ctx context.Context, env *Env, f *dnsFacts, m *dnsmodel.Model, 
 		p := m.Predict(n.FQDN, n.Network)
 		e.Pred = &p
 		cmd := ""
-		if p.Zone != nil {
-			cmd = fmt.Sprintf("gcloud dns managed-zones describe %s --project %s", p.Zone.Name, f.Project)
+		switch {
+		case p.ServerPolicy != nil:
+			cmd = fmt.Sprintf("gcloud dns policies describe %s --project %s", p.ServerPolicy.Policy.Name, p.ServerPolicy.Project)
+		case p.Rule != nil && p.RulePolicy != nil:
+			cmd = fmt.Sprintf("gcloud dns response-policies rules describe %s --response-policy %s --project %s", p.Rule.RuleName, p.RulePolicy.Name(), p.RulePolicy.Project)
+		case p.Zone != nil:
+			zp := m.ZoneProject(p.Zone)
+			cmd = fmt.Sprintf("gcloud dns managed-zones describe %s --project %s", p.Zone.Name, zp)
 			if p.Kind == dnsmodel.KindPrivate {
-				cmd = fmt.Sprintf("gcloud dns record-sets list --zone %s --project %s --name %s", p.Zone.Name, f.Project, n.FQDN)
+				cmd = fmt.Sprintf("gcloud dns record-sets list --zone %s --project %s --name %s", p.Zone.Name, zp, n.FQDN)
 			}
 		}
 		st := Skip
@@ -57,7 +63,17 @@ func dnsEvaluate(ctx context.Context, env *Env, f *dnsFacts, m *dnsmodel.Model, 
 		case p.Outcome != 0:
 			st = Fail
 		}
-		rec.Step("predict "+n.FQDN, st, fmt.Sprintf("from configuration: %s via %s: %s", dnsPredicted(p), p.Via, p.Reason), cmd)
+		detail := fmt.Sprintf("from configuration: %s via %s: %s", dnsPredicted(p), p.Via, p.Reason)
+		if len(p.Bypassed) > 0 {
+			detail += "; " + strings.Join(p.Bypassed, "; ")
+		}
+		if note := p.IncompleteNote(); note != "" {
+			detail += "; " + note
+			if st == Pass {
+				st = Skip
+			}
+		}
+		rec.Step("predict "+n.FQDN, st, detail, cmd)
 	}
 	if env.Resolver == "" {
 		return e
@@ -141,7 +157,31 @@ func dnsConfigCause(p *dnsmodel.Prediction, n *dnsName, f *dnsFacts) (cause, sum
 		return "", "", false
 	}
 	name := strings.TrimSuffix(n.FQDN, ".")
+	if p.Unjudged() && p.Situation == dnsmodel.SitForwarded {
+		var ts []string
+		for _, t := range p.Targets {
+			ts = append(ts, t.Target+" ("+t.Why+")")
+		}
+		return "forwarding-unverified", fmt.Sprintf("%s: forwarding zone %s sends queries for %s to %s: cannot judge from configuration whether they answer; a live query decides",
+			name, p.Zone.Name, model.Fqdn(p.Zone.DnsName), strings.Join(ts, "; ")), true
+	}
 	switch p.Situation {
+	case dnsmodel.SitServerPolicy:
+		if p.Outcome == probe.OutcomeServFail {
+			return "server-policy", fmt.Sprintf("%s: SERVFAIL (\"Temporary failure in name resolution\"): %s", name, p.Reason), true
+		}
+		return "server-policy", fmt.Sprintf("%s: %s; cannot judge from configuration what they answer, a live query decides", name, p.Reason), true
+	case dnsmodel.SitResponsePolicy:
+		switch p.Outcome {
+		case probe.OutcomeNoData, probe.OutcomeNXDomain:
+			return "response-policy-nodata", fmt.Sprintf("%s: %s: %s", name, dnsPredicted(*p), p.Reason), true
+		case probe.OutcomeAnswer:
+			if c, why := dnsAnswerClusterIP(p.IPs, f); c {
+				return "answer-is-clusterip", fmt.Sprintf("%s resolves to %s, %s (%s): reachable only inside the cluster, so the connection from the VPC hangs", name, dnsIPs(p.IPs), why, p.Via), true
+			}
+			return "", "", true
+		}
+		return "", "", false
 	case dnsmodel.SitForwardUnreachable:
 		var ts []string
 		for _, t := range p.Targets {
@@ -225,7 +265,7 @@ func (e *dnsEval) verdictServfail(f *dnsFacts, env *Env) {
 			e.Status, e.Summary = Pass, fmt.Sprintf("%s resolves to %s from the VPC (resolver %s)", name, dnsIPs(r.IPs()), env.Resolver)
 			return
 		}
-		if cause != "" && e.Pred != nil && dnsSameAnswer(*e.Pred, r) {
+		if cause != "" && e.Pred != nil && !dnsCannotJudge(cause, e.Pred) && dnsSameAnswer(*e.Pred, r) {
 			e.Status, e.Cause = Fail, cause
 			e.Summary = summary + fmt.Sprintf("; observed live: %s from %s", dnsObservationShort(r), env.Resolver)
 			return
@@ -247,11 +287,29 @@ func (e *dnsEval) verdictServfail(f *dnsFacts, env *Env) {
 	case !dnsVPCView(env):
 		not += " (this machine's resolver does not see the VPC's private zones; run in the VPC or pass --resolver)"
 	}
+	note := e.Pred.IncompleteNote()
 	if cause == "" {
+		if note != "" {
+			// Never a pass on an unread view: a zone or rule there may answer instead.
+			e.Summary = fmt.Sprintf("%s resolves to %s as far as the configuration read shows, but %s", name, dnsIPs(e.Pred.IPs), note)
+			return
+		}
 		e.Status, e.Summary = Pass, fmt.Sprintf("%s resolves to %s from the VPC (predicted from configuration; %s)", name, dnsIPs(e.Pred.IPs), not)
 		return
 	}
 	e.Status, e.Cause, e.Summary = Fail, cause, summary+" (predicted from configuration; "+not+")"
+	if dnsCannotJudge(cause, e.Pred) {
+		e.Status = Warn
+	}
+	if note != "" {
+		e.Status = Warn
+		e.Summary += "; " + note
+	}
+}
+
+// dnsCannotJudge reports a cause configuration cannot settle: a live query decides (warn, no fix).
+func dnsCannotJudge(cause string, p *dnsmodel.Prediction) bool {
+	return cause == "forwarding-unverified" || (cause == "server-policy" && p != nil && p.Outcome == 0)
 }
 
 var dnsDefaultServicesRange = netip.MustParsePrefix("34.118.224.0/20")
@@ -267,19 +325,7 @@ func dnsCommonEvidence(env *Env, f *dnsFacts, rec *Recorder) (Result, bool) {
 		rec.Step("cluster DNS", Skip, "could not read the cluster: "+f.ClusterErr.Error(), "")
 	}
 	if f.ZonesErr == nil {
-		var zs []string
-		for _, z := range f.Zones {
-			k := string(dnsmodel.KindOf(z))
-			if managed, _ := dnsmodel.GKEManaged(z, f.Cluster); managed {
-				k += ", GKE-managed"
-			}
-			zs = append(zs, fmt.Sprintf("%s (%s, %s)", z.Name, model.Fqdn(z.DnsName), k))
-		}
-		detail := fmt.Sprintf("%d zone(s) in project %s", len(f.Zones), f.Project)
-		if len(zs) > 0 {
-			detail += ": " + strings.Join(zs, "; ")
-		}
-		rec.Step("Cloud DNS zones", Pass, detail, "gcloud dns managed-zones list --project "+f.Project)
+		dnsViewEvidence(f, rec)
 	} else {
 		rec.Step("Cloud DNS zones", Skip, "could not list the zones: "+f.ZonesErr.Error(), "")
 	}
@@ -332,6 +378,68 @@ func dnsCommonEvidence(env *Env, f *dnsFacts, rec *Recorder) (Result, bool) {
 		return r, false
 	}
 	return Result{}, true
+}
+
+// dnsViewEvidence records the zones of every project read, what could not be read (skip, naming the
+// project and the permission), and the client network's view in Cloud DNS's order.
+func dnsViewEvidence(f *dnsFacts, rec *Recorder) {
+	projects := f.Projects
+	if len(projects) == 0 {
+		projects = []dnsProject{{ID: f.Project, Why: "the cluster's project"}}
+	}
+	for _, dp := range projects {
+		var zs []string
+		for _, z := range f.Zones {
+			if zp, ok := f.ZoneProjects[z]; (ok && zp != dp.ID) || (!ok && dp.ID != f.Project) {
+				continue
+			}
+			k := string(dnsmodel.KindOf(z))
+			if managed, _ := dnsmodel.GKEManaged(z, f.Cluster); managed {
+				k += ", GKE-managed"
+			}
+			zs = append(zs, fmt.Sprintf("%s (%s, %s)", z.Name, model.Fqdn(z.DnsName), k))
+		}
+		unread := false
+		for _, u := range f.Unread {
+			if u.Project == dp.ID && u.What == "managed zones" {
+				unread = true
+			}
+		}
+		if unread {
+			continue
+		}
+		detail := fmt.Sprintf("%d zone(s) in project %s (%s)", len(zs), dp.ID, dp.Why)
+		if len(zs) > 0 {
+			detail += ": " + strings.Join(zs, "; ")
+		}
+		step := "Cloud DNS zones"
+		if dp.ID != f.Project {
+			step += " (" + dp.ID + ")"
+		}
+		rec.Step(step, Pass, detail, "gcloud dns managed-zones list --project "+dp.ID)
+	}
+	for _, u := range f.Unread {
+		cmd := "gcloud dns managed-zones list --project " + u.Project
+		switch u.What {
+		case "response policies":
+			cmd = "gcloud dns response-policies list --project " + u.Project
+		case "server policies":
+			cmd = "gcloud dns policies list --project " + u.Project
+		}
+		rec.Step("not read: "+u.What+" of "+u.Project, Skip, "could not read "+u.String()+"; what it holds may answer the client instead, so no verdict that depends on it is a pass", cmd)
+	}
+	if f.Network != "" {
+		m := &dnsmodel.Model{Project: f.Project, Zones: f.Zones, ZoneProjects: f.ZoneProjects, ResponsePolicies: f.ResponsePolicies, ServerPolicies: f.ServerPolicies}
+		v := m.View(f.Network)
+		st := Pass
+		for _, rp := range v.ResponsePolicies {
+			if rp.RulesErr != nil {
+				st = Skip
+			}
+		}
+		rec.Step("DNS view of network "+gref.NetworkName(f.Network), st, "in Cloud DNS's order: "+strings.Join(v.Lines()[:len(v.Lines())-len(v.Unread)], "; "),
+			"gcloud dns policies list --project "+gref.ProjectOf(f.Network)+"; gcloud dns response-policies list --project "+gref.ProjectOf(f.Network))
+	}
 }
 
 func orDefault(s, d string) string {
@@ -416,8 +524,15 @@ func dnsAggregate(ctx context.Context, env *Env, f *dnsFacts, evals []*dnsEval, 
 		var why []string
 		for _, e := range unknown {
 			r := "not predictable from configuration and not queried live"
-			if e.Pred != nil && e.Pred.Reason != "" {
+			switch {
+			case e.Summary != "":
+				why = append(why, e.Summary)
+				continue
+			case e.Pred != nil && e.Pred.Reason != "":
 				r = e.Pred.Reason
+				if note := e.Pred.IncompleteNote(); note != "" {
+					r += "; " + note
+				}
 			}
 			why = append(why, strings.TrimSuffix(e.N.FQDN, ".")+": "+r)
 		}
@@ -469,13 +584,26 @@ func dnsNameList(es []*dnsEval) string {
 func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval) []*fixes.Plan {
 	var names []*dnsName
 	for _, e := range failing {
-		names = append(names, e.N)
+		if !dnsCannotJudge(e.Cause, e.Pred) { // a live query decides: no fix
+			names = append(names, e.N)
+		}
 	}
 	out := dnsOwnedZonePlans(env, f, names)
+	vm := dnsViewModel(f)
 	seen := map[string]bool{}
 	for _, e := range failing {
 		p := e.Pred
 		switch e.Cause {
+		case "server-policy":
+			sp := p.ServerPolicy
+			if sp == nil || seen["policy/"+sp.Policy.Name] {
+				continue
+			}
+			seen["policy/"+sp.Policy.Name] = true
+			out = append(out, &fixes.Plan{ID: "server-policy/" + sp.Policy.Name, Title: "Check the alternative name servers of server policy " + sp.Policy.Name, Advice: true,
+				Description: "Every query from network " + gref.NetworkName(e.N.Network) + " goes to " + dnsTargetList(p) + ", not to Cloud DNS's zones: those servers must answer the cluster's names (forward them to a resolver that holds them), or the policy must go. " +
+					"Changing the policy changes resolution for every client of the network, so gkedoctor never does it; zone fixes are refused while it is in place.",
+				Commands: []string{fmt.Sprintf("gcloud dns policies describe %s --project %s", sp.Policy.Name, sp.Project)}})
 		case "forwarding-target-closed":
 			if p == nil || p.Zone == nil || seen[p.Zone.Name] {
 				continue
@@ -498,8 +626,12 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			for _, t := range p.Targets {
 				why = append(why, t.Target+" is "+t.Why)
 			}
-			out = append(out, fixes.NewDeleteForwardingZonePlan(fixes.DeleteForwardingZoneParams{Project: f.Project, Zone: p.Zone,
-				Why: strings.Join(why, "; "), GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps}))
+			plan := fixes.NewDeleteForwardingZonePlan(fixes.DeleteForwardingZoneParams{Project: vm.ZoneProject(p.Zone), Zone: p.Zone,
+				Why: strings.Join(why, "; "), GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps})
+			if over := vm.OverriddenBy(e.N.Network); over != "" {
+				plan = dnsRefused(plan, over)
+			}
+			out = append(out, plan)
 		case "zone-other-network":
 			if p == nil || len(p.Unseen) == 0 || seen[p.Unseen[0].Zone.Name] {
 				continue
@@ -511,14 +643,15 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 					Description: "The zone holding the name is GKE-managed (" + why + "); gkedoctor never changes it. Publish names in a zone you own, bound to the client's network, or move the client to the cluster's network."})
 				continue
 			}
-			nets := append(dnsmodel.BoundNetworks(z, f.Project), e.N.Network)
+			zp := vm.ZoneProject(z)
+			nets := append(dnsmodel.BoundNetworks(z, zp), e.N.Network)
 			var urls []string
 			for _, n := range nets {
-				urls = append(urls, gref.NetworkURL(n, f.Project))
+				urls = append(urls, gref.NetworkURL(n, zp))
 			}
 			out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Bind zone " + z.Name + " to the client's network " + gref.NetworkName(e.N.Network), Advice: true, VPCWide: true,
 				Description: "A private zone answers only the networks it is bound to. Binding it to the client's network changes resolution of " + z.DnsName + " for every client of that network, so it is advice: run it if that is what you want.",
-				Commands:    []string{fmt.Sprintf("gcloud dns managed-zones update %s --project %s --networks %s", z.Name, f.Project, strings.Join(urls, ","))}})
+				Commands:    []string{fmt.Sprintf("gcloud dns managed-zones update %s --project %s --networks %s", z.Name, zp, strings.Join(urls, ","))}})
 		case "headless-no-endpoints":
 			if s := e.N.Service; s != nil && !seen["headless/"+s.Name] {
 				seen["headless/"+s.Name] = true
@@ -535,6 +668,14 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 		}
 	}
 	return out
+}
+
+func dnsTargetList(p *dnsmodel.Prediction) string {
+	var s []string
+	for _, t := range p.Targets {
+		s = append(s, t.Target)
+	}
+	return strings.Join(s, ", ")
 }
 
 func dnsSelector(s *corev1.Service) string {

@@ -28,6 +28,10 @@ type dnsRecordUse struct {
 	Answers bool   // the zone answers the client now
 	Role    string // in words: "answers the client", "in a zone the client does not see: …"
 	Short   string // the same in a few words, for the summary
+	// Overridden names what answers the client before any zone (an outbound server policy, a
+	// response policy rule); a fix to the record would change nothing for the client.
+	Overridden string
+	Project    string // the zone's project
 }
 
 // dnsRecordsUsed finds, for each name, the A records that answer it and the ones in zones that hold
@@ -38,9 +42,23 @@ func dnsRecordsUsed(m *dnsmodel.Model, names []*dnsName, rec *Recorder) []*dnsRe
 	var out []*dnsRecordUse
 	for _, n := range names {
 		p := m.Predict(n.FQDN, n.Network)
+		override := ""
+		if p.ServerPolicy != nil || p.Rule != nil {
+			// Something answers before the zones: judge the zones' records as they stand behind it.
+			override = p.Via
+			zonesOnly := *m
+			zonesOnly.ServerPolicies, zonesOnly.ResponsePolicies = nil, nil
+			p = zonesOnly.Predict(n.FQDN, n.Network)
+		}
 		found := false
 		if p.RRSet != nil && p.RRSetZone != nil {
-			out = append(out, &dnsRecordUse{N: n, Zone: p.RRSetZone, RR: p.RRSet, Answers: true, Role: "answers the client (" + p.Via + ")"})
+			u := &dnsRecordUse{N: n, Zone: p.RRSetZone, RR: p.RRSet, Answers: true, Role: "answers the client (" + p.Via + ")", Project: m.ZoneProject(p.RRSetZone)}
+			if override != "" {
+				u.Answers, u.Overridden = false, override
+				u.Role = "would answer (" + p.Via + "), but " + override + " answers the client first"
+				u.Short = "overridden by " + override
+			}
+			out = append(out, u)
 			found = true
 		}
 		others, short := map[string]string{}, map[string]string{}
@@ -68,7 +86,7 @@ func dnsRecordsUsed(m *dnsmodel.Model, names []*dnsName, rec *Recorder) []*dnsRe
 				continue
 			}
 			if rr != nil {
-				out = append(out, &dnsRecordUse{N: n, Zone: z, RR: rr, Role: others[z.Name], Short: short[z.Name]})
+				out = append(out, &dnsRecordUse{N: n, Zone: z, RR: rr, Role: others[z.Name], Short: short[z.Name], Overridden: override, Project: m.ZoneProject(z)})
 				found = true
 			}
 		}
@@ -235,8 +253,8 @@ func runDNSStaleRecord(ctx context.Context, env *Env, rec *Recorder) Result {
 	for _, u := range uses {
 		e := dnsStaleVerdict(ctx, env, &ff, u, fwd, fwdErr)
 		st := e.Status
-		rec.Step("record "+model.Fqdn(u.RR.Name), st, fmt.Sprintf("A %s (TTL %d) in zone %s; %s", strings.Join(u.RR.Rrdatas, ", "), u.RR.Ttl, u.Zone.Name, u.Role),
-			fmt.Sprintf("gcloud dns record-sets describe %s --type A --zone %s --project %s", model.Fqdn(u.RR.Name), u.Zone.Name, ff.Project))
+		rec.Step("record "+model.Fqdn(u.RR.Name), st, fmt.Sprintf("A %s (TTL %d) in zone %s (project %s); %s", strings.Join(u.RR.Rrdatas, ", "), u.RR.Ttl, u.Zone.Name, u.Project, u.Role),
+			fmt.Sprintf("gcloud dns record-sets describe %s --type A --zone %s --project %s", model.Fqdn(u.RR.Name), u.Zone.Name, u.Project))
 		e.recordUse = u
 		evals = append(evals, e)
 	}
@@ -273,8 +291,16 @@ func dnsStalePlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval) []
 				id := fixes.UpdateRecordPlanID(u.Zone.Name, u.RR.Name)
 				if !seen[id] {
 					seen[id] = true
-					out = append(out, fixes.NewUpdateRecordPlan(fixes.UpdateRecordParams{Project: f.Project, Zone: u.Zone.Name, Record: u.RR, NewIP: ip,
-						Service: ilb.Namespace + "/" + ilb.Name, GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps}))
+					project := u.Project
+					if project == "" {
+						project = f.Project
+					}
+					plan := fixes.NewUpdateRecordPlan(fixes.UpdateRecordParams{Project: project, Zone: u.Zone.Name, Record: u.RR, NewIP: ip,
+						Service: ilb.Namespace + "/" + ilb.Name, GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps})
+					if u.Overridden != "" {
+						plan = dnsRefused(plan, u.Overridden+" answers the client before the zone, so changing the record changes nothing for it")
+					}
+					out = append(out, plan)
 				}
 				continue
 			}

@@ -177,7 +177,10 @@ type Targets struct {
 	// TokenReview; never printed or journaled).
 	TokenFile string
 	DNSNames  []string
-	Peers     []string
+	// DNSProjects are --dns-project: more projects whose Cloud DNS zones, response policies and
+	// server policies may apply to the client's network (a hub DNS project).
+	DNSProjects []string
+	Peers       []string
 	// InternalGateway is --internal: a fix that puts a gateway on a load balancer makes it internal
 	// (knative-gateway-address recommends the internal variant).
 	InternalGateway bool

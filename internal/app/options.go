@@ -28,7 +28,10 @@ type Options struct {
 	Workload         string
 	TokenFile        string
 	DNSNames         []string
-	Peers            []string
+	// DNSProjects is --dns-project P (repeatable): more projects whose Cloud DNS zones, response
+	// policies and server policies may apply to the client's network (a hub DNS project).
+	DNSProjects []string
+	Peers       []string
 	// InternalGateway is --internal: gateway fixes put the gateway on an internal load balancer.
 	InternalGateway bool
 

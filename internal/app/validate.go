@@ -61,6 +61,7 @@ func (o *Options) ValidateInput() error {
 		o.validateResolver,
 		o.validatePeers,
 		o.validateDNSNames,
+		o.validateDNSProjects,
 		o.validateDurations,
 	}
 	for _, c := range checks {
@@ -238,6 +239,15 @@ func (o *Options) validateDNSNames() error {
 	for _, n := range o.DNSNames {
 		if why := dnsNameProblem(n); why != "" {
 			return fmt.Errorf("--dns-name %q is not a DNS name: %s", n, why)
+		}
+	}
+	return nil
+}
+
+func (o *Options) validateDNSProjects() error {
+	for _, p := range o.DNSProjects {
+		if !validProject(p) {
+			return fmt.Errorf("--dns-project %q is not a Google Cloud project id (6 to 30 lowercase letters, digits and hyphens, starting with a letter)", p)
 		}
 	}
 	return nil

@@ -29,6 +29,8 @@ func TestValidateInputRejectsMalformedValues(t *testing.T) {
 		{"--dns-name", func(o *Options) { o.DNSNames = []string{"api\x1b[2J.example.com"} }},
 		{"--dns-name", func(o *Options) { o.DNSNames = []string{"api\n.example.com"} }},
 		{"--dns-name", func(o *Options) { o.DNSNames = []string{"-api.example.com"} }},
+		{"--dns-project", func(o *Options) { o.DNSProjects = []string{"acme-dns-hub", "a/../x"} }},
+		{"--dns-project", func(o *Options) { o.DNSProjects = []string{"Hub\x1b[2J"} }},
 		{"--project", func(o *Options) { o.Project = "a/../../x?y=" }},
 		{"--project", func(o *Options) { o.Project = "Dev-Orchestra" }},
 		{"--project", func(o *Options) { o.Project = "abc" }},

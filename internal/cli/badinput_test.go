@@ -47,6 +47,7 @@ func malformedFlags(t *testing.T) []struct {
 		{"--dns-name", []string{"--dns-name", long + ".example.com"}},
 		{"--dns-name", []string{"--dns-name", "a..b"}},
 		{"--dns-name", []string{"--dns-name", "a\x1b[2Jb.example.com"}},
+		{"--dns-project", []string{"--dns-project", "../hub"}},
 		{"--project", []string{"--project", "a/../../x?y="}},
 		{"--project", []string{"--project", "UPPER"}},
 		{"--location", []string{"--location", "europe\x1b]0;PWNED\x07-west1"}},

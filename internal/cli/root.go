@@ -169,6 +169,7 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 	fs.StringVar(&o.Workload, "workload", "", "workload for token and exec checks, KIND/NS/NAME (deploy, sts, ds, job, cronjob, pod)")
 	fs.StringVar(&o.TokenFile, "token-file", "", "the token a failing client sends (claims decoded locally, checked by TokenReview; never printed)")
 	fs.StringArrayVar(&o.DNSNames, "dns-name", nil, "a DNS name the client resolves (repeatable)")
+	fs.StringArrayVar(&o.DNSProjects, "dns-project", nil, "another project whose Cloud DNS zones and policies may apply to the client's network, e.g. a hub DNS project (repeatable)")
 	fs.StringArrayVar(&o.Peers, "peer", nil, "a peered destination for pod egress checks, CIDR|IP[:PORT] (repeatable)")
 	fs.BoolVar(&o.InternalGateway, "internal", false, "gateway fixes (knative-gateway-address) put the gateway on an internal load balancer, not an external one")
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "change nothing: fixes are disabled (audit is always read-only)")

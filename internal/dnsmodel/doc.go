@@ -14,7 +14,10 @@
 // table-tested. The checks feed it from internal/inventory; the demo world may answer its DNS
 // queries with it.
 //
-// What it does not model (said in every prediction's caveats): outbound server policies and response
-// policies, which come before private zones in Cloud DNS's order, and zones in projects other than
-// the ones given.
+// It follows Cloud DNS's VPC order over every project it is given (view.go): an outbound server
+// policy (alternative name servers answer everything), response policy rules (local data answers
+// before any zone, bypassResponsePolicy lets resolution continue), private zones from any project
+// bound to the network (a hub DNS project, a Shared VPC host), peering zones (continued in the
+// target network's view, with a loop guard). What it could not read travels with every prediction
+// (Prediction.Incomplete), so a check never passes on an unread view.
 package dnsmodel

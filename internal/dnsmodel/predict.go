@@ -17,10 +17,20 @@ import (
 
 // Model is the configuration a prediction is made from.
 type Model struct {
-	// Project owns the zones (it qualifies short network names).
+	// Project is the main project (the cluster's): it qualifies short network names of zones whose
+	// project is not recorded.
 	Project string
-	// Zones are the project's Cloud DNS managed zones.
-	Zones []*dns.ManagedZone
+	// Zones are the Cloud DNS managed zones of every project read (the cluster's, the client's, the
+	// network's host project, hub DNS projects); ZoneProjects records the project of each zone
+	// (Model.ZoneProject), default Project.
+	Zones        []*dns.ManagedZone
+	ZoneProjects map[*dns.ManagedZone]string
+	// ResponsePolicies and ServerPolicies of every project read; the ones bound to a network apply.
+	ResponsePolicies []ResponsePolicy
+	ServerPolicies   []ServerPolicy
+	// Unread lists what could not be read (a project's zones or policies): every prediction carries
+	// it as Incomplete, so a check never passes on an unread view.
+	Unread []Unread
 	// Records returns an authoritative zone's record sets; it is only called for zones a prediction
 	// needs. Nil means records cannot be read (the prediction stops at the zone).
 	Records func(z *dns.ManagedZone) ([]*dns.ResourceRecordSet, error)
@@ -70,12 +80,41 @@ const (
 	// SitUnpredicted: the answer comes from somewhere the model cannot see (public DNS, a
 	// Compute Engine VM name, Service Directory, unreadable records).
 	SitUnpredicted Situation = "unpredicted"
+	// SitServerPolicy: an outbound server policy sends every query to alternative name servers; the
+	// private zones are not consulted.
+	SitServerPolicy Situation = "server-policy"
+	// SitResponsePolicy: a response policy rule answers from local data, before any zone.
+	SitResponsePolicy Situation = "response-policy"
+)
+
+// TargetClass is what kind of address a forwarding target is, which decides whether configuration
+// can judge it.
+type TargetClass string
+
+const (
+	// ClassClusterIP: a ClusterIP; never reachable by the forwarder.
+	ClassClusterIP TargetClass = "clusterip"
+	// ClassPodRoutes: a pod IP of a routes-based cluster; not routable for the forwarder.
+	ClassPodRoutes TargetClass = "pod-ip"
+	// ClassInVPC: a private address inside the network's subnets (a VM, an internal load balancer):
+	// reached from 35.199.192.0/19, the firewall decides.
+	ClassInVPC TargetClass = "in-vpc"
+	// ClassOutside: a private address outside every subnet (on premises over Cloud VPN or
+	// Interconnect, or nowhere): configuration cannot judge it; a live query decides.
+	ClassOutside TargetClass = "outside-vpc"
+	// ClassPublic: a public address forwarded over the internet (forwarding path DEFAULT): reachable
+	// or not, configuration cannot tell.
+	ClassPublic TargetClass = "public"
+	// ClassUnknown: a name, an outbound endpoint, or a private address whose network's subnets could
+	// not be read.
+	ClassUnknown TargetClass = "unknown"
 )
 
 // TargetVerdict is the model's view of one forwarding target.
 type TargetVerdict struct {
 	Target         string // the target's IPv4/IPv6 address or domain name
 	ForwardingPath string // DEFAULT or PRIVATE
+	Class          TargetClass
 	Reach          Reach
 	Why            string
 	ClusterIP      bool // the target is in the cluster's services range
@@ -121,21 +160,60 @@ type Prediction struct {
 	// Shadowed zones have the same name as the answering zone and are bound to the same network.
 	// Which of them Cloud DNS uses is not documented [U]; the prediction is made from Zone.
 	Shadowed []*dns.ManagedZone
+	// ServerPolicy is the outbound server policy that answers instead of the zones (SitServerPolicy).
+	ServerPolicy *ServerPolicy
+	// Rule is the response policy rule that answers (SitResponsePolicy, or its CNAME's situation),
+	// RulePolicy its policy.
+	Rule       *dns.ResponsePolicyRule
+	RulePolicy *ResponsePolicy
+	// Bypassed says which response policy rules let resolution continue to the zones.
+	Bypassed []string
+	// Incomplete lists what could not be read and might have changed the answer.
+	Incomplete []Unread
 	// Reason is one sentence that explains the prediction.
 	Reason string
 	Err    error
 }
 
+// IncompleteNote says what the prediction could not see ("" when it saw everything).
+func (p *Prediction) IncompleteNote() string {
+	if len(p.Incomplete) == 0 {
+		return ""
+	}
+	var s []string
+	for _, u := range p.Incomplete {
+		s = append(s, u.String())
+	}
+	return "the DNS view is incomplete: could not read " + strings.Join(s, "; ")
+}
+
+// Unjudged reports whether the answer comes from forwarding targets configuration cannot judge (on
+// premises over Cloud VPN or Interconnect, a public address, a name): a live query decides.
+func (p *Prediction) Unjudged() bool {
+	if p.Outcome != 0 || (p.Situation != SitForwarded && p.Situation != SitServerPolicy) {
+		return false
+	}
+	for _, t := range p.Targets {
+		if t.Reach == ReachUnknown && t.Class != ClassInVPC {
+			return true
+		}
+	}
+	return false
+}
+
 // Caveats lists what the model does not see; shown once with the predictions.
-const Caveats = "the prediction assumes no outbound server policy or response policy overrides the zones " +
-	"(not read), and sees only the zones of the project given"
+const Caveats = "the prediction follows Cloud DNS's VPC order (server policy, response policies, private zones of every project read, then internal and public DNS) " +
+	"over the projects listed in the view; a peering zone continues with the target network's response policies and zones, not its server policy [U], " +
+	"and GKE cluster-scoped response policies apply only inside the cluster"
 
 // maxDepth bounds CNAME chains and peering hops.
 const maxDepth = 8
 
 // Predict returns what a client on network gets for an A query of name.
 func (m *Model) Predict(name, network string) Prediction {
-	return m.predict(model.Fqdn(name), gref.Network(network, m.Project), 0, true)
+	p := m.predict(model.Fqdn(name), gref.Network(network, m.Project), 0, true)
+	p.Incomplete = append(p.Incomplete, m.Unread...)
+	return p
 }
 
 func (m *Model) predict(name, network string, depth int, allowPeering bool) Prediction {
@@ -144,6 +222,15 @@ func (m *Model) predict(name, network string, depth int, allowPeering bool) Pred
 		p.Situation, p.Reason = SitUnpredicted, "too many CNAME or peering hops"
 		return p
 	}
+	// 1. An outbound server policy answers everything (not applied inside a peering hop [U]).
+	if allowPeering && m.serverPolicy(&p, network) {
+		return p
+	}
+	// 2. Response policy rules, before any zone.
+	if m.responsePolicy(&p, name, network, depth) {
+		return p
+	}
+	// 3. Private zones.
 	zone, shadowed, unseen := m.route(name, network, allowPeering)
 	p.Unseen, p.Shadowed = unseen, shadowed
 	if zone == nil {
@@ -164,8 +251,16 @@ func (m *Model) predict(name, network string, depth int, allowPeering bool) Pred
 	case KindForwarding:
 		m.forward(&p, zone)
 	case KindPeering:
-		target := gref.Network(zone.PeeringConfig.TargetNetwork.NetworkUrl, m.Project)
+		target := gref.Network(zone.PeeringConfig.TargetNetwork.NetworkUrl, m.ZoneProject(zone))
+		if target == network {
+			// Loop guard: a peering zone that targets its own network would query itself.
+			p.Situation = SitUnpredicted
+			p.Reason = "peering zone " + zone.Name + " targets network " + gref.NetworkName(network) + " itself; not modelled"
+			return p
+		}
 		inner := m.predict(name, target, depth+1, false)
+		p.Bypassed = append(p.Bypassed, inner.Bypassed...)
+		p.Rule, p.RulePolicy, p.Incomplete = inner.Rule, inner.RulePolicy, append(p.Incomplete, inner.Incomplete...)
 		p.Outcome, p.Situation, p.IPs, p.RRSet, p.Owner, p.CNAMEs = inner.Outcome, inner.Situation, inner.IPs, inner.RRSet, inner.Owner, inner.CNAMEs
 		p.Targets, p.Err, p.RRSetZone = inner.Targets, inner.Err, inner.RRSetZone
 		p.Via += " → network " + gref.NetworkName(target) + ": " + inner.Via
@@ -193,11 +288,11 @@ func (m *Model) route(name, network string, allowPeering bool) (*dns.ManagedZone
 		if !allowPeering && k == KindPeering {
 			continue // Cloud DNS peering is not transitive
 		}
-		if VisibleTo(z, network, m.Project) {
+		if VisibleTo(z, network, m.ZoneProject(z)) {
 			visible = append(visible, z)
 			continue
 		}
-		u := Unseen{Zone: z, Networks: BoundNetworks(z, m.Project)}
+		u := Unseen{Zone: z, Networks: BoundNetworks(z, m.ZoneProject(z))}
 		clusters := BoundClusters(z)
 		switch {
 		case len(clusters) > 0 && len(u.Networks) == 0:
@@ -254,7 +349,7 @@ func (m *Model) forward(p *Prediction, z *dns.ManagedZone) {
 		p.Targets = append(p.Targets, m.judgeTarget(t, p.Network))
 	}
 	if len(fc.OutboundEndpoints) > 0 {
-		p.Targets = append(p.Targets, TargetVerdict{Target: "outbound endpoints", Why: "forwarding through outbound endpoints is not modelled"})
+		p.Targets = append(p.Targets, TargetVerdict{Target: "outbound endpoints", Class: ClassUnknown, Why: "forwarding through outbound endpoints is not modelled"})
 	}
 	var why []string
 	reachable, unknown := 0, 0
@@ -306,7 +401,7 @@ func targetList(ts []TargetVerdict) string {
 
 // judgeTarget decides whether the Cloud DNS forwarder can reach one target.
 func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, network string) TargetVerdict {
-	v := TargetVerdict{Target: t.Ipv4Address, ForwardingPath: t.ForwardingPath}
+	v := TargetVerdict{Target: t.Ipv4Address, ForwardingPath: t.ForwardingPath, Class: ClassUnknown}
 	if v.Target == "" {
 		v.Target = t.Ipv6Address
 	}
@@ -324,7 +419,7 @@ func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, 
 	c := m.Cluster
 	switch {
 	case c.IsClusterIP(ip):
-		v.Reach, v.ClusterIP, v.ClusterOnly = ReachNo, true, true
+		v.Reach, v.ClusterIP, v.ClusterOnly, v.Class = ReachNo, true, true, ClassClusterIP
 		if m.ServiceByIP != nil {
 			v.Service = m.ServiceByIP(ip)
 		}
@@ -335,22 +430,27 @@ func (m *Model) judgeTarget(t *dns.ManagedZoneForwardingConfigNameServerTarget, 
 		v.Why = fmt.Sprintf("the ClusterIP%s (services range %s): a virtual address that exists only on the cluster's nodes, neither a VM nor an internal load balancer, so the forwarder cannot reach it", svc, c.ServicesCIDR)
 		return v
 	case c.IsPodIP(ip) && !c.VPCNative:
-		v.Reach, v.ClusterOnly = ReachNo, true
+		v.Reach, v.ClusterOnly, v.Class = ReachNo, true, ClassPodRoutes
 		v.Why = fmt.Sprintf("a pod IP of a routes-based cluster (pod range %s): not routable for the forwarder", c.PodCIDR)
 		return v
 	}
 	private := model.IsPrivate(ip)
 	if !private && !strings.EqualFold(t.ForwardingPath, "PRIVATE") {
-		v.Why = "a non-RFC 1918 address with forwarding path DEFAULT: Cloud DNS sends the query over the internet; not modelled"
+		v.Class = ClassPublic
+		v.Why = "a public address with forwarding path DEFAULT: Cloud DNS sends the query over the internet, so whether it answers cannot be judged from configuration; a live query decides"
 		return v
 	}
 	if c.IsPodIP(ip) {
 		v.Why = "a pod IP (VPC-native, routable, but it changes when the pod is replaced)"
 	}
 	if in, why := m.inSubnets(ip, network); !in {
+		if m.SubnetsRead {
+			v.Class = ClassOutside
+		}
 		v.Why = strings.TrimPrefix(v.Why+"; "+why, "; ")
 		return v // Unknown: outside the model, a live query decides
 	}
+	v.Class = ClassInVPC
 	if !m.FirewallRead {
 		why := "the firewall was not read"
 		if m.FirewallWhy != "" {

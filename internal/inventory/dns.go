@@ -39,3 +39,60 @@ func (i *Inventory) AllForwardingRules(ctx context.Context, project string) ([]*
 		return out, gcp.Map(err, "list forwarding rules", "projects/"+project+"/aggregated/forwardingRules")
 	})
 }
+
+// Permissions the Cloud DNS list calls need; a 403 that does not name one is reported with it.
+const (
+	PermManagedZonesList        = "dns.managedZones.list"
+	PermResponsePoliciesList    = "dns.responsePolicies.list"
+	PermResponsePolicyRulesList = "dns.responsePolicyRules.list"
+	PermDNSPoliciesList         = "dns.policies.list"
+)
+
+// ResponsePolicies lists a project's Cloud DNS response policies (all pages).
+func (i *Inventory) ResponsePolicies(ctx context.Context, project string) ([]*dns.ResponsePolicy, error) {
+	return Memo(ctx, i, KeyDNS+"responsePolicies/"+project, func(ctx context.Context) ([]*dns.ResponsePolicy, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*dns.ResponsePolicy
+		err = g.DNS.ResponsePolicies.List(project).Pages(ctx, func(l *dns.ResponsePoliciesListResponse) error {
+			out = append(out, l.ResponsePolicies...)
+			return nil
+		})
+		return out, gcp.MapWith(err, "list Cloud DNS response policies", "projects/"+project+"/responsePolicies", PermResponsePoliciesList)
+	})
+}
+
+// ResponsePolicyRules lists the rules of one response policy (all pages).
+func (i *Inventory) ResponsePolicyRules(ctx context.Context, project, policy string) ([]*dns.ResponsePolicyRule, error) {
+	return Memo(ctx, i, KeyDNS+"responsePolicyRules/"+project+"/"+policy, func(ctx context.Context) ([]*dns.ResponsePolicyRule, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*dns.ResponsePolicyRule
+		err = g.DNS.ResponsePolicyRules.List(project, policy).Pages(ctx, func(l *dns.ResponsePolicyRulesListResponse) error {
+			out = append(out, l.ResponsePolicyRules...)
+			return nil
+		})
+		return out, gcp.MapWith(err, "list response policy rules", "projects/"+project+"/responsePolicies/"+policy+"/rules", PermResponsePolicyRulesList)
+	})
+}
+
+// DNSPolicies lists a project's Cloud DNS server policies (inbound forwarding, alternative name
+// servers), all pages.
+func (i *Inventory) DNSPolicies(ctx context.Context, project string) ([]*dns.Policy, error) {
+	return Memo(ctx, i, KeyDNS+"policies/"+project, func(ctx context.Context) ([]*dns.Policy, error) {
+		g, err := i.GCP()
+		if err != nil {
+			return nil, err
+		}
+		var out []*dns.Policy
+		err = g.DNS.Policies.List(project).Pages(ctx, func(l *dns.PoliciesListResponse) error {
+			out = append(out, l.Policies...)
+			return nil
+		})
+		return out, gcp.MapWith(err, "list Cloud DNS server policies", "projects/"+project+"/policies", PermDNSPoliciesList)
+	})
+}

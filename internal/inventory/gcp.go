@@ -283,7 +283,7 @@ func (i *Inventory) ManagedZones(ctx context.Context, project string) ([]*dns.Ma
 			out = append(out, l.ManagedZones...)
 			return nil
 		})
-		return out, gcp.Map(err, "list Cloud DNS zones", "projects/"+project+"/managedZones")
+		return out, gcp.MapWith(err, "list Cloud DNS zones", "projects/"+project+"/managedZones", PermManagedZonesList)
 	})
 }
 

@@ -90,7 +90,8 @@ type Server struct {
 	fwPolicies []*FirewallPolicy                  // in the order added
 
 	// dns
-	zones map[string]*zoneEntry // key(project, zone name)
+	zones  map[string]*zoneEntry // key(project, zone name)
+	dnsPol *dnsPolicyState       // server and response policies (dnspolicy.go)
 
 	// run
 	services map[string]*run.GoogleCloudRunV2Service // key(project, location, name)
@@ -164,6 +165,7 @@ func newServer() *Server {
 		addresses:    map[string]*compute.Address{},
 		computeOps:   map[string]*compute.Operation{},
 		zones:        map[string]*zoneEntry{},
+		dnsPol:       newDNSPolicyState(),
 		services:     map[string]*run.GoogleCloudRunV2Service{},
 		runOps:       map[string]*runOp{},
 		connectors:   map[string]*vpcaccess.Connector{},
@@ -172,7 +174,7 @@ func newServer() *Server {
 		iam:          newIAMState(),
 		gae:          newGAEState(),
 	}
-	for _, rs := range [][]route{s.containerRoutes(), s.computeRoutes(), s.routerRoutes(), s.dnsRoutes(), s.runRoutes(), s.vpcaccessRoutes(), s.crmRoutes(),
+	for _, rs := range [][]route{s.containerRoutes(), s.computeRoutes(), s.routerRoutes(), s.dnsRoutes(), s.dnsPolicyRoutes(), s.runRoutes(), s.vpcaccessRoutes(), s.crmRoutes(),
 		s.iamRoutes(), s.appengineRoutes(), s.runJobRoutes(), s.netmgmtRoutes()} {
 		s.routes = append(s.routes, rs...)
 	}
