@@ -76,6 +76,8 @@ func (m *Model) common(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return m.fixSelected(), true
 	case key.Matches(msg, k.Undo):
 		return m.undo(), true
+	case key.Matches(msg, k.Observe):
+		return m.observeSelected(), true
 	case key.Matches(msg, k.Rerun):
 		return m.rerunSelected(), true
 	case key.Matches(msg, k.RerunAll) && m.screen != screenGuided:
@@ -387,6 +389,9 @@ func (m *Model) startApply(check string, plans []*fixes.Plan) tea.Cmd {
 func (m *Model) keyConfirm(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
 	c := m.confirm
+	if m.observeAsk != nil {
+		return m.keyObserveConfirm(msg)
+	}
 	switch {
 	case key.Matches(msg, k.Yes) && c != nil:
 		m.confirm = nil

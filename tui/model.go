@@ -14,6 +14,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/fixrun"
+	"github.com/gkedoctor/gkedoctor/internal/vantage"
 )
 
 // screen is what has the keyboard. The root model routes keys and drawing by it.
@@ -68,6 +69,8 @@ type config struct {
 	noColor    bool
 	now        func() time.Time
 	exportDirs func() []string
+	// observer runs vantage points (the o key); nil when this session cannot create them.
+	observer *vantage.Runner
 }
 
 type rowState int
@@ -180,6 +183,10 @@ type Model struct {
 	undoing bool
 	verify  map[string]string // check id → "fix" or "undo": say how the re-check came out
 
+	observeAsk *observeState       // the preview waiting for y/n
+	observing  string              // the check being observed live ("" when none)
+	observed   map[string][]string // check id → what its vantage points saw, for the detail pane
+
 	status    statusLine
 	quitArmed bool
 	started   time.Time
@@ -217,6 +224,7 @@ func newModel(ctx context.Context, cfg config) *Model {
 		const why = "read-only"
 		cfg.keys.disable("fix", why)
 		cfg.keys.disable("undo", why)
+		cfg.keys.disable("observe", why)
 	}
 	m := &Model{
 		ctx: ctx, cfg: cfg, mb: newMailbox(), keys: cfg.keys,
@@ -342,7 +350,7 @@ func (m *Model) busyChecks() bool {
 	return false
 }
 
-func (m *Model) busy() bool { return m.busyChecks() || m.fix != nil || m.undoing }
+func (m *Model) busy() bool { return m.busyChecks() || m.fix != nil || m.undoing || m.observing != "" }
 
 func (m *Model) startSpinner() tea.Cmd {
 	if m.spinning {
@@ -537,6 +545,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.bumpCheck(m.fix.check)
 		}
 		return nil
+	case observePlannedMsg:
+		return m.observePlanned(msg)
+	case observedMsg:
+		return m.observedDone(msg)
 	case fixAppliedMsg:
 		return m.fixApplied(msg)
 	case undoDoneMsg:

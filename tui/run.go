@@ -29,6 +29,8 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/app"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
+	"github.com/gkedoctor/gkedoctor/internal/vantage"
+	"github.com/gkedoctor/gkedoctor/internal/version"
 )
 
 // Run opens the interactive checklist full-screen on s and returns when the user quits (or ctx ends).
@@ -80,6 +82,7 @@ func sessionConfig(s *app.Session) config {
 		cfg.applier = s.Applier
 		cfg.target = s.Applier.Target
 		cfg.readOnly = cfg.readOnly || s.Applier.ReadOnly
+		cfg.observer = &vantage.Runner{Env: s.Env, Applier: s.Applier, Image: version.ProbeImage(), Simulated: s.World != nil}
 	}
 	if s.Journal == nil {
 		cfg.journal = nil

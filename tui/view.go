@@ -38,7 +38,11 @@ func (m *Model) render() string {
 	case screenHelp:
 		body = m.helpBody(w, bodyH)
 	case screenConfirm:
-		body = m.dialogBody(w, bodyH, m.confirmBox(w))
+		if m.observeAsk != nil {
+			body = m.dialogBody(w, bodyH, m.observeBox(w))
+		} else {
+			body = m.dialogBody(w, bodyH, m.confirmBox(w))
+		}
 	case screenPick:
 		body = m.dialogBody(w, bodyH, m.pickBox(w))
 	case screenGuided:
@@ -445,6 +449,13 @@ func (m *Model) detailLines(r *row, w int) []string {
 					out = append(out, "              "+l)
 				}
 			}
+		}
+		out = append(out, "")
+	}
+	if lines := m.observed[r.id()]; len(lines) > 0 {
+		out = append(out, s.Section.Render("Observed live"))
+		for _, l := range lines {
+			out = append(out, indentLines(wrapText(clean(l), w-2), "  ")...)
 		}
 		out = append(out, "")
 	}
