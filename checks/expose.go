@@ -643,4 +643,3 @@ func (r *reachRun) pointClientPlans(t *target, ip string, port int, via string) 
 	}
 	return out
 }
-
