@@ -662,13 +662,13 @@ func (r *reachRun) probe(ctx context.Context, rec *Recorder, vs []*verdict) {
 		observed := string(res.Outcome)
 		detail := fmt.Sprintf("from %s: predicted %s, observed %s in %s", env.Where, predicted, observed, res.Duration.Round(time.Millisecond))
 		switch {
-		case res.OK && v.Status == Pass, !res.OK && v.Status == Fail:
+		case res.OK && (v.Status == Pass || v.Cause == "client-calls-cluster-name"), !res.OK && v.Status == Fail:
 			rec.Step("live TCP probe "+t.addrPort(), Pass, detail+" (confirms the verdict)", res.Command())
 		case res.OK:
 			rec.Step("live TCP probe "+t.addrPort(), Warn, detail+": this host reaches it, but its source address and path differ from the client's; the verdict stands", res.Command())
 		default:
 			rec.Step("live TCP probe "+t.addrPort(), Warn, detail+": the configuration predicts it works, but the connection failed", res.Command())
-			if v.Status == Pass {
+			if v.Status == Pass || v.Cause == "client-calls-cluster-name" {
 				v.Status, v.Cause = Warn, "live-probe-failed"
 				v.Summary = fmt.Sprintf("the configuration says %s reaches %s, but a TCP connect to %s from %s failed (%s)", r.who(t), t.Ref(), t.addrPort(), env.Where, observed)
 			}

@@ -573,9 +573,9 @@ func netpolAdvice(pols []networkingv1.NetworkPolicy, nv netpol.Verdict, ns strin
 // decideClientAddress: the Service is reachable in the VPC, but the client still calls its cluster
 // name, which from the VPC resolves (at best) to the ClusterIP: warn until it calls the load
 // balancer's address or a name you own for it (the client fix points it there).
-func (r *reachRun) decideClientAddress(_ context.Context, t *target, _ *couldNotLook) *verdict {
-	if t.Dest.Kind != TargetClusterDNS {
-		return nil
+func (r *reachRun) decideClientAddress(_ context.Context, t *target, cnl *couldNotLook) *verdict {
+	if t.Dest.Kind != TargetClusterDNS || len(cnl.errs) > 0 {
+		return nil // what could not be looked at makes it a skip (decidePass)
 	}
 	v := &verdict{T: t, Status: Warn, Cause: "client-calls-cluster-name", Dep: "ilb-provisioned"}
 	switch l := t.viaL7(); {
