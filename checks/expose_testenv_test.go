@@ -303,7 +303,9 @@ func TestExposeNetworkPolicy(t *testing.T) {
 	b.cluster(func(c *container.Cluster) {})
 	want(t, b.run(), Warn, "client-calls-cluster-name")
 	// Calico enforces too; a user who may not list NetworkPolicies gets a skip naming them.
-	b.cluster(func(c *container.Cluster) { c.NetworkPolicy = &container.NetworkPolicy{Enabled: true, Provider: "CALICO"} })
+	b.cluster(func(c *container.Cluster) {
+		c.NetworkPolicy = &container.NetworkPolicy{Enabled: true, Provider: "CALICO"}
+	})
 	want(t, b.run(), Fail, "networkpolicy-blocks-client", "enforced by Calico")
 	b.limitedUser(t, "list networkpolicies")
 	r = b.run()["clusterip-unreachable"]
