@@ -3,8 +3,10 @@ package checks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,11 +44,15 @@ type exposeBed struct {
 	ns    string
 	w     *reachWorld // the Google side (its kube is not used)
 	cfg   *rest.Config
+	ip    string // the internal LB's IP: one per bed, since the shared server holds every bed's Services
 }
+
+var bedIPs atomic.Int32
 
 func newExposeBed(t *testing.T, srv *testenv.APIServer) *exposeBed {
 	t.Helper()
-	b := &exposeBed{t: t, srv: srv, admin: srv.Clientset(), ns: srv.NewNamespace(t), w: newReachWorld(t), cfg: srv.RESTConfig()}
+	b := &exposeBed{t: t, srv: srv, admin: srv.Clientset(), ns: srv.NewNamespace(t), w: newReachWorld(t), cfg: srv.RESTConfig(),
+		ip: fmt.Sprintf("10.132.1.%d", 10+bedIPs.Add(1))}
 	b.setClientURL("http://development-agent." + b.ns + ".svc.cluster.local:80")
 	return b
 }
@@ -106,7 +112,7 @@ func (b *exposeBed) ilb(sourceRanges ...string) *corev1.Service {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: wILBIP}}
+	s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: b.ip}}
 	if s, err = b.admin.CoreV1().Services(b.ns).UpdateStatus(b.ctx(), s, metav1.UpdateOptions{}); err != nil {
 		b.t.Fatal(err)
 	}
@@ -190,19 +196,19 @@ func TestExposeClientCallsClusterName(t *testing.T) {
 	b := newExposeBed(t, testenv.Shared(t))
 	b.service(false)
 	b.ilb()
-	r := want(t, b.run(), Warn, "client-calls-cluster-name", "reachable at 10.132.0.6:80 through "+b.ns+"/development-agent-ilb", "still calls the cluster name development-agent."+b.ns+".svc.cluster.local")
+	r := want(t, b.run(), Warn, "client-calls-cluster-name", "reachable at "+b.ip+":80 through "+b.ns+"/development-agent-ilb", "still calls the cluster name development-agent."+b.ns+".svc.cluster.local")
 	noPlan(t, r, "create-internal-lb/")
 	p := planByID(t, r, "point-client-at-ilb/europe-west1/gke-connectivity-tester4/DEV_AGENT_URL")
-	if p.Advice || !p.Reversible || !strings.Contains(p.Diff, "+ DEV_AGENT_URL=http://10.132.0.6:80") || !strings.Contains(p.Commands[0], "--update-env-vars DEV_AGENT_URL=http://10.132.0.6:80") {
+	if p.Advice || !p.Reversible || !strings.Contains(p.Diff, "+ DEV_AGENT_URL=http://"+b.ip+":80") || !strings.Contains(p.Commands[0], "--update-env-vars DEV_AGENT_URL=http://"+b.ip+":80") {
 		t.Fatalf("client fix %+v", p)
 	}
 	res := b.apply(p)
 	svc, _ := b.w.srv.RunService(wProject, wRegion, wRun)
-	if got := svc.Template.Containers[0].Env[0].Value; got != "http://10.132.0.6:80" {
+	if got := svc.Template.Containers[0].Env[0].Value; got != "http://"+b.ip+":80" {
 		t.Fatalf("env after the fix: %q", got)
 	}
 	r = want(t, b.run(), Pass, "")
-	if !hasStep(r, "verdict for "+b.ns+"/development-agent-ilb", Pass, "reaches "+b.ns+"/development-agent-ilb at 10.132.0.6:80") {
+	if !hasStep(r, "verdict for "+b.ns+"/development-agent-ilb", Pass, "reaches "+b.ns+"/development-agent-ilb at "+b.ip+":80") {
 		t.Fatalf("the re-check does not judge the LB address%s", dump(map[string]Result{"clusterip-unreachable": r}))
 	}
 	b.undo(res)
