@@ -147,12 +147,18 @@ func prefixOr(p netip.Prefix) string {
 func (r *reachRun) judge(ctx context.Context, t *target) *verdict {
 	var cnl couldNotLook
 	for _, decide := range []func(context.Context, *target, *couldNotLook) *verdict{
-		r.decideIsService, // 0: a Service of this cluster at all
-		r.decideExposure,  // 1–2: an internal load balancer, provisioned, and used
-		r.decideFirewall,  // 3: firewall from each client's range to the nodes on the port
-		r.decideRegion,    // 4: region versus global access
-		r.decideVPCAccess, // 5: VPC access, egress and network of each client
-		r.decideConnector, // 6: the connector is READY
+		r.decideIsService,     // 0: a Service of this cluster at all
+		r.decideHeadless,      // 1a: a headless Service: its pods, routable only in a VPC-native cluster
+		r.decideOverInternet,  // 1b: an external load balancer called over the internet on purpose
+		r.decideL7,            // 1c: an internal Gateway or Ingress: proxy-only subnet and its firewall
+		r.decideExposure,      // 1–2: an internal load balancer, provisioned, and used
+		r.decideSourceRanges,  // 3a: the load balancer's loadBalancerSourceRanges admit each client
+		r.decideFirewall,      // 3: firewall from each client's range to the nodes on the port
+		r.decideRegion,        // 4: region versus global access
+		r.decideVPCAccess,     // 5: VPC access, egress and network of each client
+		r.decideConnector,     // 6: the connector is READY
+		r.decideNetworkPolicy, // 7: NetworkPolicies admit each client's source to the pods
+		r.decideClientAddress, // 8: the client calls the load balancer, not the cluster name
 	} {
 		if v := decide(ctx, t, &cnl); v != nil {
 			return v
@@ -193,6 +199,9 @@ func (r *reachRun) decideIsService(_ context.Context, t *target, _ *couldNotLook
 func (r *reachRun) decideExposure(ctx context.Context, t *target, _ *couldNotLook) *verdict {
 	v := &verdict{T: t}
 	ref := t.Svc.Namespace + "/" + t.Svc.Name
+	if t.headless() || t.viaL7() != nil {
+		return nil // decided by decideHeadless and decideL7: no L4 load balancer is proposed
+	}
 	if fd := r.ilb.finding(t); fd != nil {
 		switch fd.Cause {
 		case "target-is-clusterip", "ilb-external":
@@ -209,7 +218,7 @@ func (r *reachRun) decideExposure(ctx context.Context, t *target, _ *couldNotLoo
 	if (t.Dest.Kind == TargetClusterIP || t.Dest.Kind == TargetZoneName && t.isClusterIPAddr(r.f.Model)) && t.LBIP != "" {
 		v.Status, v.Cause, v.Dep = Fail, "target-is-clusterip", "ilb-provisioned"
 		v.Summary = fmt.Sprintf("%s calls the ClusterIP %s of %s, which the VPC cannot route, although %s/%s exposes it at %s:%d", r.who(t), t.addrPort(), ref, t.ILB.Namespace, t.ILB.Name, t.LBIP, t.ILBPort)
-		v.Plans = append(v.Plans, r.pointClientPlans(t)...)
+		v.Plans = append(v.Plans, r.pointClientPlans(t, t.LBIP, t.ILBPort, t.ILB.Namespace+"/"+t.ILB.Name)...)
 		return v
 	}
 	return nil
@@ -234,7 +243,11 @@ func (r *reachRun) decideFirewall(_ context.Context, t *target, cnl *couldNotLoo
 			if fd := r.ilb.finding(t); fd != nil {
 				manual = fd.ManualChange
 			}
-			if fw.Status == Fail && r.fw.Nodes != nil {
+			switch {
+			case fw.Status == Fail && r.fw.Nodes != nil && !withinSourceRanges(t, fw.Range):
+				// A rule for a range loadBalancerSourceRanges leaves out would defeat the field:
+				// decideSourceRanges owns that case; never widen beyond it here.
+			case fw.Status == Fail && r.fw.Nodes != nil:
 				v.Plans = append(v.Plans, firewallPlan(r.env, r.fw, fw, manual))
 			}
 			return v
@@ -410,9 +423,13 @@ func (r *reachRun) decidePass(t *target, cnl *couldNotLook) *verdict {
 	}
 	ref := t.Svc.Namespace + "/" + t.Svc.Name
 	v.Status = Pass
-	switch {
+	switch l := t.viaL7(); {
 	case t.usesILB():
 		v.Summary = fmt.Sprintf("%s reaches %s at %s through the internal load balancer %s/%s", r.who(t), ref, t.addrPort(), t.ILB.Namespace, t.ILB.Name)
+	case t.headless():
+		v.Summary = fmt.Sprintf("%s reaches the pods of the headless %s directly at their pod IPs (pod range %s, VPC-native) on port %d", r.who(t), ref, prefixOr(r.f.Cluster.PodCIDR), t.Port)
+	case l != nil:
+		v.Summary = fmt.Sprintf("%s reaches %s at %s through %s (internal Application Load Balancer, class %s)", r.who(t), ref, t.addrPort(), l.Ref(), l.Class)
 	default:
 		v.Summary = fmt.Sprintf("%s reaches %s at %s", r.who(t), ref, t.addrPort())
 	}
@@ -514,34 +531,6 @@ func parseMinor(v string) (int, int, bool) {
 		return 0, 0, false
 	}
 	return maj, min, true
-}
-
-// pointClientPlans is the advice for a client that calls the ClusterIP literal although an internal
-// LB exists: change the URL in its environment (a new revision; the application is not touched).
-func (r *reachRun) pointClientPlans(t *target) []*fixes.Plan {
-	var out []*fixes.Plan
-	for _, src := range r.f.sourcesOf(t) {
-		for _, u := range src.URLs {
-			if u.Host != t.Dest.Host || u.Port != t.Dest.Port {
-				continue
-			}
-			nu := replaceHost(u.URL, t.LBIP, t.ILBPort)
-			if src.Kind == KindAppEngine {
-				out = append(out, appEngineEnvAdvice(src, u, nu))
-				continue
-			}
-			out = append(out, &fixes.Plan{
-				ID:     "point-client-at-ilb/" + src.Location + "/" + src.Name + "/" + u.EnvVar,
-				Title:  fmt.Sprintf("Point %s of Cloud Run %s at the internal load balancer (%s)", u.EnvVar, src.Name, nu),
-				Advice: true, Reversible: true,
-				Description: fmt.Sprintf("%s holds %s, a ClusterIP. Setting it to %s deploys a new revision; undo by setting it back. "+
-					"The LB IP is not reserved: a name you publish for it (see dns-stale-record) survives re-creation better.", u.EnvVar, u.URL, nu),
-				Diff:     fixes.Diff(u.EnvVar+"="+u.URL+"\n", u.EnvVar+"="+nu+"\n"),
-				Commands: []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --update-env-vars %s=%s", src.Name, src.Location, gref.ProjectOf(src.FullName), u.EnvVar, nu)},
-			})
-		}
-	}
-	return out
 }
 
 func replaceHost(raw, ip string, port int) string {
@@ -673,13 +662,13 @@ func (r *reachRun) probe(ctx context.Context, rec *Recorder, vs []*verdict) {
 		observed := string(res.Outcome)
 		detail := fmt.Sprintf("from %s: predicted %s, observed %s in %s", env.Where, predicted, observed, res.Duration.Round(time.Millisecond))
 		switch {
-		case res.OK && v.Status == Pass, !res.OK && v.Status == Fail:
+		case res.OK && (v.Status == Pass || v.Cause == "client-calls-cluster-name"), !res.OK && v.Status == Fail:
 			rec.Step("live TCP probe "+t.addrPort(), Pass, detail+" (confirms the verdict)", res.Command())
 		case res.OK:
 			rec.Step("live TCP probe "+t.addrPort(), Warn, detail+": this host reaches it, but its source address and path differ from the client's; the verdict stands", res.Command())
 		default:
 			rec.Step("live TCP probe "+t.addrPort(), Warn, detail+": the configuration predicts it works, but the connection failed", res.Command())
-			if v.Status == Pass {
+			if v.Status == Pass || v.Cause == "client-calls-cluster-name" {
 				v.Status, v.Cause = Warn, "live-probe-failed"
 				v.Summary = fmt.Sprintf("the configuration says %s reaches %s, but a TCP connect to %s from %s failed (%s)", r.who(t), t.Ref(), t.addrPort(), env.Where, observed)
 			}

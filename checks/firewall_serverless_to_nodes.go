@@ -138,7 +138,9 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 				continue // run-vpc-egress reports it; there is no source range to evaluate
 			}
 			for _, t := range f.targetsOf(src) {
-				if t.Svc == nil || t.Port == 0 || t.Svc.Spec.Type == corev1.ServiceTypeExternalName {
+				if t.Svc == nil || t.Port == 0 || t.Svc.Spec.Type == corev1.ServiceTypeExternalName || (t.ILB == nil && t.viaL7() != nil) || t.overInternet(f.Model) {
+					// Behind an internal Gateway or Ingress the proxies, not the client, reach the
+					// nodes; an external load balancer's public address is reached over the internet.
 					continue
 				}
 				k := key{src.Name, t.Port, t.Protocol}

@@ -117,6 +117,7 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 	s := t.Svc
 	fd.step(Pass, "Service "+s.Namespace+"/"+s.Name, fmt.Sprintf("type %s, ClusterIP %s, selector %s", typeOf(s), s.Spec.ClusterIP, selectorString(s.Spec.Selector)), kubectlSvc(s.Namespace, s.Name))
 	for _, decide := range []func() bool{
+		func() bool { return fd.decideNotL4(f, t) },
 		func() bool { return fd.decideExists(t) },
 		func() bool { return fd.decideProvisioned(ctx, env, t) },
 		func() bool { return fd.decideRegions(ctx, env, f, t) },
@@ -130,6 +131,50 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 
 func (fd *ilbFinding) step(st Status, s, detail, cmd string) {
 	fd.Evidence = append(fd.Evidence, Evidence{Step: s, Status: st, Detail: detail, Command: cmd})
+}
+
+// decideNotL4: targets that need no L4 internal load balancer — a headless Service (its pods are
+// called directly), one behind an internal Gateway or Ingress (an internal Application Load
+// Balancer), an external load balancer's public address called over the internet — are not judged
+// here; clusterip-unreachable judges their path.
+func (fd *ilbFinding) decideNotL4(f *reachFacts, t *target) bool {
+	s := t.Svc
+	ref := s.Namespace + "/" + s.Name
+	switch l := t.viaL7(); {
+	case t.headless():
+		fd.Status, fd.Cause = Skip, "not-applicable"
+		fd.Summary = fmt.Sprintf("not applicable: %s is headless (clusterIP: None): clients reach its pods directly, no load balancer is expected", ref)
+		fd.step(Skip, "internal load balancer for "+ref, "headless Service: its name answers with pod IPs; one load balancer in front of it would lose per-pod identity", kubectlSvc(s.Namespace, s.Name))
+		return true
+	case t.ILB == nil && l != nil && l.Address() == "":
+		fd.Status, fd.Cause = Warn, "ilb-pending"
+		fd.Summary = fmt.Sprintf("%s (class %s) routes to %s but has no address yet", l.Ref(), l.Class, ref)
+		fd.step(Warn, "internal Application Load Balancer for "+ref, fd.Summary, fmt.Sprintf("kubectl describe %s %s -n %s", strings.ToLower(l.Kind), l.Name, l.Namespace))
+		return true
+	case t.ILB == nil && l != nil:
+		fd.Status = Pass
+		fd.Summary = fmt.Sprintf("%s is exposed in the VPC at %s:%d by %s (class %s, an internal Application Load Balancer): no L4 internal load balancer is needed", ref, l.Address(), l.Port, l.Ref(), l.Class)
+		what := l.Ref()
+		if l.Route != "" {
+			what += " through HTTPRoute " + l.Route
+		}
+		fd.step(Pass, "internal Application Load Balancer for "+ref, what+", address "+l.Address(), fmt.Sprintf("kubectl get %s %s -n %s -o wide", strings.ToLower(l.Kind), l.Name, l.Namespace))
+		return true
+	case t.ILB == nil && t.L7Err != nil:
+		fd.Status, fd.Err = Skip, t.L7Err
+		fd.Summary = "no L4 internal load balancer exposes " + ref + ", and whether an internal Gateway or Ingress does could not be read: " + t.L7Err.Error()
+		fd.step(Skip, "internal Gateway or Ingress for "+ref, t.L7Err.Error(), "kubectl get gateways,httproutes,ingresses -A")
+		return true
+	}
+	if (t.Dest.Kind == TargetLBIP || t.Dest.Kind == TargetZoneName) && t.Addr.IsValid() && !model.IsPrivate(t.Addr) {
+		if o, ok := f.Model.Services.OwnerOfKind(t.Addr, model.AddrExternalLB); ok {
+			fd.Status, fd.Cause = Skip, "not-applicable"
+			fd.Summary = fmt.Sprintf("not applicable: the client calls %s, the public address of the external load balancer %s/%s, over the internet", t.addrPort(), o.Service.Namespace, o.Service.Name)
+			fd.step(Skip, "internal load balancer for "+ref, fd.Summary, kubectlSvc(o.Service.Namespace, o.Service.Name))
+			return true
+		}
+	}
+	return false
 }
 
 // decideExists: an internal load balancer exposes the Service (the target itself or a sibling); an

@@ -94,6 +94,7 @@ const (
 	TargetZoneName   = "zone-name"        // a name whose A record in a private Cloud DNS zone holds a Service's address
 	TargetNotCluster = "not-in-cluster"   // an address that is no Service of this cluster
 	TargetFlag       = "flag"             // named with --service
+	TargetL7Addr     = "l7-address"       // the address of an internal Gateway or Ingress in front of the Service
 )
 
 // Dest is one GKE Service (or address) the client wants to reach.
@@ -246,6 +247,9 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 			if t.Kind == TargetOtherName {
 				t = mapZoneName(ctx, inv, t, domain, svcs)
 			}
+			if t.Kind == TargetNotCluster {
+				t = mapL7Address(ctx, inv, t, svcs)
+			}
 			t.From = fmt.Sprintf("env %s of %s %s", u.EnvVar, src.KindLabel(), src.Name)
 			t.Source = src.Name
 			key := src.Name + "|" + t.Host + "|" + strconv.Itoa(t.Port)
@@ -311,6 +315,24 @@ func MapHost(host string, port int, domain string, svcs *model.Services) Dest {
 		}
 	}
 	t.Kind = TargetOtherName
+	return t
+}
+
+// mapL7Address maps an address that is no Service's to the Service behind the internal Gateway or
+// Ingress answering on it (the first backend, when a Gateway routes to several).
+func mapL7Address(ctx context.Context, inv *inventory.Inventory, t Dest, svcs *model.Services) Dest {
+	ip, err := netip.ParseAddr(t.Host)
+	if err != nil {
+		return t
+	}
+	for _, l := range model.L7For(ctx, inv).ByAddress(ip) {
+		ns, name, _ := strings.Cut(l.Backend, "/")
+		if s := svcs.Get(ns, name); s != nil {
+			t.Kind, t.Namespace, t.Name, t.Service = TargetL7Addr, ns, name, s
+			t.Via = l.Ref()
+			return t
+		}
+	}
 	return t
 }
 

@@ -47,6 +47,23 @@ type target struct {
 	Protocol string              // tcp or udp
 	Class    string              // how Addr classifies, for people
 	Err      error               // could not look at the cluster's Services
+	// L7 are the internal Application Load Balancers (Gateway gke-l7-rilb, Ingress gce-internal) in
+	// front of Svc, when no L4 internal LB exposes it; L7Err says why they could not be read.
+	L7    []model.L7
+	L7Err error
+}
+
+// viaL7 is the internal L7 exposure the target is judged through (the first), or nil.
+func (t *target) viaL7() *model.L7 {
+	if len(t.L7) == 0 {
+		return nil
+	}
+	return &t.L7[0]
+}
+
+// headless reports whether the target Service has no virtual IP (clusterIP: None).
+func (t *target) headless() bool {
+	return t.Svc != nil && model.ExposureOf(t.Svc) == model.ExposeHeadless
 }
 
 // Ref names the target.
@@ -117,6 +134,7 @@ func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 		for _, d := range p.Dests {
 			f.Targets = append(f.Targets, resolveTarget(d, m))
 		}
+		attachL7(ctx, env, f)
 		return f, nil
 	})
 }
@@ -172,6 +190,40 @@ func resolveTarget(d Dest, m *model.Model) *target {
 	}
 	t.Class = m.Classify(t.Addr)
 	return t
+}
+
+// attachL7 finds the internal Application Load Balancers in front of each target Service that no L4
+// internal load balancer exposes (a Gateway of class gke-l7-rilb or gke-l7-rilb-mc with an HTTPRoute
+// to it, an Ingress of class gce-internal): such a Service is exposed in the VPC, and a client that
+// calls it by its cluster name or --service reaches it at the exposure's address once it has one.
+func attachL7(ctx context.Context, env *Env, f *reachFacts) {
+	var need []*target
+	for _, t := range f.Targets {
+		if t.Svc != nil && t.ILB == nil && t.Err == nil && !t.headless() && t.Svc.Spec.Type != corev1.ServiceTypeExternalName {
+			need = append(need, t)
+		}
+	}
+	if len(need) == 0 {
+		return
+	}
+	x := model.L7For(ctx, env.Inv)
+	for _, t := range need {
+		t.L7 = x.For(t.Svc.Namespace, t.Svc.Name)
+		if len(t.L7) == 0 {
+			t.L7Err = x.Err()
+			continue
+		}
+		l := t.L7[0]
+		if t.Dest.Kind != TargetL7Addr && l.Address() != "" && (t.Dest.Kind == TargetClusterDNS || t.Dest.Kind == TargetFlag) {
+			if a, err := netip.ParseAddr(l.Address()); err == nil {
+				t.Addr, t.Port = a.Unmap(), l.Port
+				t.Class = f.Model.Classify(t.Addr)
+			}
+		}
+		if t.Dest.Kind == TargetL7Addr {
+			t.Class = "address of " + l.Ref() + " (internal Application Load Balancer)"
+		}
+	}
 }
 
 // isClusterIPAddr reports whether the packets go to a ClusterIP: a Service's, or in the services range.

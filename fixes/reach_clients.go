@@ -1,6 +1,13 @@
 package fixes
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
@@ -24,4 +31,84 @@ func gcpOf(deps *Deps) (*gcp.Clients, error) {
 		return nil, apierr.NotConfiguredf("gcloud auth application-default login", "no Google API client to apply the fix with")
 	}
 	return deps.GCP, nil
+}
+
+// PointClient describes the client fix of clusterip-unreachable: set environment variables of a
+// Cloud Run service from the address the check saw (a cluster name, a ClusterIP) to the internal load
+// balancer's address.
+type PointClient struct {
+	ID      string
+	Service string            // projects/P/locations/L/services/S
+	Name    string            // S, for people
+	Region  string            // L
+	Project string            // P
+	Env     map[string]string // variable → its value as the check saw it
+	New     map[string]string // variable → the new value
+	Why     string            // the description's explanation (what the address is, that it is not reserved)
+}
+
+// NewPointClientPlan builds the client fix: read the service, check every variable still holds what
+// the check saw, PATCH with the service's etag and wait for the operation (a new revision). The
+// journal keeps only the changed variables; undo writes the old values back the same way. Values with
+// credentials in them are never touched (the caller offers advice instead).
+func NewPointClientPlan(deps *Deps, o PointClient) *Plan {
+	var names, diff, sets []string
+	want := map[string][2]string{}
+	for n := range o.New {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		want[n] = [2]string{o.Env[n], o.New[n]}
+		diff = append(diff, fmt.Sprintf("- %s=%s\n+ %s=%s", n, o.Env[n], n, o.New[n]))
+		sets = append(sets, n+"="+o.New[n])
+	}
+	p := &Plan{
+		ID:          o.ID,
+		Title:       fmt.Sprintf("Point Cloud Run %s at the internal load balancer (%s)", o.Name, strings.Join(sets, ", ")),
+		Description: o.Why + " Setting the variables rolls a new revision of the service; the application is not changed. Undo writes the old values back (another revision).",
+		Diff:        strings.Join(diff, "\n") + "\n",
+		Reversible:  true,
+		Affects:     "a new revision of Cloud Run service " + o.Name + " takes the traffic",
+		Commands: []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --update-env-vars %s",
+			o.Name, o.Region, o.Project, dnsShellQuote(strings.Join(sets, ",")))},
+	}
+	var g *gcp.Clients
+	if deps != nil {
+		g = deps.GCP
+	}
+	p.Snapshot = func(ctx context.Context) (Snapshot, error) {
+		svc, err := dnsGetRunService(ctx, g, o.Service)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		changes, err := dnsEnvChanges(svc, want)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		b, _ := json.Marshal(changes)
+		return Snapshot{
+			Prior: []Object{{API: "run.googleapis.com", Kind: "Service (environment variables)", Name: o.Service, Version: svc.Etag, Contents: b}},
+			Undo:  []UndoAction{NewUndo(UndoRestoreRunEnv, dnsEnvParams{Service: o.Service, Changes: changes})},
+		}, nil
+	}
+	p.Apply = func(ctx context.Context, snap Snapshot) (Outcome, error) {
+		svc, err := dnsGetRunService(ctx, g, o.Service)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if len(snap.Prior) == 1 && snap.Prior[0].Version != "" && svc.Etag != snap.Prior[0].Version {
+			return Outcome{}, &apierr.Error{Kind: apierr.Conflict, Op: "update Cloud Run service", Resource: o.Service, Err: errors.New("it changed since it was read")}
+		}
+		changes, err := dnsEnvChanges(svc, want)
+		if err != nil {
+			return Outcome{}, err
+		}
+		rev, err := dnsPatchRunEnv(ctx, g, svc, changes, false)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Message: fmt.Sprintf("Cloud Run %s now uses %s (revision %s).", o.Name, strings.Join(sets, ", "), rev)}, nil
+	}
+	return p
 }

@@ -16,8 +16,9 @@ import (
 
 // TestE2E_demoInTmux runs the built binary as a person would: `gkedoctor demo` in a detached tmux
 // session at 120x40, keys through send-keys, the screen through capture-pane. It finds the failing
-// reachability check with its cause, fixes it with f, sees it pass, undoes it with u, sees it fail
-// again; then, with --read-only, presses f, finds the reason on screen and the world unchanged.
+// reachability check with its cause, fixes it with f (the internal load balancers: warn, the client
+// still calls the cluster names), f again (the client fix), sees it pass, undoes the newest fix with u
+// and sees it warn again; then, with --read-only, presses f, finds the reason on screen and the world unchanged.
 //
 // It runs whenever tmux is installed (make test installs it through hack/install-test-deps.sh) and is
 // skipped with -short. It needs the demo world and the clusterip-unreachable check; when `gkedoctor
@@ -45,29 +46,37 @@ func TestE2E_demoInTmux(t *testing.T) {
 		s.filterTo("clusterip-unreachable")
 		s.waitFor("the cause "+cause+" in the detail pane", func(scr string) bool { return strings.Contains(scr, "Cause "+cause) })
 
-		s.keys("f")
-		s.waitFor("the fix to start or ask", func(scr string) bool {
-			return strings.Contains(scr, "fixing") || strings.Contains(scr, "Apply this fix?") || strings.Contains(scr, "Which fix?") ||
-				rowStatus(scr, "clusterip-unreachable") == "pass"
-		})
-		if scr := s.capture(); strings.Contains(scr, "Which fix?") {
-			s.keys("a") // the recommended set
+		// f applies the recommended set (the internal load balancers); the client still calls the
+		// cluster names, so the re-check warns (client-calls-cluster-name) and f again points it at
+		// the load balancers (the client fix); then it passes.
+		fixSet := func(want string) {
+			s.keys("f")
+			s.waitFor("the fix to start or ask", func(scr string) bool {
+				return strings.Contains(scr, "fixing") || strings.Contains(scr, "Apply this fix?") || strings.Contains(scr, "Which fix?") ||
+					rowStatus(scr, "clusterip-unreachable") == want
+			})
+			if scr := s.capture(); strings.Contains(scr, "Which fix?") {
+				s.keys("a") // the recommended set
+			}
+			if scr := s.capture(); strings.Contains(scr, "Apply this fix?") || strings.Contains(scr, "Apply these") {
+				s.keys("y")
+			}
+			s.waitForLong("clusterip-unreachable to "+want+" after the fix", 3*time.Minute, func(scr string) bool {
+				return rowStatus(scr, "clusterip-unreachable") == want && !listRunning(scr)
+			})
 		}
-		if scr := s.capture(); strings.Contains(scr, "Apply this fix?") || strings.Contains(scr, "Apply these") {
-			s.keys("y")
-		}
-		s.waitForLong("clusterip-unreachable to pass after the fix", 3*time.Minute, func(scr string) bool {
-			return rowStatus(scr, "clusterip-unreachable") == "pass" && !listRunning(scr)
-		})
-		// f may have applied the recommended set: one journal entry per plan, all applied.
+		fixSet("warn")
+		s.waitFor("the cause client-calls-cluster-name in the detail pane", func(scr string) bool { return strings.Contains(scr, "Cause client-calls-cluster-name") })
+		fixSet("pass")
+		// f applied two recommended sets: one journal entry per plan, all applied.
 		applied := journalStates(t, state)
-		if applied["applied"] == 0 || len(applied) != 1 {
-			t.Fatalf("journal after the fix: %v", applied)
+		if applied["applied"] < 3 || len(applied) != 1 {
+			t.Fatalf("journal after the fixes: %v", applied)
 		}
 
 		s.keys("u")
-		s.waitForLong("clusterip-unreachable to fail again after the undo", 2*time.Minute, func(scr string) bool {
-			return rowStatus(scr, "clusterip-unreachable") == "fail" && !listRunning(scr) && strings.Contains(scr, "undone")
+		s.waitForLong("clusterip-unreachable to warn again after the undo of the client fix", 2*time.Minute, func(scr string) bool {
+			return rowStatus(scr, "clusterip-unreachable") == "warn" && !listRunning(scr) && strings.Contains(scr, "undone")
 		})
 		// u undoes the newest entry.
 		if after := journalStates(t, state); after["undone"] != 1 || after["applied"] != applied["applied"]-1 {

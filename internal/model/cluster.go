@@ -51,6 +51,11 @@ type Cluster struct {
 	// AdditiveDomain is additiveVpcScopeDnsDomain as an FQDN, "" when additive VPC scope is off.
 	AdditiveDomain string
 
+	// PolicyEnforcement names what enforces Kubernetes NetworkPolicies in the cluster: "GKE Dataplane
+	// V2" (networkConfig.datapathProvider ADVANCED_DATAPATH), "Calico" (networkPolicy.enabled), or ""
+	// when nothing does (policies are then inert).
+	PolicyEnforcement string
+
 	// NodePools are the pools' node identities (network tags, service account) as the API states
 	// them.
 	NodePools []NodePool
@@ -145,6 +150,12 @@ func ClusterFrom(c *container.Cluster, project string) *Cluster {
 	}
 	if pc := c.PrivateClusterConfig; pc != nil {
 		out.PrivateEndpoint = pc.PrivateEndpoint
+	}
+	switch {
+	case c.NetworkConfig != nil && c.NetworkConfig.DatapathProvider == "ADVANCED_DATAPATH":
+		out.PolicyEnforcement = "GKE Dataplane V2"
+	case c.NetworkPolicy != nil && c.NetworkPolicy.Enabled:
+		out.PolicyEnforcement = "Calico"
 	}
 	pool := func(name string, cfg *container.NodeConfig) NodePool {
 		p := NodePool{Name: name}

@@ -19,6 +19,8 @@ import (
 	fakecorev1 "k8s.io/client-go/kubernetes/typed/core/v1/fake"
 	discoveryv1 "k8s.io/client-go/kubernetes/typed/discovery/v1"
 	fakediscoveryv1 "k8s.io/client-go/kubernetes/typed/discovery/v1/fake"
+	networkingv1 "k8s.io/client-go/kubernetes/typed/networking/v1"
+	fakenetworkingv1 "k8s.io/client-go/kubernetes/typed/networking/v1/fake"
 	rbacv1 "k8s.io/client-go/kubernetes/typed/rbac/v1"
 	fakerbacv1 "k8s.io/client-go/kubernetes/typed/rbac/v1/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -65,6 +67,9 @@ func (c *clientset) DiscoveryV1() discoveryv1.DiscoveryV1Interface {
 	return &fakediscoveryv1.FakeDiscoveryV1{Fake: &c.Fake}
 }
 func (c *clientset) RbacV1() rbacv1.RbacV1Interface { return &fakerbacv1.FakeRbacV1{Fake: &c.Fake} }
+func (c *clientset) NetworkingV1() networkingv1.NetworkingV1Interface {
+	return &fakenetworkingv1.FakeNetworkingV1{Fake: &c.Fake}
+}
 func (c *clientset) BatchV1() batchv1.BatchV1Interface {
 	return &fakebatchv1.FakeBatchV1{Fake: &c.Fake}
 }
