@@ -404,7 +404,9 @@ func (r *reachRun) decidePass(t *target, cnl *couldNotLook) *verdict {
 		v.Status, v.Err = Skip, cnl.errs[0]
 		return v
 	}
-	if len(srcs) == 0 && r.f.RunErr != nil {
+	if r.f.RunErr != nil && (len(srcs) == 0 || t.Dest.Source == "") {
+		// A --service target is called by every client, and a project's clients could not be
+		// listed: whether they reach it is unknown.
 		v.Status, v.Err, v.Dep = Skip, r.f.RunErr, "run-vpc-egress"
 		return v
 	}

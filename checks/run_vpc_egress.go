@@ -254,6 +254,13 @@ func runRunVPCEgress(ctx context.Context, env *Env, rec *Recorder) Result {
 	}, func(n int) string {
 		return fmt.Sprintf("%d client(s) reach the cluster's network with egress covering their targets", n)
 	})
+	if r.Status == Pass && a.Facts.RunErr != nil {
+		// Every client found passes, but a project's clients could not be listed: not a pass.
+		sk := FromErr("list the Cloud Run services of every source project", a.Facts.RunErr)
+		sk.Summary = r.Summary + "; but " + sk.Summary
+		rec.Step("Cloud Run clients of every source project", Skip, a.Facts.RunErr.Error(), "gcloud run services list --project PROJECT")
+		return sk
+	}
 	fixHint(rec, r)
 	return r
 }

@@ -22,6 +22,9 @@ type Options struct {
 	Project, Location, Cluster string
 
 	CloudRunService string
+	// SourceProjects is --source-project (repeatable): more projects whose Cloud Run services are
+	// discovered as clients.
+	SourceProjects []string
 	// AppEngineService is --app-engine-service S[/VERSION]: an App Engine standard client.
 	AppEngineService string
 	Services         []string

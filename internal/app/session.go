@@ -177,7 +177,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	}
 	s.Env = &checks.Env{
 		Target:          target,
-		Targets:         checks.Targets{CloudRunService: o.CloudRunService, AppEngineService: o.AppEngineService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers, InternalGateway: o.InternalGateway},
+		Targets:         checks.Targets{CloudRunService: o.CloudRunService, SourceProjects: o.SourceProjects, AppEngineService: o.AppEngineService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, Peers: o.Peers, InternalGateway: o.InternalGateway},
 		Inv:             s.Inv,
 		Resolver:        resolv,
 		ResolverWhy:     why,

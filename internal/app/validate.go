@@ -54,6 +54,7 @@ func (o *Options) ValidateInput() error {
 		o.validateGoogleIDs,
 		o.validateNamespaceFlag,
 		o.validateCloudRunService,
+		o.validateSourceProjects,
 		o.validateAppEngineService,
 		o.validateServiceSyntax,
 		o.validateWorkload,
@@ -142,6 +143,16 @@ func (o *Options) validateCloudRunService() error {
 	}
 	if !runServiceRE.MatchString(name) {
 		return bad(fmt.Sprintf("%q is not a Cloud Run service name (up to 49 lowercase letters, digits and hyphens)", name))
+	}
+	return nil
+}
+
+// validateSourceProjects checks each --source-project as a Google Cloud project id.
+func (o *Options) validateSourceProjects() error {
+	for _, p := range o.SourceProjects {
+		if !validProject(p) {
+			return fmt.Errorf("--source-project %q is not a Google Cloud project id (6 to 30 lowercase letters, digits and hyphens, starting with a letter)", p)
+		}
 	}
 	return nil
 }
