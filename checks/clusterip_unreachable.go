@@ -216,7 +216,7 @@ func (r *reachRun) decideExposure(ctx context.Context, t *target, _ *couldNotLoo
 }
 
 // decideFirewall: what the VPC enforces lets each client's range reach the nodes on the port.
-func (r *reachRun) decideFirewall(_ context.Context, t *target, cnl *couldNotLook) *verdict {
+func (r *reachRun) decideFirewall(ctx context.Context, t *target, cnl *couldNotLook) *verdict {
 	v := &verdict{T: t}
 	for _, src := range r.f.sourcesOf(t) {
 		if !src.HasVPCAccess() {
@@ -235,7 +235,7 @@ func (r *reachRun) decideFirewall(_ context.Context, t *target, cnl *couldNotLoo
 				manual = fd.ManualChange
 			}
 			if fw.Status == Fail && r.fw.Nodes != nil {
-				v.Plans = append(v.Plans, firewallPlan(r.env, r.fw, fw, manual))
+				v.Plans = append(v.Plans, firewallPlan(ctx, r.env, r.fw, fw, manual))
 			}
 			return v
 		case Skip:

@@ -48,7 +48,18 @@ type FirewallRule struct {
 	// advice naming the policy. PolicyEgress says the deny is on the source side's egress.
 	PolicyDeny   string
 	PolicyEgress bool
+	// WriteDenied says why the caller cannot create the rule in Project (a Shared VPC host whose
+	// testIamPermissions leaves out compute.firewalls.create, or could not be asked): the plan is
+	// advice for the host project's network team, with the command and the role it needs.
+	WriteDenied string
 }
+
+// FirewallCreatePermission is what creating the rule needs in the network's project;
+// FirewallAdminRole is the predefined role that grants it (and only firewall administration).
+const (
+	FirewallCreatePermission = "compute.firewalls.create"
+	FirewallAdminRole        = "roles/compute.securityAdmin"
+)
 
 var fwNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
 
@@ -157,6 +168,22 @@ func NewFirewallPlan(deps *Deps, o FirewallRule) *Plan {
 			"if serverless clients should reach the nodes, add a narrow allow rule that outranks it (priority %d), or narrow the deny rule. Undo: delete the new rule.", o.Deny, o.DenyPriority, prio)
 		p.Commands = []string{o.command(prio), fmt.Sprintf("gcloud compute firewall-rules describe %s --project %s", o.Deny, o.Project)}
 		p.Diff = Diff("# "+ref+": absent\n", "# "+o.describe(prio)+"\n")
+		return p
+	case o.WriteDenied != "":
+		p.ID = "request-firewall/" + o.Project + "/" + o.Name
+		p.Title = fmt.Sprintf("Ask the network team of %s to allow %s to reach the GKE nodes on %s:%d (firewall rule %s)", o.Project, o.SourceRange, o.Protocol, o.Port, o.Name)
+		p.Advice, p.Reversible = true, true
+		p.Description = fmt.Sprintf("The rule belongs in project %s, which owns the network (a Shared VPC host): %s. "+
+			"Creating it needs %s there (%s on project %s). Ask that project's network or security admins to run the command; "+
+			"once they have, record it (gkedoctor fix %s --done) and the check runs again. Undo: gcloud compute firewall-rules delete %s --project %s.",
+			o.Project, o.WriteDenied, FirewallCreatePermission, FirewallAdminRole, o.Project, p.ID, o.Name, o.Project)
+		if o.TargetTag == "" {
+			p.Description += " The nodes' network tag is unknown: fill in NODE_NETWORK_TAG (gcloud compute instances describe NODE --format='value(tags.items)')."
+		}
+		p.Commands = []string{o.command(1000)}
+		if o.ManualChange != "" {
+			p.Commands = append([]string{o.ManualChange + "   # what GKE asked for (LoadBalancerManualChange)"}, p.Commands...)
+		}
 		return p
 	case o.TargetTag == "":
 		p.Advice = true
