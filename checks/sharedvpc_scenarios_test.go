@@ -71,8 +71,8 @@ func newXprojWorldWith(t *testing.T, denyHostFirewalls bool) *xprojWorld {
 	s.AddCluster(xPlatform, xRegion, &container.Cluster{Name: xCluster, Network: xNet, Subnetwork: "gke-nodes",
 		ServicesIpv4Cidr: "34.118.224.0/20", ClusterIpv4Cidr: "10.4.0.0/14", CurrentMasterVersion: "1.33.5-gke.1308000",
 		IpAllocationPolicy: &container.IPAllocationPolicy{UseIpAliases: true},
-		NetworkConfig: &container.NetworkConfig{Network: hostNet, Subnetwork: "projects/" + xHost + "/regions/" + xRegion + "/subnetworks/gke-nodes"},
-		NodePools:     []*container.NodePool{{Name: "default-pool", Config: &container.NodeConfig{ServiceAccount: "nodes@acme-platform.iam.gserviceaccount.com", Tags: []string{xNodeTag}}}}})
+		NetworkConfig:      &container.NetworkConfig{Network: hostNet, Subnetwork: "projects/" + xHost + "/regions/" + xRegion + "/subnetworks/gke-nodes"},
+		NodePools:          []*container.NodePool{{Name: "default-pool", Config: &container.NodeConfig{ServiceAccount: "nodes@acme-platform.iam.gserviceaccount.com", Tags: []string{xNodeTag}}}}})
 	for _, f := range []*compute.Firewall{
 		{Name: "gke-platform-cluster-1a2b3c4d-vms", Priority: 1000, SourceRanges: []string{"10.132.0.0/20"}, TargetTags: []string{xNodeTag}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"1-65535"}}}},
 		{Name: "k8s-fw-a8d3f0c2e1b94a7c9d6e5f4a3b2c1d0e", Priority: 1000, SourceRanges: []string{"0.0.0.0/0"}, TargetTags: []string{"not-the-nodes"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80"}}}},
