@@ -52,8 +52,8 @@ var (
 )
 
 // causeOrder is FAILURE-MODES §1's order, most frequent first.
-var causeOrder = []string{"target-is-clusterip", "ilb-external", "ilb-pending", "firewall-blocks-serverless",
-	"region-mismatch", "no-vpc-access", "egress-private-ranges-only", "connector-not-ready", "live-probe-failed"}
+var causeOrder = []string{"target-is-clusterip", "ilb-external", "ilb-pending", "health-check-blocked", "firewall-blocks-serverless",
+	"region-mismatch", "no-vpc-access", "egress-private-ranges-only", "connector-not-ready", "connector-firewall-missing", "live-probe-failed"}
 
 func causeRank(c string) int {
 	for i, x := range causeOrder {
@@ -203,6 +203,13 @@ func (r *reachRun) decideExposure(ctx context.Context, t *target, _ *couldNotLoo
 		case "ilb-pending":
 			v.Status, v.Cause, v.Dep = fd.Status, fd.Cause, "ilb-provisioned"
 			v.Summary = fd.Summary
+			return v
+		case "health-check-blocked":
+			v.Status, v.Cause, v.Dep = fd.Status, fd.Cause, "ilb-provisioned"
+			v.Summary = fd.Summary
+			if fd.HealthPlan != nil {
+				v.Plans = append(v.Plans, fd.HealthPlan)
+			}
 			return v
 		}
 	}
@@ -385,7 +392,9 @@ func (r *reachRun) decideConnector(_ context.Context, t *target, cnl *couldNotLo
 		case Fail, Warn:
 			v.Status, v.Cause, v.Dep, v.Src = c.Status, c.Cause, "vpc-connector-ready", src
 			v.Summary = c.Summary
-			if p := connectorPlan(c, usersOf(r.f, src.Connector)); p != nil {
+			if c.FirewallPlan != nil {
+				v.Plans = append(v.Plans, c.FirewallPlan)
+			} else if p := connectorPlan(c, usersOf(r.f, src.Connector)); p != nil {
 				v.Plans = append(v.Plans, p)
 			}
 			return v

@@ -250,10 +250,43 @@ func TestSharedVPCConnectorInTheHost(t *testing.T) {
 	w.srv.AddRunService(xApp, xRunReg, xRunService(func(s *run.GoogleCloudRunV2Service) {
 		s.Template.VpcAccess = &run.GoogleCloudRunV2VpcAccess{Egress: "ALL_TRAFFIC", Connector: "projects/" + xHost + "/locations/" + xRunReg + "/connectors/host-connector"}
 	}))
+	// In a host project nobody created Serverless VPC Access's own rule: the READY connector carries
+	// nothing; the fix is advice for the host's network team.
 	rs := w.runAll()
-	for _, id := range []string{"run-vpc-egress", "vpc-connector-ready", "firewall-serverless-to-nodes"} {
+	r := rs["clusterip-unreachable"]
+	if r.Status != Fail || r.Cause != "connector-firewall-missing" || rs["vpc-connector-ready"].Cause != "connector-firewall-missing" {
+		t.Fatalf("clusterip-unreachable %s %s: %s%s", r.Status, r.Cause, r.Summary, dump(rs))
+	}
+	p := planByID(t, r, "request-firewall/"+xHost+"/allow-vpc-connector-europe-west4-host-connector-ingress")
+	if !p.Advice || !strings.Contains(p.Commands[0], "--source-ranges 35.199.224.0/19 --target-tags vpc-connector-europe-west4-host-connector --allow icmp,tcp:667,udp:665-666") ||
+		!strings.Contains(p.Commands[0], "--project "+xHost) {
+		t.Fatalf("plan %+v", p)
+	}
+	w.srv.AddFirewall(xHost, &compute.Firewall{Name: "allow-serverless-vpc-access", Network: xNet, Priority: 1000,
+		SourceRanges: []string{"35.199.224.0/19"}, TargetTags: []string{"vpc-connector"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"667"}}}})
+	rs = w.runAll()
+	for _, id := range []string{"run-vpc-egress", "vpc-connector-ready", "firewall-serverless-to-nodes", "clusterip-unreachable"} {
 		if rs[id].Status != Pass {
 			t.Fatalf("%s %s: %s%s", id, rs[id].Status, rs[id].Summary, dump(rs))
 		}
+	}
+}
+
+// Google's health checks cannot reach the nodes (GKE could not create its rule in the host): the
+// internal load balancer has no healthy backend, whatever the client's rule; the fix is advice for the
+// host with GKE's health port.
+func TestSharedVPCHealthChecksBlocked(t *testing.T) {
+	w := newXprojWorld(t)
+	w.allowRunToNodes()
+	w.srv.DeleteFirewall(xHost, "allow-health-checks")
+	rs := w.runAll()
+	r := rs["clusterip-unreachable"]
+	if r.Status != Fail || r.Cause != "health-check-blocked" || rs["ilb-provisioned"].Cause != "health-check-blocked" ||
+		!strings.Contains(r.Summary, "tcp:10256") {
+		t.Fatalf("clusterip-unreachable %s %s: %s%s", r.Status, r.Cause, r.Summary, dump(rs))
+	}
+	p := planByID(t, r, "request-firewall/"+xHost+"/allow-lb-health-checks-"+xCluster+"-10256")
+	if !p.Advice || !strings.Contains(p.Commands[0], "--source-ranges 35.191.0.0/16,130.211.0.0/22 --target-tags "+xNodeTag+" --allow tcp:10256") {
+		t.Fatalf("plan %+v", p)
 	}
 }
