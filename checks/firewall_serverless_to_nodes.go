@@ -53,8 +53,13 @@ func runFirewallServerlessToNodes(ctx context.Context, env *Env, rec *Recorder) 
 	fixHint(rec, r)
 	// Advice only here (the applicable fix is offered by clusterip-unreachable, once per cause).
 	for _, fd := range a.Findings {
-		if fd.Status == Fail && fd.denied() {
-			r.Fixes = append(r.Fixes, firewallPlan(ctx, env, a, fd, ""))
+		if fd.Status != Fail || a.Nodes == nil {
+			continue
+		}
+		// Advice is listed here too (a host project's rule, a deny to review): nothing is applied
+		// twice, and the network team's request is there from the first run.
+		if p := firewallPlan(ctx, env, a, fd, ""); fd.denied() || p.Advice {
+			r.Fixes = append(r.Fixes, p)
 		}
 	}
 	return r

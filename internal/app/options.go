@@ -40,6 +40,8 @@ type Options struct {
 	Timeout  time.Duration
 	NoGCP    bool
 	Demo     bool
+	// DemoWorld is --world: the demo world's layout ("" or "seed", "shared-vpc").
+	DemoWorld string
 	// DemoLatency scales the demo world's simulated delays (0 in tests).
 	DemoLatency time.Duration
 

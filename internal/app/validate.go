@@ -63,6 +63,7 @@ func (o *Options) ValidateInput() error {
 		o.validatePeers,
 		o.validateDNSNames,
 		o.validateDurations,
+		o.validateDemoWorld,
 	}
 	for _, c := range checks {
 		if err := c(); err != nil {
@@ -145,6 +146,22 @@ func (o *Options) validateCloudRunService() error {
 		return bad(fmt.Sprintf("%q is not a Cloud Run service name (up to 49 lowercase letters, digits and hyphens)", name))
 	}
 	return nil
+}
+
+// DemoWorlds are the demo world's layouts, for --world.
+var DemoWorlds = []string{"seed", "shared-vpc"}
+
+// validateDemoWorld checks --world against the layouts.
+func (o *Options) validateDemoWorld() error {
+	if o.DemoWorld == "" {
+		return nil
+	}
+	for _, w := range DemoWorlds {
+		if o.DemoWorld == w {
+			return nil
+		}
+	}
+	return fmt.Errorf("--world %q is not a demo world: choose one of %s", o.DemoWorld, strings.Join(DemoWorlds, ", "))
 }
 
 // validateSourceProjects checks each --source-project as a Google Cloud project id.

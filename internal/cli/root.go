@@ -175,6 +175,7 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "time limit for the whole run")
 	fs.BoolVar(&o.NoGCP, "no-gcp", false, "call no Google API; the checks that need one are skipped")
 	fs.BoolVar(&o.Demo, "demo", false, "run against the built-in demo world (no cloud, no cluster)")
+	fs.StringVar(&o.DemoWorld, "world", "", "the demo world's layout with --demo or demo: seed (default) or shared-vpc")
 }
 
 func runInteractive(ctx context.Context, ios *iostreams.IOStreams, opts *app.Options, guided bool) error {
