@@ -80,6 +80,13 @@ func TestFirewallFixSharedVPCWithoutPermissionBecomesAdvice(t *testing.T) {
 	w.srv.AddSubnetwork(host, wRegion, &compute.Subnetwork{Name: "gke", Network: "shared", IpCidrRange: "10.132.0.0/20"})
 	w.srv.AddFirewall(host, &compute.Firewall{Name: "gke-dev-orchestra-cluster-f5e836d0-vms", Network: "shared", SourceRanges: []string{"10.132.0.0/20"}, TargetTags: []string{wNodeTag},
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp"}}})
+	w.srv.AddFirewall(host, &compute.Firewall{Name: "allow-health-checks", Network: "shared", SourceRanges: []string{"35.191.0.0/16", "130.211.0.0/22"}, TargetTags: []string{wNodeTag},
+		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp"}}})
+	w.srv.AddFirewall(host, &compute.Firewall{Name: "allow-vpc-connectors", Network: "shared", SourceRanges: []string{"35.199.224.0/19"}, TargetTags: []string{"vpc-connector"},
+		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"667"}}}})
+	// testIamPermissions on the host grants compute.firewalls.create, so the fix is offered; the
+	// create itself then answers 403 (a deny condition testIamPermissions cannot see).
+	w.srv.SetIamPolicy(host, nil)
 	c, _ := w.srv.Cluster(wProject, wRegion, wCluster)
 	c.NetworkConfig = &container.NetworkConfig{Network: "projects/" + host + "/global/networks/shared", Subnetwork: "projects/" + host + "/regions/" + wRegion + "/subnetworks/gke"}
 	w.srv.AddCluster(wProject, wRegion, c)
@@ -111,7 +118,7 @@ func TestFirewallFixSharedVPCWithoutPermissionBecomesAdvice(t *testing.T) {
 	if !p.Advice || len(p.Commands) != 2 || !strings.Contains(p.Commands[0], "k8s-fw-a8d3") {
 		t.Fatalf("the plan did not become advice with GKE's command first: %v %q", p.Advice, p.Commands)
 	}
-	if len(w.srv.Firewalls(host)) != 1 {
+	if len(w.srv.Firewalls(host)) != 3 {
 		t.Fatal("a rule was created")
 	}
 	e, _ := fixes.OpenJournal(dir).Get(res.Entry.ID)

@@ -52,8 +52,8 @@ var (
 )
 
 // causeOrder is FAILURE-MODES §1's order, most frequent first.
-var causeOrder = []string{"target-is-clusterip", "ilb-external", "ilb-pending", "firewall-blocks-serverless",
-	"region-mismatch", "no-vpc-access", "egress-private-ranges-only", "connector-not-ready", "live-probe-failed"}
+var causeOrder = []string{"target-is-clusterip", "ilb-external", "ilb-pending", "health-check-blocked", "firewall-blocks-serverless",
+	"region-mismatch", "no-vpc-access", "egress-private-ranges-only", "connector-not-ready", "connector-firewall-missing", "live-probe-failed"}
 
 func causeRank(c string) int {
 	for i, x := range causeOrder {
@@ -213,6 +213,13 @@ func (r *reachRun) decideExposure(ctx context.Context, t *target, _ *couldNotLoo
 			v.Status, v.Cause, v.Dep = fd.Status, fd.Cause, "ilb-provisioned"
 			v.Summary = fd.Summary
 			return v
+		case "health-check-blocked":
+			v.Status, v.Cause, v.Dep = fd.Status, fd.Cause, "ilb-provisioned"
+			v.Summary = fd.Summary
+			if fd.HealthPlan != nil {
+				v.Plans = append(v.Plans, fd.HealthPlan)
+			}
+			return v
 		}
 	}
 	if (t.Dest.Kind == TargetClusterIP || t.Dest.Kind == TargetZoneName && t.isClusterIPAddr(r.f.Model)) && t.LBIP != "" {
@@ -225,7 +232,7 @@ func (r *reachRun) decideExposure(ctx context.Context, t *target, _ *couldNotLoo
 }
 
 // decideFirewall: what the VPC enforces lets each client's range reach the nodes on the port.
-func (r *reachRun) decideFirewall(_ context.Context, t *target, cnl *couldNotLook) *verdict {
+func (r *reachRun) decideFirewall(ctx context.Context, t *target, cnl *couldNotLook) *verdict {
 	v := &verdict{T: t}
 	for _, src := range r.f.sourcesOf(t) {
 		if !src.HasVPCAccess() {
@@ -248,7 +255,7 @@ func (r *reachRun) decideFirewall(_ context.Context, t *target, cnl *couldNotLoo
 				// A rule for a range loadBalancerSourceRanges leaves out would defeat the field:
 				// decideSourceRanges owns that case; never widen beyond it here.
 			case fw.Status == Fail && r.fw.Nodes != nil:
-				v.Plans = append(v.Plans, firewallPlan(r.env, r.fw, fw, manual))
+				v.Plans = append(v.Plans, firewallPlan(ctx, r.env, r.fw, fw, manual))
 			}
 			return v
 		case Skip:
@@ -398,7 +405,9 @@ func (r *reachRun) decideConnector(_ context.Context, t *target, cnl *couldNotLo
 		case Fail, Warn:
 			v.Status, v.Cause, v.Dep, v.Src = c.Status, c.Cause, "vpc-connector-ready", src
 			v.Summary = c.Summary
-			if p := connectorPlan(c, usersOf(r.f, src.Connector)); p != nil {
+			if c.FirewallPlan != nil {
+				v.Plans = append(v.Plans, c.FirewallPlan)
+			} else if p := connectorPlan(c, usersOf(r.f, src.Connector)); p != nil {
 				v.Plans = append(v.Plans, p)
 			}
 			return v
@@ -417,7 +426,9 @@ func (r *reachRun) decidePass(t *target, cnl *couldNotLook) *verdict {
 		v.Status, v.Err = Skip, cnl.errs[0]
 		return v
 	}
-	if len(srcs) == 0 && r.f.RunErr != nil {
+	if r.f.RunErr != nil && (len(srcs) == 0 || t.Dest.Source == "") {
+		// A --service target is called by every client, and a project's clients could not be
+		// listed: whether they reach it is unknown.
 		v.Status, v.Err, v.Dep = Skip, r.f.RunErr, "run-vpc-egress"
 		return v
 	}

@@ -53,8 +53,13 @@ func runFirewallServerlessToNodes(ctx context.Context, env *Env, rec *Recorder) 
 	fixHint(rec, r)
 	// Advice only here (the applicable fix is offered by clusterip-unreachable, once per cause).
 	for _, fd := range a.Findings {
-		if fd.Status == Fail && fd.denied() {
-			r.Fixes = append(r.Fixes, firewallPlan(env, a, fd, ""))
+		if fd.Status != Fail || a.Nodes == nil {
+			continue
+		}
+		// Advice is listed here too (a host project's rule, a deny to review): nothing is applied
+		// twice, and the network team's request is there from the first run.
+		if p := firewallPlan(ctx, env, a, fd, ""); fd.denied() || p.Advice {
+			r.Fixes = append(r.Fixes, p)
 		}
 	}
 	return r
@@ -286,7 +291,11 @@ func sourceRange(ctx context.Context, env *Env, src *Source) (netip.Prefix, fire
 		if region == "" {
 			region = gref.Region(src.Location)
 		}
-		return subnetRange(ctx, env, proj, region, name, ep, "Direct VPC subnet ")
+		pr, ep, from, err := subnetRange(ctx, env, proj, region, name, ep, "Direct VPC subnet ")
+		if err == nil && len(ep.Tags) > 0 {
+			from += ", network tags " + strings.Join(ep.Tags, ",")
+		}
+		return pr, ep, from, err
 	}
 	return netip.Prefix{}, ep, "", nil
 }
@@ -349,7 +358,11 @@ func firewallFor(ctx context.Context, env *Env, f *reachFacts, nt *nodeTargets, 
 		return
 	}
 	fd.Set = in.set
-	step(Pass, "firewall in effect on "+cf.NetworkName(), firewallSetSummary(in.set), effectiveFirewallsCommand(cf.Network))
+	summary := firewallSetSummary(in.set)
+	if cf.NetworkProject != "" && cf.NetworkProject != env.Inv.Scope.Project {
+		summary += fmt.Sprintf(" (read from the Shared VPC host project %s, which owns the network; a firewall fix there is applied only when testIamPermissions says you hold %s, else it is advice for its network team)", cf.NetworkProject, fixes.FirewallCreatePermission)
+	}
+	step(Pass, "firewall in effect on "+cf.NetworkName(), summary, effectiveFirewallsCommand(cf.Network))
 	// 2. The source.
 	pr, ep, from, err := sourceRange(ctx, env, fd.Src)
 	if err != nil {
@@ -539,14 +552,16 @@ func connectorOrSubnetCommand(src *Source) string {
 		return connectorDescribe(src)
 	}
 	if src.DirectVPC != nil {
-		return fmt.Sprintf("gcloud compute networks subnets describe %s --region %s --format='value(ipCidrRange)'", gref.ShortName(src.DirectVPC.Subnetwork), gref.Region(src.Location))
+		sp, sr, sn := gref.SplitSubnetwork(src.DirectVPC.Subnetwork)
+		return fmt.Sprintf("gcloud compute networks subnets describe %s --region %s --project %s --format='value(ipCidrRange,network)'",
+			orPlaceholder(sn, "SUBNET"), orPlaceholder(sr, gref.Region(src.Location)), orPlaceholder(sp, src.ProjectID()))
 	}
 	return runDescribe(src)
 }
 
 // firewallPlan builds the fix for a blocked finding: a new allow rule, or advice when a deny rule
 // decides (overriding someone's deny is not this tool's call) or the node tag is unknown.
-func firewallPlan(env *Env, a *fwAnalysis, fd *fwFinding, manualChange string) *fixes.Plan {
+func firewallPlan(ctx context.Context, env *Env, a *fwAnalysis, fd *fwFinding, manualChange string) *fixes.Plan {
 	cf := a.Facts.Cluster
 	tag := a.Nodes.GKETag
 	if tag == "" {
@@ -573,6 +588,7 @@ func firewallPlan(env *Env, a *fwAnalysis, fd *fwFinding, manualChange string) *
 		Name:        fixes.FirewallRuleName(cf.Short, fd.Range.String(), fd.Port),
 		SourceRange: fd.Range.String(), TargetTag: tag, Protocol: fd.Protocol, Port: fd.Port,
 		ManualChange: manualChange,
+		WriteDenied:  firewallWriteDenied(ctx, env, cf.NetworkProject),
 	}
 	// The new rule is judged against everything else the VPC enforces: a policy rule that would
 	// still deny refuses the plan (advice naming the policy), a VPC deny that would still win makes
@@ -597,4 +613,24 @@ func firewallPlan(env *Env, a *fwAnalysis, fd *fwFinding, manualChange string) *
 		}
 	}
 	return fixes.NewFirewallPlan(env.FixDeps, o)
+}
+
+// firewallWriteDenied decides whether a firewall fix in project (the network's) is one gkedoctor may
+// apply, and says why not. The rule, shown in the plan: in the cluster's own project the fix is
+// offered as usual (a 403 still turns it into advice when applied); in any other project — a Shared
+// VPC host, where cluster admins usually lack roles/compute.securityAdmin — only when
+// testIamPermissions there says the caller holds compute.firewalls.create. When that cannot be
+// asked, the answer is "no": advice, never a write that was not known to be allowed.
+func firewallWriteDenied(ctx context.Context, env *Env, project string) string {
+	if project == "" || project == env.Inv.Scope.Project {
+		return ""
+	}
+	got, err := env.Inv.TestIamPermissions(ctx, project, fixes.FirewallCreatePermission)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("whether you may create firewall rules there could not be asked (testIamPermissions: %v)", err)
+	case !slices.Contains(got, fixes.FirewallCreatePermission):
+		return fmt.Sprintf("testIamPermissions on project %s says you do not hold %s", project, fixes.FirewallCreatePermission)
+	}
+	return ""
 }

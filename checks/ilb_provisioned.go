@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/model"
@@ -37,6 +38,7 @@ type ilbFinding struct {
 	Events       []corev1.Event  // of the ILB Service, when pending
 	ManualChange string          // the gcloud command of a LoadBalancerManualChange event
 	Region       []regionFinding // one per source in another region
+	HealthPlan   *fixes.Plan     // the firewall fix for Google's health checks, when they are blocked
 }
 
 // regionFinding compares a client's region with the internal LB's.
@@ -120,6 +122,7 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 		func() bool { return fd.decideNotL4(f, t) },
 		func() bool { return fd.decideExists(t) },
 		func() bool { return fd.decideProvisioned(ctx, env, t) },
+		func() bool { return fd.decideHealthChecks(ctx, env, f, t) },
 		func() bool { return fd.decideRegions(ctx, env, f, t) },
 	} {
 		if decide() {

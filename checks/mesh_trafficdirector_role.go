@@ -103,8 +103,8 @@ func meshServices(ctx context.Context, env *Env) ([]*run.GoogleCloudRunV2Service
 	location := gref.Region(inv.Scope.Location)
 	var all []*run.GoogleCloudRunV2Service
 	if env.Targets.CloudRunService != "" {
-		loc, name := CloudRunRef(env.Targets.CloudRunService, location)
-		s, err := inv.RunService(ctx, loc, name)
+		project, loc, name := CloudRunRef(env.Targets.CloudRunService, inv.Scope.Project, location)
+		s, err := inv.RunService(ctx, project, loc, name)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -114,7 +114,7 @@ func meshServices(ctx context.Context, env *Env) ([]*run.GoogleCloudRunV2Service
 			return nil, 0, apierr.NotConfiguredf("--project and --location (or a gke_ context), or --cloud-run-service", "no Cloud Run location to look in")
 		}
 		var err error
-		if all, err = inv.RunServices(ctx, location); err != nil {
+		if all, err = inv.RunServices(ctx, inv.Scope.Project, location); err != nil {
 			return nil, 0, err
 		}
 	}

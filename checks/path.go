@@ -125,6 +125,9 @@ type Path struct {
 	Sources []Source
 	Dests   []Dest
 	Notes   []string // what discovery could not do, for the evidence
+	// ListErrs are the projects whose Cloud Run services could not be listed (discovery went on
+	// without them): no verdict about "every client" may pass while one is here.
+	ListErrs map[string]error
 }
 
 var urlRE = regexp.MustCompile(`(?i)\b(https?|grpcs?|wss?|tcp)://[^\s,;"'<>]+`)
@@ -190,33 +193,50 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 	}()
 	ae := func() aeResult { r := <-aeCh; aeCh <- r; return r }
 	defer ae() // the goroutine ends before discovery returns, whatever path it takes
-	// Sources: the named Cloud Run service, else every service of the location with VPC access.
+	// Sources: the named Cloud Run service, else every service with VPC access in every location of
+	// the cluster's project and of each --source-project (Cloud Run v2's locations/-: a client in
+	// another region than the cluster is found without naming it, and region-mismatch with it).
 	location := gref.Region(inv.Scope.Location)
 	var services []*run.GoogleCloudRunV2Service
 	if env.Targets.CloudRunService != "" {
-		loc, name := CloudRunRef(env.Targets.CloudRunService, location)
-		s, err := inv.RunService(ctx, loc, name)
+		project, loc, name := CloudRunRef(env.Targets.CloudRunService, inv.Scope.Project, location)
+		if project == "" {
+			return nil, apierr.NotConfiguredf("--project (or a gke_ context), or --cloud-run-service projects/P/locations/L/services/S", "the Cloud Run service's project is not known")
+		}
+		s, err := inv.RunService(ctx, project, loc, name)
 		if err != nil {
 			return nil, fmt.Errorf("read Cloud Run service %s: %w", env.Targets.CloudRunService, err)
 		}
 		services = append(services, s)
 	} else if named {
 		// --app-engine-service alone: that is the client.
-	} else if inv.Scope.Project != "" && location != "" {
-		all, err := inv.RunServices(ctx, location)
-		if err != nil {
-			if !apierr.IsCouldNotLook(err) || (len(env.Targets.Services) == 0 && len(ae().srcs) == 0) {
-				return nil, fmt.Errorf("list Cloud Run services: %w", err)
+	} else if projects := discoveryProjects(env); len(projects) > 0 {
+		var listed, withAccess int
+		for _, project := range projects {
+			all, err := inv.RunServices(ctx, project, inventory.AllLocations)
+			if err != nil {
+				if project == inv.Scope.Project && (!apierr.IsCouldNotLook(err) || (len(env.Targets.Services) == 0 && len(ae().srcs) == 0 && len(projects) == 1)) {
+					return nil, fmt.Errorf("list Cloud Run services: %w", err)
+				}
+				if !apierr.IsCouldNotLook(err) {
+					return nil, fmt.Errorf("list Cloud Run services of --source-project %s: %w", project, err)
+				}
+				p.Notes = append(p.Notes, fmt.Sprintf("could not list the Cloud Run services of project %s: %v", project, err))
+				if p.ListErrs == nil {
+					p.ListErrs = map[string]error{}
+				}
+				p.ListErrs[project] = err
 			}
-			p.Notes = append(p.Notes, "could not list Cloud Run services: "+err.Error())
-		}
-		for _, s := range all {
-			if src := sourceOf(s); src.HasVPCAccess() {
-				services = append(services, s)
+			listed += len(all)
+			for _, s := range all {
+				if src := sourceOf(s); src.HasVPCAccess() {
+					services = append(services, s)
+					withAccess++
+				}
 			}
 		}
-		if len(all) > 0 && len(services) == 0 {
-			p.Notes = append(p.Notes, fmt.Sprintf("%d Cloud Run service(s) in %s, none with VPC access; name one with --cloud-run-service to analyse it", len(all), location))
+		if listed > 0 && withAccess == 0 {
+			p.Notes = append(p.Notes, fmt.Sprintf("%d Cloud Run service(s) in %s, none with VPC access; name one with --cloud-run-service to analyse it", listed, strings.Join(projects, ", ")))
 		}
 	} else if len(env.Targets.Services) == 0 {
 		return nil, apierr.NotConfiguredf("--project and --location (or a gke_ context), or --service NS/NAME", "no Cloud Run source and no target Service")
@@ -275,17 +295,32 @@ func discoverPath(ctx context.Context, env *Env) (*Path, error) {
 	return p, nil
 }
 
-// CloudRunRef splits --cloud-run-service: NAME (in defaultLocation, the cluster's region),
-// LOCATION/NAME, or projects/P/locations/LOCATION/services/NAME (the project is the run's).
-func CloudRunRef(ref, defaultLocation string) (location, name string) {
+// CloudRunRef splits --cloud-run-service: NAME (in defaultProject, the cluster's project, and
+// defaultLocation, the cluster's region), LOCATION/NAME (in defaultProject), or
+// projects/P/locations/LOCATION/services/NAME.
+func CloudRunRef(ref, defaultProject, defaultLocation string) (project, location, name string) {
 	parts := strings.Split(strings.Trim(ref, "/"), "/")
 	switch {
-	case len(parts) == 6 && parts[0] == "projects" && parts[2] == "locations" && parts[4] == "services":
-		return parts[3], parts[5]
+	case len(parts) == 6 && parts[0] == "projects" && parts[1] != "" && parts[2] == "locations" && parts[4] == "services":
+		return parts[1], parts[3], parts[5]
 	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
-		return parts[0], parts[1]
+		return defaultProject, parts[0], parts[1]
 	}
-	return defaultLocation, ref
+	return defaultProject, defaultLocation, ref
+}
+
+// discoveryProjects are the projects whose Cloud Run services are discovered: the cluster's, then
+// each --source-project once (a Shared VPC's service projects around the platform project).
+func discoveryProjects(env *Env) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range append([]string{env.Inv.Scope.Project}, env.Targets.SourceProjects...) {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // MapHost maps a host the client uses to a Service of the cluster through the model's index: an

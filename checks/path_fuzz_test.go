@@ -88,12 +88,15 @@ func FuzzCloudRunRef(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, ref string) {
-		loc, name := CloudRunRef(ref, "europe-west1")
+		project, loc, name := CloudRunRef(ref, "dev-orchestra", "europe-west1")
 		if ref != "" && name == "" {
 			t.Fatalf("%q → empty name", ref)
 		}
-		if !strings.Contains(ref, "/") && (loc != "europe-west1" || name != ref) {
-			t.Fatalf("%q → %q %q", ref, loc, name)
+		if !strings.Contains(ref, "/") && (project != "dev-orchestra" || loc != "europe-west1" || name != ref) {
+			t.Fatalf("%q → %q %q %q", ref, project, loc, name)
+		}
+		if project == "" {
+			t.Fatalf("%q → empty project", ref)
 		}
 	})
 }

@@ -15,7 +15,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 )
@@ -126,8 +125,10 @@ func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 		}
 		m := model.For(ctx, env.Inv)
 		f := &reachFacts{Path: p, Model: m, Cluster: m.ClusterOrScope(), ClusterErr: m.ClusterErr}
-		if env.Targets.CloudRunService == "" && env.Targets.AppEngineService == "" && env.Inv.Scope.Project != "" && env.Inv.Scope.Location != "" {
-			if _, err := env.Inv.RunServices(ctx, gref.Region(env.Inv.Scope.Location)); err != nil {
+		// The first project (the cluster's, then each --source-project) whose Cloud Run services
+		// could not be listed.
+		for _, project := range discoveryProjects(env) {
+			if err := p.ListErrs[project]; err != nil && f.RunErr == nil {
 				f.RunErr = err
 			}
 		}

@@ -91,6 +91,10 @@ func newReachWorld(t *testing.T) *reachWorld {
 		{Name: "gke-dev-orchestra-cluster-f5e836d0-vms", Priority: 1000, SourceRanges: []string{"10.128.0.0/9"}, TargetTags: []string{wNodeTag}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"1-65535"}}}},
 		// What GKE's service controller adds for the internal LB: its ports from 0.0.0.0/0.
 		{Name: "k8s-fw-a8d3f0c2e1b94a7c9d6e5f4a3b2c1d0e", Priority: 1000, SourceRanges: []string{"0.0.0.0/0"}, TargetTags: []string{wNodeTag}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80"}}}},
+		// GKE's health-check rule and Serverless VPC Access's own rule to its connector.
+		{Name: "k8s-f5e836d09b2c4e6a-node-http-hc", Priority: 1000, SourceRanges: []string{"130.211.0.0/22", "35.191.0.0/16"}, TargetTags: []string{wNodeTag}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"10256"}}}},
+		{Name: "aet-europe--west1-my--vpc--connector-earfw", Priority: 1000, SourceRanges: []string{"35.199.224.0/19"}, TargetTags: []string{"vpc-connector-europe-west1-" + wConnector, "vpc-connector-us-central1-" + wConnector},
+			Allowed: []*compute.FirewallAllowed{{IPProtocol: "icmp"}, {IPProtocol: "tcp", Ports: []string{"667"}}, {IPProtocol: "udp", Ports: []string{"665-666"}}}},
 	} {
 		f.Network = "default"
 		s.AddFirewall(wProject, f)

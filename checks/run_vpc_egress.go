@@ -98,7 +98,11 @@ func (fd *egressFinding) access() bool {
 	if src.Connector != "" {
 		step(Pass, "VPC access of "+label, "Serverless VPC Access connector "+gref.ShortName(src.Connector), runDescribe(src))
 	} else {
-		step(Pass, "VPC access of "+label, fmt.Sprintf("Direct VPC egress: network %s, subnetwork %s", src.DirectVPC.Network, orPlaceholder(src.DirectVPC.Subnetwork, "(default)")), runDescribe(src))
+		detail := fmt.Sprintf("Direct VPC egress: network %s, subnetwork %s", orPlaceholder(src.DirectVPC.Network, "(the subnet's)"), orPlaceholder(src.DirectVPC.Subnetwork, "(default)"))
+		if len(src.DirectVPC.Tags) > 0 {
+			detail += ", network tags " + strings.Join(src.DirectVPC.Tags, ",")
+		}
+		step(Pass, "VPC access of "+label, detail, runDescribe(src))
 	}
 	return true
 }
@@ -147,7 +151,11 @@ func (fd *egressFinding) network(ctx context.Context, env *Env, f *reachFacts, e
 	network, _, err := sourceNetwork(ctx, env, src)
 	if err != nil {
 		errs.add(err)
-		step(Skip, "network of connector "+gref.ShortName(src.Connector), err.Error(), connectorDescribe(src))
+		if src.Connector != "" {
+			step(Skip, "network of connector "+gref.ShortName(src.Connector), err.Error(), connectorDescribe(src))
+		} else {
+			step(Skip, "network of the Direct VPC egress subnet of "+label, err.Error(), connectorOrSubnetCommand(src))
+		}
 	}
 	fd.Network = network
 	srcProject, srcNet := gref.SplitNetwork(network)
@@ -254,6 +262,13 @@ func runRunVPCEgress(ctx context.Context, env *Env, rec *Recorder) Result {
 	}, func(n int) string {
 		return fmt.Sprintf("%d client(s) reach the cluster's network with egress covering their targets", n)
 	})
+	if r.Status == Pass && a.Facts.RunErr != nil {
+		// Every client found passes, but a project's clients could not be listed: not a pass.
+		sk := FromErr("list the Cloud Run services of every source project", a.Facts.RunErr)
+		sk.Summary = r.Summary + "; but " + sk.Summary
+		rec.Step("Cloud Run clients of every source project", Skip, a.Facts.RunErr.Error(), "gcloud run services list --project PROJECT")
+		return sk
+	}
 	fixHint(rec, r)
 	return r
 }

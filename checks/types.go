@@ -18,6 +18,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 )
 
@@ -116,6 +117,11 @@ func FromErr(what string, err error) Result {
 			if p == "" {
 				p = "a permission"
 			}
+			// The project the permission is missing on: in a Shared VPC it is often not the
+			// cluster's (the host project's firewall, the app project's Cloud Run services).
+			if proj := gref.ProjectOf(e.Resource); proj != "" {
+				p += " on project " + proj
+			}
 			return SkipResult("missing-permission", fmt.Sprintf("could not %s: missing %s", what, p))
 		case apierr.NotConfigured:
 			return SkipResult("not-configured", msg)
@@ -169,6 +175,9 @@ func ParseNamespacedName(s, defaultNS string) (NamespacedName, error) {
 // Targets are the optional things the user pointed the tool at.
 type Targets struct {
 	CloudRunService string
+	// SourceProjects is --source-project (repeatable): projects whose Cloud Run services are
+	// discovered as clients besides the cluster's project (a Shared VPC's service projects).
+	SourceProjects []string
 	// AppEngineService is --app-engine-service S[/VERSION]: an App Engine standard client.
 	AppEngineService string
 	Services         []NamespacedName

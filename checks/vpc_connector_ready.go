@@ -29,6 +29,8 @@ type connectorFinding struct {
 	Summary   string
 	Evidence  []Evidence
 	Err       error
+	// FirewallPlan is the fix for a READY connector that Serverless VPC Access cannot reach.
+	FirewallPlan *fixes.Plan
 }
 
 type connectorAnalysis struct {
@@ -104,6 +106,9 @@ func connectorFor(ctx context.Context, env *Env, src *Source) *connectorFinding 
 		fd.Summary = fmt.Sprintf("connector %s used by %s is %s, not READY", name, sourceLabel(src), orPlaceholder(c.State, "STATE_UNSPECIFIED"))
 	}
 	fd.Evidence = append(fd.Evidence, Evidence{Step: "state of connector " + name, Status: fd.Status, Detail: detail, Command: connectorDescribe(src)})
+	if fd.Status == Pass {
+		connectorIngress(ctx, env, fd)
+	}
 	return fd
 }
 
@@ -167,6 +172,9 @@ func runVPCConnectorReady(ctx context.Context, env *Env, rec *Recorder) Result {
 		}
 		return fmt.Sprintf("%d connector(s) in use by %d clients, all READY", len(distinct), n)
 	})
+	if r.Cause == "connector-firewall-missing" {
+		fixHint(rec, r)
+	}
 	for _, fd := range a.Findings {
 		if fd.Status != Pass {
 			if p := connectorPlan(fd, usersOf(a.Facts, fd.Src.Connector)); p != nil {

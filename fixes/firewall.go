@@ -48,7 +48,25 @@ type FirewallRule struct {
 	// advice naming the policy. PolicyEgress says the deny is on the source side's egress.
 	PolicyDeny   string
 	PolicyEgress bool
+	// SourceRanges, when set, replaces SourceRange (health checks come from two ranges); Allow, when
+	// set, replaces Protocol:Port with gcloud's --allow list ("icmp,tcp:667,udp:665-666"); TargetTags
+	// are the rule's target tags when set (else TargetTag); Purpose is the rule's description.
+	SourceRanges []string
+	Allow        string
+	TargetTags   []string
+	Purpose      string
+	// WriteDenied says why the caller cannot create the rule in Project (a Shared VPC host whose
+	// testIamPermissions leaves out compute.firewalls.create, or could not be asked): the plan is
+	// advice for the host project's network team, with the command and the role it needs.
+	WriteDenied string
 }
+
+// FirewallCreatePermission is what creating the rule needs in the network's project;
+// FirewallAdminRole is the predefined role that grants it (and only firewall administration).
+const (
+	FirewallCreatePermission = "compute.firewalls.create"
+	FirewallAdminRole        = "roles/compute.securityAdmin"
+)
 
 var fwNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
 
@@ -77,12 +95,50 @@ func (o FirewallRule) sharedVPC() bool {
 
 func (o FirewallRule) command(priority int64) string {
 	net := gref.NetworkName(o.Network)
-	tag := o.TargetTag
-	if tag == "" {
-		tag = "NODE_NETWORK_TAG"
+	tags := strings.Join(o.tags(), ",")
+	if tags == "" {
+		tags = "NODE_NETWORK_TAG"
 	}
-	return fmt.Sprintf("gcloud compute firewall-rules create %s --project %s --network %s --direction INGRESS --priority %d --source-ranges %s --target-tags %s --allow %s:%d",
-		o.Name, o.Project, net, priority, o.SourceRange, tag, o.Protocol, o.Port)
+	return fmt.Sprintf("gcloud compute firewall-rules create %s --project %s --network %s --direction INGRESS --priority %d --source-ranges %s --target-tags %s --allow %s",
+		o.Name, o.Project, net, priority, strings.Join(o.ranges(), ","), tags, o.allow())
+}
+
+func (o FirewallRule) ranges() []string {
+	if len(o.SourceRanges) > 0 {
+		return o.SourceRanges
+	}
+	return []string{o.SourceRange}
+}
+
+func (o FirewallRule) tags() []string {
+	if len(o.TargetTags) > 0 {
+		return o.TargetTags
+	}
+	if o.TargetTag == "" {
+		return nil
+	}
+	return []string{o.TargetTag}
+}
+
+func (o FirewallRule) allow() string {
+	if o.Allow != "" {
+		return o.Allow
+	}
+	return o.Protocol + ":" + strconv.Itoa(o.Port)
+}
+
+// allowed is allow() as the compute API spells it.
+func (o FirewallRule) allowed() []*compute.FirewallAllowed {
+	var out []*compute.FirewallAllowed
+	for _, a := range strings.Split(o.allow(), ",") {
+		proto, ports, ok := strings.Cut(strings.TrimSpace(a), ":")
+		fa := &compute.FirewallAllowed{IPProtocol: proto}
+		if ok {
+			fa.Ports = []string{ports}
+		}
+		out = append(out, fa)
+	}
+	return out
 }
 
 // Compute is the rule the fix creates, as the compute API spells it (checks judge it against the
@@ -90,16 +146,20 @@ func (o FirewallRule) command(priority int64) string {
 func (o FirewallRule) Compute() *compute.Firewall { return o.rule() }
 
 func (o FirewallRule) rule() *compute.Firewall {
+	desc := "gkedoctor: lets serverless clients (" + o.SourceRange + ") reach the GKE nodes on " + o.allow()
+	if o.Purpose != "" {
+		desc = "gkedoctor: " + o.Purpose
+	}
 	return &compute.Firewall{
 		Name: o.Name, Network: o.Network, Direction: "INGRESS", Priority: 1000,
-		Description:  "gkedoctor: lets serverless clients (" + o.SourceRange + ") reach the GKE nodes on " + o.Protocol + ":" + strconv.Itoa(o.Port),
-		SourceRanges: []string{o.SourceRange}, TargetTags: []string{o.TargetTag},
-		Allowed: []*compute.FirewallAllowed{{IPProtocol: o.Protocol, Ports: []string{strconv.Itoa(o.Port)}}},
+		Description:  desc,
+		SourceRanges: o.ranges(), TargetTags: o.tags(),
+		Allowed: o.allowed(),
 	}
 }
 
 func (o FirewallRule) describe(prio int64) string {
-	return fmt.Sprintf("%s: INGRESS allow %s:%d from %s to instances tagged %s, priority %d, network %s", o.Name, o.Protocol, o.Port, o.SourceRange, o.TargetTag, prio, o.Network)
+	return fmt.Sprintf("%s: INGRESS allow %s from %s to instances tagged %s, priority %d, network %s", o.Name, o.allow(), strings.Join(o.ranges(), ","), strings.Join(o.tags(), ","), prio, o.Network)
 }
 
 type deleteFirewallParams struct {
@@ -124,6 +184,10 @@ func NewFirewallPlan(deps *Deps, o FirewallRule) *Plan {
 		Diff:       Diff("# "+ref+": absent\n", "# "+o.describe(1000)+"\n"),
 	}
 	p.Description = "Adds one ingress allow rule scoped to the client's source range, the nodes' network tag and the Service port; nothing else changes. Undo deletes it."
+	if o.Purpose != "" {
+		p.Title = fmt.Sprintf("New firewall rule %s: %s", o.Name, o.Purpose)
+		p.Description = "Adds one ingress allow rule (" + o.describe(1000) + "); nothing else changes. Undo deletes it."
+	}
 	if o.sharedVPC() {
 		p.Description += fmt.Sprintf(" The network belongs to the Shared VPC host project %s: creating it needs compute.firewalls.create there; without it the tool prints the command for the host project's network admin.", o.Project)
 	}
@@ -157,6 +221,25 @@ func NewFirewallPlan(deps *Deps, o FirewallRule) *Plan {
 			"if serverless clients should reach the nodes, add a narrow allow rule that outranks it (priority %d), or narrow the deny rule. Undo: delete the new rule.", o.Deny, o.DenyPriority, prio)
 		p.Commands = []string{o.command(prio), fmt.Sprintf("gcloud compute firewall-rules describe %s --project %s", o.Deny, o.Project)}
 		p.Diff = Diff("# "+ref+": absent\n", "# "+o.describe(prio)+"\n")
+		return p
+	case o.WriteDenied != "":
+		p.ID = "request-firewall/" + o.Project + "/" + o.Name
+		p.Title = fmt.Sprintf("Ask the network team of %s to allow %s to reach the GKE nodes on %s:%d (firewall rule %s)", o.Project, o.SourceRange, o.Protocol, o.Port, o.Name)
+		if o.Purpose != "" {
+			p.Title = fmt.Sprintf("Ask the network team of %s for firewall rule %s: %s", o.Project, o.Name, o.Purpose)
+		}
+		p.Advice, p.Reversible = true, true
+		p.Description = fmt.Sprintf("The rule belongs in project %s, which owns the network (a Shared VPC host): %s. "+
+			"Creating it needs %s there (%s on project %s). Ask that project's network or security admins to run the command; "+
+			"once they have, record it (gkedoctor fix %s --done) and the check runs again. Undo: gcloud compute firewall-rules delete %s --project %s.",
+			o.Project, o.WriteDenied, FirewallCreatePermission, FirewallAdminRole, o.Project, p.ID, o.Name, o.Project)
+		if o.TargetTag == "" {
+			p.Description += " The nodes' network tag is unknown: fill in NODE_NETWORK_TAG (gcloud compute instances describe NODE --format='value(tags.items)')."
+		}
+		p.Commands = []string{o.command(1000)}
+		if o.ManualChange != "" {
+			p.Commands = append([]string{o.ManualChange + "   # what GKE asked for (LoadBalancerManualChange)"}, p.Commands...)
+		}
 		return p
 	case o.TargetTag == "":
 		p.Advice = true

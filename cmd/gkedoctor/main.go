@@ -16,5 +16,6 @@ import (
 func main() {
 	cli.TUI = tui.Run
 	app.DemoStarter = sim.DemoStarter
+	app.DemoWorldStarter = sim.DemoWorldStarter
 	os.Exit(cli.Execute(context.Background(), iostreams.System(), os.Args[1:]))
 }

@@ -22,6 +22,9 @@ type Options struct {
 	Project, Location, Cluster string
 
 	CloudRunService string
+	// SourceProjects is --source-project (repeatable): more projects whose Cloud Run services are
+	// discovered as clients.
+	SourceProjects []string
 	// AppEngineService is --app-engine-service S[/VERSION]: an App Engine standard client.
 	AppEngineService string
 	Services         []string
@@ -40,6 +43,8 @@ type Options struct {
 	Timeout  time.Duration
 	NoGCP    bool
 	Demo     bool
+	// DemoWorld is --world: the demo world's layout ("" or "seed", "shared-vpc").
+	DemoWorld string
 	// DemoLatency scales the demo world's simulated delays (0 in tests).
 	DemoLatency time.Duration
 

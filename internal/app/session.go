@@ -37,6 +37,9 @@ type World interface {
 // do not depend on the simulator).
 var DemoStarter func(ctx context.Context, latency time.Duration) (World, error)
 
+// DemoWorldStarter starts a named layout of the demo world (--world); nil in builds without it.
+var DemoWorldStarter func(ctx context.Context, latency time.Duration, world string) (World, error)
+
 // Session is one run's wiring.
 type Session struct {
 	Options *Options
@@ -87,7 +90,16 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		if DemoStarter == nil {
 			return nil, fmt.Errorf("this build has no demo world")
 		}
-		w, err := DemoStarter(ctx, o.DemoLatency)
+		start := DemoStarter
+		if o.DemoWorld != "" && o.DemoWorld != "seed" {
+			if DemoWorldStarter == nil {
+				return nil, fmt.Errorf("this build has no demo world %q", o.DemoWorld)
+			}
+			start = func(ctx context.Context, latency time.Duration) (World, error) {
+				return DemoWorldStarter(ctx, latency, o.DemoWorld)
+			}
+		}
+		w, err := start(ctx, o.DemoLatency)
 		if err != nil {
 			return nil, fmt.Errorf("start the demo world: %w", err)
 		}
@@ -175,9 +187,14 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	if kdyn != nil {
 		s.Inv.SetDynamic(kdyn)
 	}
+	sourceProjects := o.SourceProjects
+	if sp, ok := s.World.(interface{ SourceProjects() []string }); ok && len(sourceProjects) == 0 {
+		// A demo layout whose clients live in other projects (shared-vpc's app project).
+		sourceProjects = sp.SourceProjects()
+	}
 	s.Env = &checks.Env{
 		Target:          target,
-		Targets:         checks.Targets{CloudRunService: o.CloudRunService, AppEngineService: o.AppEngineService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, DNSProjects: o.DNSProjects, Peers: o.Peers, InternalGateway: o.InternalGateway},
+		Targets:         checks.Targets{CloudRunService: o.CloudRunService, SourceProjects: sourceProjects, AppEngineService: o.AppEngineService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, DNSProjects: o.DNSProjects, Peers: o.Peers, InternalGateway: o.InternalGateway},
 		Inv:             s.Inv,
 		Resolver:        resolv,
 		ResolverWhy:     why,

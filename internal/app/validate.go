@@ -54,6 +54,7 @@ func (o *Options) ValidateInput() error {
 		o.validateGoogleIDs,
 		o.validateNamespaceFlag,
 		o.validateCloudRunService,
+		o.validateSourceProjects,
 		o.validateAppEngineService,
 		o.validateServiceSyntax,
 		o.validateWorkload,
@@ -63,6 +64,7 @@ func (o *Options) ValidateInput() error {
 		o.validateDNSNames,
 		o.validateDNSProjects,
 		o.validateDurations,
+		o.validateDemoWorld,
 	}
 	for _, c := range checks {
 		if err := c(); err != nil {
@@ -143,6 +145,32 @@ func (o *Options) validateCloudRunService() error {
 	}
 	if !runServiceRE.MatchString(name) {
 		return bad(fmt.Sprintf("%q is not a Cloud Run service name (up to 49 lowercase letters, digits and hyphens)", name))
+	}
+	return nil
+}
+
+// DemoWorlds are the demo world's layouts, for --world.
+var DemoWorlds = []string{"seed", "shared-vpc"}
+
+// validateDemoWorld checks --world against the layouts.
+func (o *Options) validateDemoWorld() error {
+	if o.DemoWorld == "" {
+		return nil
+	}
+	for _, w := range DemoWorlds {
+		if o.DemoWorld == w {
+			return nil
+		}
+	}
+	return fmt.Errorf("--world %q is not a demo world: choose one of %s", o.DemoWorld, strings.Join(DemoWorlds, ", "))
+}
+
+// validateSourceProjects checks each --source-project as a Google Cloud project id.
+func (o *Options) validateSourceProjects() error {
+	for _, p := range o.SourceProjects {
+		if !validProject(p) {
+			return fmt.Errorf("--source-project %q is not a Google Cloud project id (6 to 30 lowercase letters, digits and hyphens, starting with a letter)", p)
+		}
 	}
 	return nil
 }

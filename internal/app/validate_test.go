@@ -40,6 +40,9 @@ func TestValidateInputRejectsMalformedValues(t *testing.T) {
 		{"--cluster", func(o *Options) { o.Cluster = long }},
 		{"--cloud-run-service", func(o *Options) { o.CloudRunService = "../../x" }},
 		{"--cloud-run-service", func(o *Options) { o.CloudRunService = "projects/p/locations/l/services/s" }},
+		{"--cloud-run-service", func(o *Options) { o.CloudRunService = "europe/s" }},
+		{"--source-project", func(o *Options) { o.SourceProjects = []string{"acme-app-dev", "a/../b"} }},
+		{"--source-project", func(o *Options) { o.SourceProjects = []string{"Acme-App"} }},
 		{"--workload", func(o *Options) { o.Workload = "deploy/default/a b" }},
 		{"--resolver", func(o *Options) { o.Resolver = "10.0.0.2:99999" }},
 		{"--resolver", func(o *Options) { o.Resolver = "bad host:53" }},
@@ -77,6 +80,7 @@ func TestValidateInputAcceptsRealValues(t *testing.T) {
 	o.Project, o.Location, o.Cluster = "dev-orchestra", "europe-west1", "dev-orchestra-cluster"
 	o.CloudRunService = "projects/dev-orchestra/locations/europe-west1/services/gke-connectivity-tester4"
 	o.Services = []string{"default/development-agent", "environment-manager"}
+	o.SourceProjects = []string{"acme-app-dev", "acme-app-prod"}
 	o.Workload = "deploy/default/environment-manager"
 	o.DNSNames = []string{"api.internal.example.com.", "_grpc._tcp.svc.example.com", "*.example.com"}
 	o.Peers = []string{"10.2.0.0/16", "10.2.0.1:443", "10.2.0.1", "[fd00::1]:8443"}
@@ -84,6 +88,12 @@ func TestValidateInputAcceptsRealValues(t *testing.T) {
 	o.DemoLatency = 300 * time.Millisecond
 	if err := o.ValidateInput(); err != nil {
 		t.Fatal(err)
+	}
+	for _, ref := range []string{"gke-connectivity-tester4", "europe-west4/gke-connectivity-tester4"} {
+		o.CloudRunService = ref
+		if err := o.ValidateInput(); err != nil {
+			t.Errorf("--cloud-run-service %q: %v", ref, err)
+		}
 	}
 	for _, p := range []string{"example.com:my-project", "my-project-123456"} {
 		if !validProject(p) {

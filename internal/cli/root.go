@@ -163,7 +163,8 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 	fs.StringVar(&o.Project, "project", "", "Google Cloud project (default: from a gke_PROJECT_LOCATION_CLUSTER context)")
 	fs.StringVar(&o.Location, "location", "", "cluster location, region or zone (default: from the context name)")
 	fs.StringVar(&o.Cluster, "cluster", "", "GKE cluster name (default: from the context name)")
-	fs.StringVar(&o.CloudRunService, "cloud-run-service", "", "the Cloud Run service that is the client (default: every service with VPC access in the location)")
+	fs.StringVar(&o.CloudRunService, "cloud-run-service", "", "the Cloud Run service that is the client: NAME, LOCATION/NAME or projects/P/locations/L/services/NAME (default: every service with VPC access in every location of the cluster's project and each --source-project)")
+	fs.StringArrayVar(&o.SourceProjects, "source-project", nil, "a project whose Cloud Run services are clients too, besides the cluster's (repeatable; Shared VPC service projects)")
 	fs.StringVar(&o.AppEngineService, "app-engine-service", "", "an App Engine standard service that is the client, S or S/VERSION (default: every serving version with a VPC connector)")
 	fs.StringArrayVar(&o.Services, "service", nil, "a GKE Service to reach, NS/NAME (repeatable)")
 	fs.StringVar(&o.Workload, "workload", "", "workload for token and exec checks, KIND/NS/NAME (deploy, sts, ds, job, cronjob, pod)")
@@ -177,6 +178,7 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "time limit for the whole run")
 	fs.BoolVar(&o.NoGCP, "no-gcp", false, "call no Google API; the checks that need one are skipped")
 	fs.BoolVar(&o.Demo, "demo", false, "run against the built-in demo world (no cloud, no cluster)")
+	fs.StringVar(&o.DemoWorld, "world", "", "the demo world's layout with --demo or demo: seed (default) or shared-vpc")
 }
 
 func runInteractive(ctx context.Context, ios *iostreams.IOStreams, opts *app.Options, guided bool) error {

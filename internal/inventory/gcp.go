@@ -59,15 +59,19 @@ func (i *Inventory) Cluster(ctx context.Context) (*container.Cluster, error) {
 	})
 }
 
-// RunService returns one Cloud Run service in the scope's project and location (or in loc).
-func (i *Inventory) RunService(ctx context.Context, location, name string) (*run.GoogleCloudRunV2Service, error) {
-	if err := i.needProject(); err != nil {
-		return nil, err
+// RunService returns one Cloud Run service: in project (the scope's project when "") and location
+// (the scope's location when "").
+func (i *Inventory) RunService(ctx context.Context, project, location, name string) (*run.GoogleCloudRunV2Service, error) {
+	if project == "" {
+		if err := i.needProject(); err != nil {
+			return nil, err
+		}
+		project = i.Scope.Project
 	}
 	if location == "" {
 		location = i.Scope.Location
 	}
-	full := fmt.Sprintf("projects/%s/locations/%s/services/%s", i.Scope.Project, location, name)
+	full := fmt.Sprintf("projects/%s/locations/%s/services/%s", project, location, name)
 	return Memo(ctx, i, KeyRun+"service/"+full, func(ctx context.Context) (*run.GoogleCloudRunV2Service, error) {
 		g, err := i.GCP()
 		if err != nil {
@@ -78,16 +82,26 @@ func (i *Inventory) RunService(ctx context.Context, location, name string) (*run
 	})
 }
 
-// RunServices lists the Cloud Run services of a location (all pages).
-func (i *Inventory) RunServices(ctx context.Context, location string) ([]*run.GoogleCloudRunV2Service, error) {
-	if err := i.needProject(); err != nil {
-		return nil, err
+// AllLocations is the location "-": Cloud Run v2 lists the services of every location of a project
+// in one call (projects/P/locations/-/services).
+const AllLocations = "-"
+
+// RunServices lists the Cloud Run services of a project (the scope's when "") in one location, or
+// in every location with AllLocations. Every location's list is one call per project and run
+// (projects/P/locations/-/services, all pages), filtered here, so asking for two regions, or for one
+// and then all, reads the project's services once.
+func (i *Inventory) RunServices(ctx context.Context, project, location string) ([]*run.GoogleCloudRunV2Service, error) {
+	if project == "" {
+		if err := i.needProject(); err != nil {
+			return nil, err
+		}
+		project = i.Scope.Project
 	}
 	if location == "" {
 		location = i.Scope.Location
 	}
-	parent := fmt.Sprintf("projects/%s/locations/%s", i.Scope.Project, location)
-	return Memo(ctx, i, KeyRun+"services/"+parent, func(ctx context.Context) ([]*run.GoogleCloudRunV2Service, error) {
+	parent := fmt.Sprintf("projects/%s/locations/%s", project, AllLocations)
+	all, err := Memo(ctx, i, KeyRun+"services/"+parent, func(ctx context.Context) ([]*run.GoogleCloudRunV2Service, error) {
 		g, err := i.GCP()
 		if err != nil {
 			return nil, err
@@ -99,6 +113,16 @@ func (i *Inventory) RunServices(ctx context.Context, location string) ([]*run.Go
 		})
 		return out, gcp.Map(err, "list Cloud Run services", parent)
 	})
+	if err != nil || location == AllLocations {
+		return all, err
+	}
+	var out []*run.GoogleCloudRunV2Service
+	for _, s := range all {
+		if gref.LocationOf(s.Name) == location {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // Connector returns a Serverless VPC Access connector by full name.

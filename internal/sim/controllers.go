@@ -66,7 +66,7 @@ func (c *dnsController) desired() map[string]zoneWant {
 				Description: fmt.Sprintf("Private zone for GKE cluster %q with cluster suffix %q in project %q with scope %q",
 					Cluster, add+".", Project, "VPC_SCOPE"),
 				PrivateVisibilityConfig: &dns.ManagedZonePrivateVisibilityConfig{Networks: []*dns.ManagedZonePrivateVisibilityConfigNetwork{
-					{NetworkUrl: networkURL(Project, Network)}}}}
+					{NetworkUrl: networkURL(c.w.lay.netProject, c.w.lay.netName)}}}}
 		}
 	}
 	domains[domain] = cz
@@ -387,9 +387,8 @@ func newRunTracker(w *World) *runTracker {
 }
 
 func (r *runTracker) recordAll() {
-	for _, n := range []string{CloudRunService, MeshService} {
-		r.record(Project, Region, n)
-	}
+	r.record(r.w.lay.runProject, r.w.lay.runRegion, CloudRunService)
+	r.record(Project, Region, MeshService)
 }
 
 func (r *runTracker) record(project, location, name string) {

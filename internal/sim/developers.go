@@ -26,6 +26,9 @@ func (w *World) CarryOut(ctx context.Context, adviceID string) (string, error) {
 	if strings.HasPrefix(adviceID, "advice/stream-dedicated-apiclient/") && strings.HasSuffix(adviceID, "/default/environment-manager") {
 		return w.deployEnvManagerFix(ctx)
 	}
+	if did, ok := w.networkTeamCarryOut(adviceID); ok { // seed_sharedvpc.go
+		return did, nil
+	}
 	return "", nil
 }
 

@@ -72,6 +72,7 @@ type lbState struct {
 	lbName      string
 	applied     string // fingerprint of the Service fields the Google objects were built from
 	region      string
+	askedAdmin  bool // LoadBalancerManualChange sent (GKE may not write the host's firewall)
 }
 
 func newLBController(w *World) *lbController {
@@ -326,8 +327,8 @@ func (c *lbController) ensureGoogleObjects(svc *corev1.Service, s *lbState) {
 	}
 	if s.internal {
 		fr.LoadBalancingScheme = "INTERNAL"
-		fr.Network = networkURL(Project, Network)
-		fr.Subnetwork = computeURL + "projects/" + Project + "/regions/" + Region + "/subnetworks/" + Subnet
+		fr.Network = networkURL(c.w.lay.netProject, c.w.lay.netName)
+		fr.Subnetwork = computeURL + "projects/" + c.w.lay.netProject + "/regions/" + Region + "/subnetworks/" + c.w.lay.netSubnet
 		fr.BackendService = computeURL + "projects/" + Project + "/regions/" + Region + "/backendServices/" + s.lbName
 		fr.AllowGlobalAccess = svc.Annotations[annGlobalAccess] == "true"
 		if len(ports) > 5 || fr.IPProtocol == "L3_DEFAULT" {
@@ -361,21 +362,41 @@ func (c *lbController) ensureGoogleObjects(svc *corev1.Service, s *lbState) {
 		sources = []string{"0.0.0.0/0"}
 	}
 	fwDesc, _ := json.Marshal(map[string]string{serviceNameKey: svc.Namespace + "/" + svc.Name, serviceIPKey: s.ip})
-	fw := &compute.Firewall{Name: "k8s-fw-" + s.lbName, Description: string(fwDesc), Network: Network, Direction: "INGRESS",
+	// GKE writes its rules into the network's project (a Shared VPC host, where the demo's GKE service
+	// agent holds the firewall role).
+	np, nn := c.w.lay.netProject, c.w.lay.netName
+	fw := &compute.Firewall{Name: "k8s-fw-" + s.lbName, Description: string(fwDesc), Network: nn, Direction: "INGRESS",
 		Priority: 1000, SourceRanges: sources, TargetTags: []string{NodeTag}}
 	for _, p := range protos {
 		fw.Allowed = append(fw.Allowed, &compute.FirewallAllowed{IPProtocol: p, Ports: byProto[p]})
 	}
-	if fws := g.Firewalls(Project); !sameRule(fws, fw) {
+	if c.w.lay.gkeNoFirewall {
+		// GKE's service agent holds no firewall role in the Shared VPC host: it asks a security
+		// admin instead (raiseFirewallChangeNeededEvent), once.
+		if !s.askedAdmin {
+			s.askedAdmin = true
+			var allow []string
+			for _, p := range protos {
+				allow = append(allow, p+":"+strings.Join(byProto[p], ","))
+			}
+			msg := fmt.Sprintf("Firewall change required by security admin: `gcloud compute firewall-rules create %s --network %s --description \"%s\" --allow %s --source-ranges %s --target-tags %s --project %s`",
+				fw.Name, nn, strings.ReplaceAll(fw.Description, `"`, `\"`), strings.Join(allow, ","), strings.Join(sources, ","), NodeTag, np)
+			ctx, cancel := context.WithTimeout(c.w.ctx, 5*time.Second)
+			c.event(ctx, svc, "LoadBalancerManualChange", msg)
+			cancel()
+		}
+		return
+	}
+	if fws := g.Firewalls(np); !sameRule(fws, fw) {
 		for _, cur := range fws {
 			if cur.Name == fw.Name {
 				fw.Id, fw.CreationTimestamp = cur.Id, cur.CreationTimestamp
 			}
 		}
-		g.AddFirewall(Project, fw)
+		g.AddFirewall(np, fw)
 	}
-	if !firewallExists(g.Firewalls(Project), healthCheckRule) {
-		g.AddFirewall(Project, &compute.Firewall{Name: healthCheckRule, Network: Network, Direction: "INGRESS", Priority: 1000,
+	if !firewallExists(g.Firewalls(np), healthCheckRule) {
+		g.AddFirewall(np, &compute.Firewall{Name: healthCheckRule, Network: nn, Direction: "INGRESS", Priority: 1000,
 			Description:  `{"kubernetes.io/cluster-id":"` + ClusterHash + `9b2c4e6a"}`,
 			SourceRanges: []string{"130.211.0.0/22", "35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"}, TargetTags: []string{NodeTag},
 			Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"10256"}}}})
@@ -437,7 +458,7 @@ func (c *lbController) teardown(ctx context.Context, st *lbState, svc *corev1.Se
 		c.event(ctx, ref, "DeletingLoadBalancer", "Deleting load balancer")
 	}
 	g.DeleteForwardingRule(Project, st.region, st.lbName)
-	g.DeleteFirewall(Project, "k8s-fw-"+st.lbName)
+	g.DeleteFirewall(c.w.lay.netProject, "k8s-fw-"+st.lbName)
 	if svc != nil && len(svc.Status.LoadBalancer.Ingress) > 0 {
 		cur := svc.DeepCopy()
 		cur.Status.LoadBalancer = corev1.LoadBalancerStatus{}

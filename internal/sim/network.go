@@ -238,15 +238,19 @@ func (w *World) source(name string) (source, error) {
 
 // cloudRunSource is a Cloud Run service as its serving revision reaches the VPC.
 func (w *World) cloudRunSource(name string) (source, error) {
-	svc, tmpl, ok := w.run.serving(Project, Region, name)
-	if !ok {
-		return source{}, fmt.Errorf("Cloud Run service %s does not exist in %s/%s", name, Project, Region)
+	project, region := w.lay.runProject, w.lay.runRegion
+	if name != CloudRunService {
+		project, region = Project, Region // the seed's other services stay in the cluster's project
 	}
-	src := source{kind: "cloud-run", name: name, region: Region, egress: "PRIVATE_RANGES_ONLY"}
+	svc, tmpl, ok := w.run.serving(project, region, name)
+	if !ok {
+		return source{}, fmt.Errorf("Cloud Run service %s does not exist in %s/%s", name, project, region)
+	}
+	src := source{kind: "cloud-run", name: name, region: region, egress: "PRIVATE_RANGES_ONLY"}
 	_ = svc
 	va := tmpl.VpcAccess
 	if va == nil || (va.Connector == "" && len(va.NetworkInterfaces) == 0) {
-		src.blocked = fmt.Sprintf("Cloud Run %s has no VPC access (no connector, no Direct VPC egress): its traffic goes to the internet, never into network %s", name, Network)
+		src.blocked = fmt.Sprintf("Cloud Run %s has no VPC access (no connector, no Direct VPC egress): its traffic goes to the internet, never into network %s", name, w.lay.netName)
 		return src, nil
 	}
 	if va.Egress != "" && va.Egress != "VPC_EGRESS_UNSPECIFIED" {
@@ -254,11 +258,11 @@ func (w *World) cloudRunSource(name string) (source, error) {
 	}
 	if va.Connector != "" {
 		cname := va.Connector[strings.LastIndex(va.Connector, "/")+1:]
-		loc := Region
+		loc, cproject := region, project
 		if parts := strings.Split(va.Connector, "/"); len(parts) == 6 {
-			loc = parts[3]
+			cproject, loc = parts[1], parts[3]
 		}
-		c, ok := w.gcp.Connector(Project, loc, cname)
+		c, ok := w.gcp.Connector(cproject, loc, cname)
 		if !ok {
 			src.blocked = fmt.Sprintf("connector %s does not exist", va.Connector)
 			return src, nil
@@ -267,12 +271,12 @@ func (w *World) cloudRunSource(name string) (source, error) {
 			src.blocked = fmt.Sprintf("connector %s is %s, not READY: it carries no traffic", cname, c.State)
 			return src, nil
 		}
-		if loc != Region {
-			src.blocked = fmt.Sprintf("connector %s is in %s, Cloud Run %s in %s: a connector serves its own region only", cname, loc, name, Region)
+		if loc != region {
+			src.blocked = fmt.Sprintf("connector %s is in %s, Cloud Run %s in %s: a connector serves its own region only", cname, loc, name, region)
 			return src, nil
 		}
-		if !sameNetwork(c.Network, Project, Network) {
-			src.blocked = fmt.Sprintf("connector %s is in network %s, not %s", cname, c.Network, Network)
+		if !sameNetwork(c.Network, cproject, c.Network) || !w.lay.onNetwork(gref.Network(c.Network, cproject)) {
+			src.blocked = fmt.Sprintf("connector %s is in network %s, not %s", cname, c.Network, w.lay.netName)
 			return src, nil
 		}
 		pfx, err := netip.ParsePrefix(c.IpCidrRange)
@@ -285,11 +289,11 @@ func (w *World) cloudRunSource(name string) (source, error) {
 		return src, nil
 	}
 	ni := va.NetworkInterfaces[0]
-	if ni.Network != "" && !sameNetwork(ni.Network, Project, Network) && ni.Network != Network {
-		src.blocked = fmt.Sprintf("Direct VPC egress into network %s, not %s", ni.Network, Network)
+	if ni.Network != "" && !w.lay.onNetwork(gref.Network(ni.Network, project)) && ni.Network != w.lay.netName {
+		src.blocked = fmt.Sprintf("Direct VPC egress into network %s, not %s", ni.Network, w.lay.netName)
 		return src, nil
 	}
-	src.prefix = mustPrefix(NodeCIDR) // the subnet's addresses (default, the only subnet of the region)
+	src.prefix = mustPrefix(w.lay.directVPCRange) // the subnet's addresses (the only subnet a Direct VPC client uses here)
 	src.tags = ni.Tags
 	return src, nil
 }
@@ -442,7 +446,7 @@ func appOf(pod *corev1.Pod) string {
 func (w *World) deliver(src source, ip netip.Addr, port int) Reach {
 	g := w.gcp
 	node := host{tags: []string{NodeTag}, sa: computeSA(Project)}
-	local := vpcNet{Project, Network}
+	local := w.lay.vpc()
 	from := local
 	if src.kind == "dns-forwarder" {
 		from = vpcNet{} // Cloud DNS's forwarders are not VMs of the network: no egress rule governs them
@@ -503,7 +507,7 @@ func (w *World) deliver(src source, ip netip.Addr, port int) Reach {
 // viaILB follows an internal passthrough NLB to its Service's endpoints.
 func (w *World) viaILB(src source, fr *compute.ForwardingRule, ip netip.Addr, port int, fw func(netip.Addr) (bool, string)) Reach {
 	region := fr.Region[strings.LastIndex(fr.Region, "/")+1:]
-	if !sameNetwork(fr.Network, Project, Network) {
+	if !w.lay.onNetwork(fr.Network) {
 		return Reach{Outcome: Timeout, Reason: fmt.Sprintf("forwarding rule %s is in another network", fr.Name)}
 	}
 	if region != src.region && !fr.AllowGlobalAccess {

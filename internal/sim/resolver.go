@@ -80,14 +80,14 @@ type zoneIn struct {
 // zones lists the managed zones visible from network default, and with fromCluster those bound to
 // the cluster too.
 func (w *World) zones(fromCluster bool) (visible []zoneIn, clusterOnly []zoneIn) {
-	for _, p := range []string{Project, PeerProject} {
+	for _, p := range w.lay.zoneProjects {
 		for _, z := range w.gcp.ManagedZones(p) {
 			if z.Visibility != "private" || z.PrivateVisibilityConfig == nil {
 				continue
 			}
 			bound := false
 			for _, n := range z.PrivateVisibilityConfig.Networks {
-				if n != nil && sameNetwork(n.NetworkUrl, Project, Network) {
+				if n != nil && w.lay.onNetwork(n.NetworkUrl) {
 					bound = true
 				}
 			}
@@ -196,7 +196,7 @@ func (w *World) forwardTarget(t *clouddns.ManagedZoneForwardingConfigNameServerT
 		return false, fmt.Sprintf("%s is not an RFC 1918 address, so with the default forwarding path Cloud DNS sends the query to it over the internet, where it does not answer", ip)
 	}
 	for _, fr := range w.gcp.ForwardingRules(Project, "") {
-		if fr.IPAddress != ip.String() || fr.LoadBalancingScheme != "INTERNAL" || !sameNetwork(fr.Network, Project, Network) {
+		if fr.IPAddress != ip.String() || fr.LoadBalancingScheme != "INTERNAL" || !w.lay.onNetwork(fr.Network) {
 			continue
 		}
 		if !fr.AllPorts && !portListed(fr.Ports, 53) {
@@ -204,7 +204,7 @@ func (w *World) forwardTarget(t *clouddns.ManagedZoneForwardingConfigNameServerT
 		}
 		src := host{prefix: mustPrefix(DNSForwarders)}
 		node := host{tags: []string{NodeTag}, sa: computeSA(Project)}
-		if ok, rule := w.firewallAllows(vpcNet{}, vpcNet{Project, Network}, src, ip, node, "udp", 53); !ok {
+		if ok, rule := w.firewallAllows(vpcNet{}, w.lay.vpc(), src, ip, node, "udp", 53); !ok {
 			return false, fmt.Sprintf("internal LB %s: %s", ip, rule)
 		}
 		r := w.deliver(source{kind: "dns-forwarder", region: Region, prefix: mustPrefix(DNSForwarders)}, ip, 53)

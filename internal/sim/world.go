@@ -24,6 +24,8 @@ type Options struct {
 	// takes a minute to provision takes 1.8 s at the demo's 300 ms). 0, as in tests, makes every
 	// controller act at once (within a few milliseconds, on its own goroutine).
 	Latency time.Duration
+	// World is the layout: WorldSeed ("" too) or WorldSharedVPC.
+	World string
 	// OnNonLoopback, if set, is called whenever anything in the world tries to dial an address outside
 	// loopback (the dial is refused either way). Tests set it to fail loudly.
 	OnNonLoopback func(network, addr string)
@@ -32,6 +34,7 @@ type Options struct {
 // World is a running demo world. It implements app.World. Create it with Start, stop it with Close.
 type World struct {
 	opts Options
+	lay  layout
 
 	gcp        *fakegcp.Server
 	vpcDNS     *fakedns.Server // the VPC resolver (169.254.169.254 as seen by a client in network default)
@@ -65,7 +68,12 @@ var _ app.World = (*World)(nil)
 
 // DemoStarter starts a world for the product's --demo mode (app.DemoStarter).
 func DemoStarter(ctx context.Context, latency time.Duration) (app.World, error) {
-	w, err := Start(ctx, Options{Latency: latency})
+	return DemoWorldStarter(ctx, latency, WorldSeed)
+}
+
+// DemoWorldStarter starts the named layout for --demo --world (app.DemoWorldStarter).
+func DemoWorldStarter(ctx context.Context, latency time.Duration, world string) (app.World, error) {
+	w, err := Start(ctx, Options{Latency: latency, World: world})
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +85,13 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 	if o.Latency < 0 {
 		return nil, fmt.Errorf("sim: negative latency %v", o.Latency)
 	}
-	w = &World{opts: o}
+	if err := CheckWorld(o.World); err != nil {
+		return nil, err
+	}
+	w = &World{opts: o, lay: seedLayout()}
+	if o.World == WorldSharedVPC {
+		w.lay = sharedVPCLayout()
+	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.loopback = probe.LoopbackOnlyDialer{Inner: &net.Dialer{}, OnRefused: o.OnNonLoopback}
 	defer func() {
@@ -103,7 +117,13 @@ func Start(ctx context.Context, o Options) (w *World, err error) {
 		w.gcp = fakegcp.New()
 		w.gcp.SetLatency(o.Latency)
 		w.gcp.SetOperationDelay(w.after(20 * time.Second))
-		return seedGCP(w.gcp)
+		if err := seedGCP(w.gcp); err != nil {
+			return err
+		}
+		if w.lay.name == WorldSharedVPC {
+			return seedSharedVPC(w.gcp)
+		}
+		return nil
 	})
 	step("start the backends", func() error {
 		w.backends = newBackends(w)
