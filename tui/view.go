@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
 const footerHeight = 2
@@ -23,7 +23,7 @@ func (m *Model) View() tea.View {
 	v.AltScreen = true
 	title := "gkedoctor"
 	if c := m.cfg.env.Target.Context; c != "" {
-		title += " — " + c
+		title += " — " + safeout.Line(c) // the window title is an OSC sequence: nothing may end it early
 	}
 	v.WindowTitle = title
 	return v
@@ -941,25 +941,15 @@ func (m *Model) pickBox(w int) string {
 	return s.Dialog.Width(inner + 4).Render(strings.Join(lines, "\n"))
 }
 
-// Text helpers. Every string from a result may come from a cluster or an API: control characters and
-// escape sequences are removed before anything is drawn.
+// Text helpers. Every string from a result may come from a cluster or an API: it goes through the
+// one output layer (safeout.Text: escape sequences, controls, bidi and invisible characters replaced
+// by a visible placeholder, secrets redacted) before anything is drawn; tabs become spaces.
 
 func clean(s string) string {
 	if s == "" {
 		return s
 	}
-	s = ansi.Strip(s)
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case unicode.IsControl(r):
-			return -1
-		}
-		return r
-	}, s)
+	return strings.ReplaceAll(safeout.Text(s), "\t", " ")
 }
 
 func truncate(s string, w int) string {
