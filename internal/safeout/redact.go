@@ -20,7 +20,8 @@ var (
 	// gitleaks "private-key": a PEM private key block (RSA, EC, OPENSSH, ENCRYPTED, plain PKCS#8).
 	// A block cut off before its END line (a truncated detail) is masked up to the next double quote
 	// or the end, so a truncated block inside a JSON string does not swallow the rest of the document.
-	rePrivateKey = regexp.MustCompile(`(?i)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:[^"]*?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|[^"]*)`)
+	// The label excludes '-' (gitleaks allows it), so one block's END cannot reach into the next block.
+	rePrivateKey = regexp.MustCompile(`(?i)-----BEGIN[ A-Z0-9_]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:[^"]*?-----END[ A-Z0-9_]{0,100}PRIVATE KEY(?: BLOCK)?-----|[^"]*)`)
 	// gitleaks "jwt", widened: three base64url segments, the header starting with eyJ (`{"`); the
 	// signature may be empty (alg none). ServiceAccount tokens are JWTs.
 	reJWT = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*`)
