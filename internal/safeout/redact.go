@@ -55,10 +55,14 @@ var (
 	// it must be a whole key (the character before it is not part of a name), so bypass=1 stays.
 	reKeyValue = regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_.\-])(` + secretKey + `)(=)("[^"\\]*"|'[^'\\]*'|[^\s&"',;\\]+)`)
 	// The same keys in YAML (token: …, password: …, client-key-data: …), at the start of a line or in
-	// a flow mapping. The key is unquoted or single-quoted (a double-quoted key is JSON's, below).
-	reYAML = regexp.MustCompile(`(?im)((?:^|[{,])[ \t]*(?:-[ \t]+)?'?(?:` + secretKey + `)'?[ \t]*:[ \t]+)('[^'\n]*'|"(?:[^"\\\n]|\\.)*"|[^\s'"#][^\n]*)`)
+	// a flow mapping, or after an escaped "\n" (YAML quoted into an error message or a JSON string).
+	// The key is unquoted or single-quoted (a double-quoted key is JSON's, below). An unquoted value
+	// runs to the end of the line, or to a double quote or an escaped newline (inside a JSON string).
+	reYAML = regexp.MustCompile(`(?im)((?:^|[{,]|\\n)[ \t]*(?:-[ \t]+)?'?(?:` + secretKey + `)'?[ \t]*:[ \t]+)('[^'\n]*'|"(?:[^"\\\n]|\\.)*"|[^\s'"#\\](?:[^\n"\\]|\\[^n"\\])*)`)
 	// The same keys as JSON members: "access_key": "…", "client_secret": "…".
 	reJSONMember = regexp.MustCompile(`(?i)("(?:` + secretKey + `)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+	// … and JSON quoted once more (in a %q-quoted error, or a JSON string holding JSON): {\"token\": \"…\"}.
+	reJSONMemberQuoted = regexp.MustCompile(`(?i)(\\"(?:` + secretKey + `)\\"\s*:\s*)\\"(?:[^"\\]|\\[^"])*\\"`)
 	// Flags that take a secret as their next word: --token abc, --password abc, --client-secret abc.
 	// "string" is what --help prints for a flag's value.
 	reSecretFlag = regexp.MustCompile(`(?i)(--(?:token|password|client-secret)\s+)([^\s-][^\s]*)`)
@@ -109,6 +113,7 @@ func redactOnce(s string) string {
 		return sub[1] + sub[2] + Redacted
 	})
 	s = reJSONMember.ReplaceAllString(s, `${1}"`+Redacted+`"`)
+	s = reJSONMemberQuoted.ReplaceAllString(s, `${1}\"`+Redacted+`\"`)
 	s = reKeyValue.ReplaceAllStringFunc(s, func(m string) string {
 		sub := reKeyValue.FindStringSubmatch(m)
 		v := strings.Trim(sub[4], `"'`)

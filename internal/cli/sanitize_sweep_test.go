@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"bytes"
+
+	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/iostreams"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
+)
+
+// poisonSecrets holds one value of every secret shape issue 15 names, each with a marker that must
+// never reach any output. The markers are what a leak looks like.
+var poisonSecrets = []struct{ in, marker string }{
+	{"token=SECRETTOKEN01", "SECRETTOKEN01"},
+	{"AWS_SECRET_ACCESS_KEY=SECRETAWS02", "SECRETAWS02"},
+	{"ACCESS_KEY=SECRETACCESS03", "SECRETACCESS03"},
+	{"PRIVATE_KEY=SECRETPRIV04", "SECRETPRIV04"},
+	{"DB_PASS=SECRETPASS05", "SECRETPASS05"},
+	{"DB_PASSWORD=SECRETPASSWORD06", "SECRETPASSWORD06"},
+	{"\ntoken: SECRETYAMLTOKEN07\n", "SECRETYAMLTOKEN07"},
+	{"\npassword: SECRETYAMLPW08\n", "SECRETYAMLPW08"},
+	{"\n    client-key-data: SECRETCKD09\n", "SECRETCKD09"},
+	{"\n    client-certificate-data: SECRETCCD10\n", "SECRETCCD10"},
+	{`{"access_key": "SECRETJSON11"}`, "SECRETJSON11"},
+	{"AIzaSyA1234567890SECRETGOOGLEKEY1234567", "SECRETGOOGLEKEY"},
+	{"ghp_SECRETGHP0123456789abcdefghijABCDEFG", "SECRETGHP0123456789"},
+	{"github_pat_" + strings.Repeat("SECRETFG", 10) + "ab", "SECRETFGSECRETFG"},
+	{"https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=SECRETSIG13", "SECRETSIG13"},
+	{"http://agent.example/cb?token=SECRETURLTOKEN14", "SECRETURLTOKEN14"},
+	{"http://agent.example/cb?a=1&access_token=SECRETAT15", "SECRETAT15"},
+	{"Authorization: Bearer SECRETBEARER16", "SECRETBEARER16"},
+	{"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJTRUNSRVQxNyJ9.U0VDUkVUSldUU0lH", "eyJzdWIiOiJTRUNSRVQxNyJ9"},
+	{"-----BEGIN RSA PRIVATE KEY-----\nSECRETPEM18\n-----END RSA PRIVATE KEY-----", "SECRETPEM18"},
+	{"ya29.SECRETYA2919", "SECRETYA2919"},
+}
+
+// poisonTerminal holds what must never drive the terminal or spoof a command: escape sequences (CSI
+// clear, OSC title, OSC 52 clipboard), a raw 8-bit CSI (U+009B), C1, bidi overrides and isolates,
+// zero-width characters.
+const poisonTerminal = "\x1b[2J\x1b]0;PWNED\a\x1b]52;c;cm0gLXJmIH4=\a\u009b2J\u0085\u202e\u2066\u200b\u200d\u2060\ufeff\r"
+
+// poison is one value holding all of it; the prefix says where it was put.
+func poison(where string) string {
+	var b strings.Builder
+	b.WriteString(where + " " + poisonTerminal)
+	for _, s := range poisonSecrets {
+		b.WriteString(" " + s.in)
+	}
+	return b.String()
+}
+
+var sgrRe = regexp.MustCompile(`\x1b\[[0-9;:]*m`)
+
+// assertNoLeak fails when out holds a forbidden character, invalid UTF-8 or a secret's marker. With colour, the renderer's own SGR sequences are allowed (and only those).
+func assertNoLeak(t *testing.T, where, out string, color bool) {
+	t.Helper()
+	if color {
+		out = sgrRe.ReplaceAllString(out, "")
+	}
+	if !utf8.ValidString(out) {
+		t.Errorf("%s: invalid UTF-8 in the output", where)
+	}
+	for i, r := range out {
+		if safeout.Forbidden(r) {
+			t.Errorf("%s: %U leaked at byte %d: …%q…", where, r, i, out[max(0, i-40):min(len(out), i+40)])
+			break
+		}
+	}
+	for _, s := range poisonSecrets {
+		if strings.Contains(out, s.marker) {
+			i := strings.Index(out, s.marker)
+			t.Errorf("%s: secret %q leaked: …%q…", where, s.marker, out[max(0, i-60):min(len(out), i+40)])
+		}
+	}
+}
+
+const poisonUndo = "test.poisoned-undo"
+
+// poisonCheck puts a check in place of clusterip-unreachable whose every string is poisoned: the
+// summary, the path, each evidence step, detail and command, and two fixes (title, description,
+// affects, diff, commands); the first applies with a poisoned progress line and message and journals
+// a poisoned undo (whose failure is poisoned too), the second fails with a poisoned error.
+func poisonCheck(t *testing.T) {
+	t.Helper()
+	orig, ok := checks.Lookup("clusterip-unreachable")
+	if !ok {
+		t.Fatal("clusterip-unreachable is not registered")
+	}
+	t.Cleanup(func() { checks.Register(orig) })
+	fixes.RegisterUndoer(poisonUndo, func(context.Context, *fixes.Deps, json.RawMessage) error {
+		return errors.New(poison("undo-error"))
+	})
+	plan := func(i int, err error) *fixes.Plan {
+		n := string(rune('1' + i))
+		return &fixes.Plan{
+			ID: "poison-fix-" + n, Title: poison("fix-title-" + n), Description: poison("fix-description"),
+			Affects: poison("fix-affects"), Diff: "- " + poison("diff-old") + "\n+ " + poison("diff-new") + "\n",
+			Commands: []string{"gcloud run services update x --update-env-vars " + poison("fix-command")}, Reversible: true,
+			Apply: func(context.Context, fixes.Snapshot) (fixes.Outcome, error) {
+				if err != nil {
+					return fixes.Outcome{}, err
+				}
+				return fixes.Outcome{Message: poison("fix-message"), Undo: []fixes.UndoAction{fixes.NewUndo(poisonUndo, map[string]string{"old": poison("undo-params")})}}, nil
+			},
+			Wait: func(ctx context.Context, progress func(string)) (string, error) {
+				progress(poison("fix-progress"))
+				return poison("wait-message"), nil
+			},
+		}
+	}
+	checks.Register(checks.CheckFunc{CheckID: "clusterip-unreachable", Fn: func(ctx context.Context, env *checks.Env, rec *checks.Recorder) checks.Result {
+		rec.Step(poison("step"), checks.Fail, poison("detail: API error body"), "kubectl get events "+poison("command"))
+		r := checks.FailResult("target-is-clusterip", poison("summary"), plan(0, nil), plan(1, errors.New(poison("fix-error"))))
+		r.Path = []string{poison("path-source"), poison("path-target")}
+		return r
+	}})
+}
+
+// TestEveryOutputPathIsSanitisedAndRedacted walks every way gkedoctor's command line prints — each
+// report format of audit and fix, the fix plans (--dry-run), the fix progress and outcome lines,
+// undo, undo --list, the errors on stderr — with a check, a fix, a journal entry and an undo whose
+// every string holds escape sequences, C1, bidi, zero-width characters and every secret shape, and
+// fails on any of it reaching the output. It also reads the journal file: the fields a person reads
+// are redacted there too (the undo parameters keep the raw value undo needs, and are never printed).
+func TestEveryOutputPathIsSanitisedAndRedacted(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	poisonCheck(t)
+	walk := func(name string, args ...string) (int, string) {
+		t.Helper()
+		code, out, stderr := run(t, args...)
+		assertNoLeak(t, name+" stdout", out, false)
+		assertNoLeak(t, name+" stderr", stderr, false)
+		return code, out
+	}
+	for _, o := range []string{"text", "json", "markdown", "junit"} {
+		code, out := walk("audit -o "+o, "audit", "clusterip-unreachable", "--no-gcp", "-o", o)
+		if code != 1 || !strings.Contains(out, "summary") {
+			t.Fatalf("audit -o %s: exit %d, want 1 with the poisoned result in it:\n%s", o, code, out)
+		}
+		if o == "json" {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(out), &v); err != nil {
+				t.Errorf("audit -o json is not JSON after sanitising: %v", err)
+			}
+		}
+		walk("fix --dry-run -o "+o, "fix", "clusterip-unreachable", "--dry-run", "--no-gcp", "-o", o)
+	}
+	code, out := walk("fix --yes", "fix", "clusterip-unreachable", "--yes", "--no-gcp")
+	if code != 1 || !strings.Contains(out, "fix-message") || !strings.Contains(out, "fix-error") || !strings.Contains(out, "fix-progress") {
+		t.Fatalf("fix: exit %d, want 1 with the progress, message and error lines:\n%s", code, out)
+	}
+	walk("fix --yes -o json", "fix", "clusterip-unreachable", "--yes", "--no-gcp", "-o", "json")
+
+	_, list := walk("undo --list", "undo", "--list")
+	if !strings.Contains(list, "fix-title-1") {
+		t.Fatalf("undo --list does not list the poisoned entry:\n%s", list)
+	}
+	j := fixes.OpenJournal(fixes.DefaultDir())
+	entries, err := j.List()
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("journal: %v, %d entries", err, len(entries))
+	}
+	var id string
+	for _, e := range entries {
+		if e.FixID == "poison-fix-1" && e.State == fixes.StateApplied {
+			id = e.ID
+		}
+	}
+	if id == "" {
+		t.Fatal("no applied journal entry for poison-fix-1")
+	}
+	code, _ = walk("undo ID", "undo", id, "--no-gcp")
+	if code != ExitFindings {
+		t.Errorf("undo: exit %d, want 1 (the undoer fails)", code)
+	}
+	walk("unknown fix id on stderr", "fix", poison("id"), "--no-gcp")
+	walk("unknown check on stderr", "audit", "no-such-"+poison("check"))
+	walk("explain on stderr", "explain", poison("explain"))
+
+	// The journal file: what a person may read is redacted; the raw value undo needs is kept.
+	raw, err := os.ReadFile(filepath.Join(j.Dir, id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disk fixes.Entry
+	if err := json.Unmarshal(raw, &disk); err != nil {
+		t.Fatal(err)
+	}
+	display := strings.Join(append([]string{disk.Title, disk.Message, disk.Error}, disk.Commands...), "\n")
+	for _, s := range poisonSecrets {
+		if strings.Contains(display, s.marker) {
+			t.Errorf("journal display fields hold %q", s.marker)
+		}
+	}
+	if len(disk.Undo) != 1 || !strings.Contains(string(disk.Undo[0].Params), "SECRETURLTOKEN14") {
+		t.Errorf("the journal must keep the raw value undo restores; undo params: %s", disk.Undo)
+	}
+}
+
+// A colour terminal gets the renderer's colours and nothing else.
+func TestColourOutputCarriesOnlySGR(t *testing.T) {
+	poisonCheck(t)
+	ios, _, out, errOut := iostreamsTTY()
+	code := Execute(context.Background(), ios, []string{"audit", "clusterip-unreachable", "--no-gcp"})
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out.String(), "\x1b[") {
+		t.Fatal("no colour at all: the test shows nothing")
+	}
+	assertNoLeak(t, "colour text", out.String(), true)
+}
+
+func iostreamsTTY() (*iostreams.IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
+	ios, in, out, errOut := iostreams.Test()
+	ios.SetTTY(false, true, true)
+	return ios, in, out, errOut
+}
