@@ -116,7 +116,7 @@ func (m *Model) headerLines(w int) []string {
 		if v == "" {
 			return "(no " + what + ")"
 		}
-		return v
+		return safeout.Line(v) // a context name comes from a kubeconfig file
 	}
 	line1 := s.Header.Render(" gkedoctor ") + " " + badge + " " +
 		s.Bold.Render(orNone(t.Project, "project")+" / "+orNone(t.Location, "location")+" / "+orNone(t.Cluster, "cluster"))
@@ -125,7 +125,7 @@ func (m *Model) headerLines(w int) []string {
 		where = "unknown"
 	}
 	line2 := s.Dim.Render(" context ") + orNone(t.Context, "context") + s.Dim.Render(" · ns ") + orNone(t.Namespace, "namespace") +
-		s.Dim.Render(" · runs from ") + where
+		s.Dim.Render(" · runs from ") + safeout.Line(where)
 	if m.cfg.readOnly {
 		line2 += s.Dim.Render(" · read-only: fixes disabled")
 	}
@@ -495,8 +495,9 @@ func (m *Model) resultLines(r *row, w int) []string {
 	if r.fixNote != "" && m.fix == nil {
 		st := map[level]lipgloss.Style{levelInfo: s.MsgInfo, levelOK: s.MsgOK, levelWarn: s.MsgWarn, levelErr: s.MsgErr}[r.fixLevel]
 		out = append(out, s.Label.Render("Last fix"))
-		for _, l := range strings.Split(r.fixNote, "\n") {
-			for _, wl := range indentLines(wrapText(clean(l), w-2), "  ") {
+		// Cleaned whole, then split: a secret spanning lines (a PEM block in an error) is one match.
+		for _, l := range strings.Split(clean(r.fixNote), "\n") {
+			for _, wl := range indentLines(wrapText(l, w-2), "  ") {
 				out = append(out, st.Render(wl))
 			}
 		}

@@ -6,82 +6,27 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"bytes"
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
-	"github.com/gkedoctor/gkedoctor/internal/safeout"
+	poisonfx "github.com/gkedoctor/gkedoctor/internal/safeout/poison"
 )
 
-// poisonSecrets holds one value of every secret shape issue 15 names, each with a marker that must
-// never reach any output. The markers are what a leak looks like.
-var poisonSecrets = []struct{ in, marker string }{
-	{"token=SECRETTOKEN01", "SECRETTOKEN01"},
-	{"AWS_SECRET_ACCESS_KEY=SECRETAWS02", "SECRETAWS02"},
-	{"ACCESS_KEY=SECRETACCESS03", "SECRETACCESS03"},
-	{"PRIVATE_KEY=SECRETPRIV04", "SECRETPRIV04"},
-	{"DB_PASS=SECRETPASS05", "SECRETPASS05"},
-	{"DB_PASSWORD=SECRETPASSWORD06", "SECRETPASSWORD06"},
-	{"\ntoken: SECRETYAMLTOKEN07\n", "SECRETYAMLTOKEN07"},
-	{"\npassword: SECRETYAMLPW08\n", "SECRETYAMLPW08"},
-	{"\n    client-key-data: SECRETCKD09\n", "SECRETCKD09"},
-	{"\n    client-certificate-data: SECRETCCD10\n", "SECRETCCD10"},
-	{`{"access_key": "SECRETJSON11"}`, "SECRETJSON11"},
-	{"AIzaSyA1234567890SECRETGOOGLEKEY1234567", "SECRETGOOGLEKEY"},
-	{"ghp_SECRETGHP0123456789abcdefghijABCDEFG", "SECRETGHP0123456789"},
-	{"github_pat_" + strings.Repeat("SECRETFG", 10) + "ab", "SECRETFGSECRETFG"},
-	{"https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=SECRETSIG13", "SECRETSIG13"},
-	{"http://agent.example/cb?token=SECRETURLTOKEN14", "SECRETURLTOKEN14"},
-	{"http://agent.example/cb?a=1&access_token=SECRETAT15", "SECRETAT15"},
-	{"Authorization: Bearer SECRETBEARER16", "SECRETBEARER16"},
-	{"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJTRUNSRVQxNyJ9.U0VDUkVUSldUU0lH", "eyJzdWIiOiJTRUNSRVQxNyJ9"},
-	{"-----BEGIN RSA PRIVATE KEY-----\nSECRETPEM18\n-----END RSA PRIVATE KEY-----", "SECRETPEM18"},
-	{"ya29.SECRETYA2919", "SECRETYA2919"},
-}
+// poison is one value holding every escape, control, bidi and invisible character class and every
+// secret shape (internal/safeout/poison); the prefix says where it was put.
+func poison(where string) string { return poisonfx.Value(where) }
 
-// poisonTerminal holds what must never drive the terminal or spoof a command: escape sequences (CSI
-// clear, OSC title, OSC 52 clipboard), a raw 8-bit CSI (U+009B), C1, bidi overrides and isolates,
-// zero-width characters.
-const poisonTerminal = "\x1b[2J\x1b]0;PWNED\a\x1b]52;c;cm0gLXJmIH4=\a\u009b2J\u0085\u202e\u2066\u200b\u200d\u2060\ufeff\r"
-
-// poison is one value holding all of it; the prefix says where it was put.
-func poison(where string) string {
-	var b strings.Builder
-	b.WriteString(where + " " + poisonTerminal)
-	for _, s := range poisonSecrets {
-		b.WriteString(" " + s.in)
-	}
-	return b.String()
-}
-
-var sgrRe = regexp.MustCompile(`\x1b\[[0-9;:]*m`)
-
-// assertNoLeak fails when out holds a forbidden character, invalid UTF-8 or a secret's marker. With colour, the renderer's own SGR sequences are allowed (and only those).
+// assertNoLeak fails when out holds a forbidden character, invalid UTF-8 or a secret's marker. With
+// colour, the renderer's own SGR sequences are allowed (and only those).
 func assertNoLeak(t *testing.T, where, out string, color bool) {
 	t.Helper()
-	if color {
-		out = sgrRe.ReplaceAllString(out, "")
-	}
-	if !utf8.ValidString(out) {
-		t.Errorf("%s: invalid UTF-8 in the output", where)
-	}
-	for i, r := range out {
-		if safeout.Forbidden(r) {
-			t.Errorf("%s: %U leaked at byte %d: …%q…", where, r, i, out[max(0, i-40):min(len(out), i+40)])
-			break
-		}
-	}
-	for _, s := range poisonSecrets {
-		if strings.Contains(out, s.marker) {
-			i := strings.Index(out, s.marker)
-			t.Errorf("%s: secret %q leaked: …%q…", where, s.marker, out[max(0, i-60):min(len(out), i+40)])
-		}
+	for _, l := range poisonfx.Leaks(out, color) {
+		t.Errorf("%s: %s", where, l)
 	}
 }
 
@@ -198,9 +143,9 @@ func TestEveryOutputPathIsSanitisedAndRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	display := strings.Join(append([]string{disk.Title, disk.Message, disk.Error}, disk.Commands...), "\n")
-	for _, s := range poisonSecrets {
-		if strings.Contains(display, s.marker) {
-			t.Errorf("journal display fields hold %q", s.marker)
+	for _, s := range poisonfx.Secrets {
+		if strings.Contains(display, s.Marker) {
+			t.Errorf("journal display fields hold %q", s.Marker)
 		}
 	}
 	if len(disk.Undo) != 1 || !strings.Contains(string(disk.Undo[0].Params), "SECRETURLTOKEN14") {
