@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
 	poisonfx "github.com/gkedoctor/gkedoctor/internal/safeout/poison"
+	"github.com/gkedoctor/gkedoctor/internal/sim/fakegcp"
 )
 
 // poison is one value holding every escape, control, bidi and invisible character class and every
@@ -171,4 +173,46 @@ func iostreamsTTY() (*iostreams.IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.
 	ios, in, out, errOut := iostreams.Test()
 	ios.SetTTY(false, true, true)
 	return ios, in, out, errOut
+}
+
+// A check that panics is reported as an error naming where (by function), never with a Go stack
+// trace, in every format (TestNoReportHoldsAStackTrace covers the malformed endpoint and the demo).
+func TestAPanickingCheckLeavesNoStackTrace(t *testing.T) {
+	orig, _ := checks.Lookup("clusterip-unreachable")
+	t.Cleanup(func() { checks.Register(orig) })
+	checks.Register(checks.CheckFunc{CheckID: "clusterip-unreachable", Fn: func(ctx context.Context, env *checks.Env, rec *checks.Recorder) checks.Result {
+		var m map[string]int
+		m["boom"] = 1
+		return checks.PassResult("unreachable")
+	}})
+	for _, o := range outputFormats {
+		code, out, stderr := run(t, "audit", "clusterip-unreachable", "--no-gcp", "-o", o)
+		if code != 1 || !strings.Contains(out, "check-panic") {
+			t.Fatalf("-o %s: exit %d, want 1 with check-panic:\n%s%s", o, code, out, stderr)
+		}
+		assertNoStackTrace(t, out+stderr)
+	}
+}
+
+// The real boundary: the fake Google API server answers every call with a 400 whose error body is
+// poisoned, the real google.golang.org/api clients parse it, the checks report it; nothing of the
+// poison reaches any format.
+func TestPoisonedGoogleErrorBodyIsSanitisedAndRedacted(t *testing.T) {
+	g := fakegcp.New()
+	t.Cleanup(g.Close)
+	g.InjectFault(fakegcp.Fault{Status: http.StatusBadRequest, Message: poison("google-error-body")})
+	t.Setenv("GKEDOCTOR_GCP_ENDPOINT", g.URL)
+	reached := false
+	for _, o := range outputFormats {
+		_, out, stderr := run(t, "audit", "--project", "dev-orchestra", "--location", "europe-west1", "--cluster", "dev-orchestra-cluster", "-o", o)
+		assertNoLeak(t, "audit -o "+o+" stdout", out, false)
+		assertNoLeak(t, "audit -o "+o+" stderr", stderr, false)
+		reached = reached || strings.Contains(out, "google-error-body")
+	}
+	if len(g.Requests()) == 0 {
+		t.Fatal("no request reached the fake Google server")
+	}
+	if !reached {
+		t.Error("the error body never reached a report: the test shows nothing")
+	}
 }
