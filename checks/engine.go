@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -166,7 +165,7 @@ func runOne(ctx context.Context, env *Env, c Check, emit func(Event), timeout ti
 		defer func() {
 			if p := recover(); p != nil {
 				ch <- Result{Status: Error, Cause: "check-panic", Summary: fmt.Sprintf("the check crashed: %v", p),
-					Evidence: []Evidence{{Step: "stack", Status: Error, Detail: firstLines(string(debug.Stack()), 12)}}}
+					Evidence: []Evidence{{Step: "where", Status: Error, Detail: panicSite()}}}
 			}
 		}()
 		ch <- c.Run(cctx, env, rec)
@@ -230,19 +229,6 @@ func decorate(r Result) Result {
 		}
 	}
 	return r
-}
-
-func firstLines(s string, n int) string {
-	lines := 0
-	for i := range s {
-		if s[i] == '\n' {
-			lines++
-			if lines == n {
-				return s[:i]
-			}
-		}
-	}
-	return s
 }
 
 // Counts tallies results by status.

@@ -74,6 +74,12 @@ func TestEngineSurvivesAPanickingCheck(t *testing.T) {
 	if rs[0].Status != Error || rs[0].Cause != "check-panic" || !strings.Contains(rs[0].Summary, "assignment to entry in nil map") {
 		t.Fatalf("panicking check: %+v", rs[0])
 	}
+	// Where it panicked, by function name; never a Go stack trace (reports go into tickets).
+	ev := rs[0].Evidence
+	if len(ev) != 1 || !strings.Contains(ev[0].Detail, "panicked in checks.TestEngineSurvivesAPanickingCheck") ||
+		strings.Contains(ev[0].Detail, ".go:") || strings.Contains(ev[0].Detail, "goroutine ") {
+		t.Fatalf("panic evidence: %+v", ev)
+	}
 	if rs[1].Status != Pass {
 		t.Fatalf("the run did not go on: %+v", rs[1])
 	}

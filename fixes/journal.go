@@ -81,7 +81,7 @@ func (j *Journal) Write(e *Entry) error {
 		return fmt.Errorf("create journal directory %s: %w", j.Dir, err)
 	}
 	e.UpdatedAt = time.Now().UTC()
-	b, err := json.MarshalIndent(e, "", "  ")
+	b, err := json.MarshalIndent(e.forDisk(), "", "  ") // display fields redacted (journal_display.go)
 	if err != nil {
 		return fmt.Errorf("encode journal entry %s: %w", e.ID, err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/fixrun"
-	"github.com/gkedoctor/gkedoctor/internal/report"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
 // handleKey routes a key to the active screen. ctrl+c always quits (twice while a fix runs), whatever
@@ -607,7 +607,7 @@ func commandsOf(r *row) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(c string) {
-		c = strings.TrimSpace(report.Redact(c))
+		c = strings.TrimSpace(safeout.Command(c))
 		if c != "" && !seen[c] {
 			seen[c] = true
 			out = append(out, c)

@@ -15,6 +15,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/fixrun"
 	"github.com/gkedoctor/gkedoctor/internal/report"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 	"github.com/gkedoctor/gkedoctor/internal/version"
 )
 
@@ -190,7 +191,7 @@ func (m *Model) export() tea.Cmd {
 				lastErr = err
 				continue
 			}
-			werr := report.WriteMarkdown(f, rep)
+			werr := report.WriteMarkdown(safeout.NewWriter(f, false), rep) // a file is a way out too
 			cerr := f.Close()
 			if werr == nil {
 				werr = cerr

@@ -52,7 +52,7 @@ func Run(ctx context.Context, s *app.Session, ios *iostreams.IOStreams, guided b
 	cfg.noColor = !ios.ColorEnabled()
 	m := newModel(ctx, cfg)
 
-	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(ios.Out)}
+	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(ios.Terminal())}
 	if cfg.noColor {
 		opts = append(opts, tea.WithColorProfile(colorprofile.ASCII))
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
 const footerHeight = 2
@@ -23,7 +23,7 @@ func (m *Model) View() tea.View {
 	v.AltScreen = true
 	title := "gkedoctor"
 	if c := m.cfg.env.Target.Context; c != "" {
-		title += " — " + c
+		title += " — " + safeout.Line(c) // the window title is an OSC sequence: nothing may end it early
 	}
 	v.WindowTitle = title
 	return v
@@ -120,7 +120,7 @@ func (m *Model) headerLines(w int) []string {
 		if v == "" {
 			return "(no " + what + ")"
 		}
-		return v
+		return safeout.Line(v) // a context name comes from a kubeconfig file
 	}
 	line1 := s.Header.Render(" gkedoctor ") + " " + badge + " " +
 		s.Bold.Render(orNone(t.Project, "project")+" / "+orNone(t.Location, "location")+" / "+orNone(t.Cluster, "cluster"))
@@ -129,7 +129,7 @@ func (m *Model) headerLines(w int) []string {
 		where = "unknown"
 	}
 	line2 := s.Dim.Render(" context ") + orNone(t.Context, "context") + s.Dim.Render(" · ns ") + orNone(t.Namespace, "namespace") +
-		s.Dim.Render(" · runs from ") + where
+		s.Dim.Render(" · runs from ") + safeout.Line(where)
 	if m.cfg.readOnly {
 		line2 += s.Dim.Render(" · read-only: fixes disabled")
 	}
@@ -506,8 +506,9 @@ func (m *Model) resultLines(r *row, w int) []string {
 	if r.fixNote != "" && m.fix == nil {
 		st := map[level]lipgloss.Style{levelInfo: s.MsgInfo, levelOK: s.MsgOK, levelWarn: s.MsgWarn, levelErr: s.MsgErr}[r.fixLevel]
 		out = append(out, s.Label.Render("Last fix"))
-		for _, l := range strings.Split(r.fixNote, "\n") {
-			for _, wl := range indentLines(wrapText(clean(l), w-2), "  ") {
+		// Cleaned whole, then split: a secret spanning lines (a PEM block in an error) is one match.
+		for _, l := range strings.Split(clean(r.fixNote), "\n") {
+			for _, wl := range indentLines(wrapText(l, w-2), "  ") {
 				out = append(out, st.Render(wl))
 			}
 		}
@@ -952,25 +953,15 @@ func (m *Model) pickBox(w int) string {
 	return s.Dialog.Width(inner + 4).Render(strings.Join(lines, "\n"))
 }
 
-// Text helpers. Every string from a result may come from a cluster or an API: control characters and
-// escape sequences are removed before anything is drawn.
+// Text helpers. Every string from a result may come from a cluster or an API: it goes through the
+// one output layer (safeout.Text: escape sequences, controls, bidi and invisible characters replaced
+// by a visible placeholder, secrets redacted) before anything is drawn; tabs become spaces.
 
 func clean(s string) string {
 	if s == "" {
 		return s
 	}
-	s = ansi.Strip(s)
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case unicode.IsControl(r):
-			return -1
-		}
-		return r
-	}, s)
+	return strings.ReplaceAll(safeout.Text(s), "\t", " ")
 }
 
 func truncate(s string, w int) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/app"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
 	"github.com/gkedoctor/gkedoctor/internal/report"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 	"github.com/gkedoctor/gkedoctor/internal/version"
 )
 
@@ -158,7 +159,7 @@ func header(w io.Writer, s *app.Session) {
 		ctxName = "-"
 	}
 	fmt.Fprintf(w, "gkedoctor %s  context %s  project %s  location %s  cluster %s  (%s)\n\n",
-		mode, ctxName, dash(t.Project), dash(t.Location), dash(t.Cluster), s.Env.Where)
+		mode, safeout.Line(ctxName), safeout.Line(dash(t.Project)), safeout.Line(dash(t.Location)), safeout.Line(dash(t.Cluster)), s.Env.Where)
 }
 
 func dash(s string) string {

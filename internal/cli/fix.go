@@ -18,6 +18,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/fixrun"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
 	"github.com/gkedoctor/gkedoctor/internal/report"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
 type fixOptions struct {
@@ -164,24 +165,25 @@ func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	start := time.Now()
 	runner := &fixrun.Runner{Applier: s.Applier, Invalidate: func() { s.Inv.Invalidate() }, Engine: checks.DefaultEngine()}
 	set := runner.Apply(ctx, plans, fixrun.Events{
-		Start:    func(p *fixes.Plan) { fmt.Fprintf(progressW, "\n→ %s\n", p.Title) },
-		Progress: func(_ *fixes.Plan, line string) { fmt.Fprintf(progressW, "  … %s\n", line) },
+		Start:    func(p *fixes.Plan) { fmt.Fprintf(progressW, "\n→ %s\n", safeout.Line(p.Title)) },
+		Progress: func(_ *fixes.Plan, line string) { fmt.Fprintf(progressW, "  … %s\n", safeout.Line(line)) },
 		Done: func(o fixrun.Outcome) {
+			jid := safeout.Line(o.JournalID)
 			switch o.State {
 			case fixrun.Applied:
-				fmt.Fprintf(progressW, "  ✓ applied (journal %s). %s\n", o.JournalID, o.Message)
+				fmt.Fprintf(progressW, "  ✓ applied (journal %s). %s\n", jid, safeout.Line(o.Message))
 			case fixrun.NotEffective:
-				fmt.Fprintf(progressW, "  ! %v (journal %s; undo with: gkedoctor undo %s)\n", o.Err, o.JournalID, o.JournalID)
+				fmt.Fprintf(progressW, "  ! %s (journal %s; undo with: gkedoctor undo %s)\n", errLine(o.Err), jid, jid)
 			default:
-				fmt.Fprintf(progressW, "  ✗ %v\n", o.Err)
+				fmt.Fprintf(progressW, "  ✗ %s\n", errLine(o.Err))
 			}
 		},
 	})
 	for _, p := range set.NotAttempted() {
-		fmt.Fprintf(progressW, "\n– not attempted: %s\n", p.Title)
+		fmt.Fprintf(progressW, "\n– not attempted: %s\n", safeout.Line(p.Title))
 	}
 	if note := set.StopNote(); note != "" {
-		fmt.Fprintf(progressW, "\n%s\n", note)
+		fmt.Fprintf(progressW, "\n%s\n", safeout.Text(note))
 	}
 	for _, o := range set.Outcomes() {
 		af := AppliedFix{FixID: o.Plan.ID, Check: o.Plan.Check, Title: o.Plan.Title, JournalID: o.JournalID, State: string(o.State), Message: o.Message}
@@ -232,6 +234,9 @@ func (o *fixOptions) finish(ios *iostreams.IOStreams, rep *report.Report, result
 		if outcomes == nil {
 			outcomes = []AppliedFix{}
 		}
+		for i := range outcomes {
+			outcomes[i] = outcomes[i].safe()
+		}
 		applied, err := marshalNoEscape(outcomes)
 		if err != nil {
 			return err
@@ -246,7 +251,7 @@ func (o *fixOptions) finish(ios *iostreams.IOStreams, rep *report.Report, result
 			return err
 		}
 		pretty.WriteByte('\n')
-		if _, err := ios.Out.Write(pretty.Bytes()); err != nil {
+		if _, err := ios.Out.Write(safeout.EscapeJSON(pretty.Bytes())); err != nil {
 			return err
 		}
 	} else if err := render(ios, o.Output, rep); err != nil {
@@ -356,17 +361,17 @@ func printPlans(w io.Writer, plans []*fixes.Plan) {
 		if p.Reversible {
 			flags = append(flags, "reversible")
 		}
-		fmt.Fprintf(w, "\n  %s  [%s]\n  id: %s\n", p.Title, strings.Join(flags, ", "), p.ID)
+		fmt.Fprintf(w, "\n  %s  [%s]\n  id: %s\n", safeout.Line(p.Title), strings.Join(flags, ", "), safeout.Line(p.ID))
 		if p.Affects != "" {
-			fmt.Fprintf(w, "  affects: %s\n", p.Affects)
+			fmt.Fprintf(w, "  affects: %s\n", safeout.Line(p.Affects))
 		}
 		if p.Diff != "" {
-			for _, l := range strings.Split(strings.TrimRight(p.Diff, "\n"), "\n") {
+			for _, l := range strings.Split(strings.TrimRight(safeout.Text(p.Diff), "\n"), "\n") {
 				fmt.Fprintf(w, "    %s\n", l)
 			}
 		}
 		for _, c := range p.Commands {
-			fmt.Fprintf(w, "  $ %s\n", c)
+			fmt.Fprintf(w, "  $ %s\n", safeout.Command(c)) // a heredoc's lines stay as they are: copyable
 		}
 	}
 	fmt.Fprintln(w)
@@ -397,7 +402,23 @@ func describeTarget(s *app.Session) string {
 	if len(parts) == 0 {
 		return "the current target"
 	}
-	return strings.Join(parts, ", ")
+	return safeout.Line(strings.Join(parts, ", "))
+}
+
+// safe is the outcome as it may be shown: every string through the one output layer.
+func (a AppliedFix) safe() AppliedFix {
+	for _, p := range []*string{&a.FixID, &a.Check, &a.Title, &a.JournalID, &a.State, &a.Message, &a.Error} {
+		*p = safeout.Text(*p)
+	}
+	return a
+}
+
+// errLine is an error as one safe line.
+func errLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	return safeout.Line(err.Error())
 }
 
 // marshalNoEscape encodes v without HTML escaping, so commands like `2>&1` stay readable.

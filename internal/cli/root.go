@@ -15,6 +15,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/app"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
 // Exit codes (contract, DESIGN §1).
@@ -92,10 +93,9 @@ func Execute(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 	return ExitFindings
 }
 
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	return strings.ReplaceAll(s, "\n", "; ")
-}
+// oneLine is every message for stderr: on one line, sanitised and redacted (an API error body may
+// carry escape sequences and tokens).
+func oneLine(s string) string { return safeout.Line(s) }
 
 func isCobraUsage(err error) bool {
 	m := err.Error()

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/app"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
 type undoOptions struct {
@@ -94,11 +96,11 @@ func (o *undoOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	fmt.Fprintf(ios.Out, "Undoing %s: %s\n", e.ID, e.Title)
+	fmt.Fprintf(ios.Out, "Undoing %s: %s\n", safeout.Line(e.ID), safeout.Line(e.Title))
 	if err := s.Applier.Undo(ctx, e); err != nil {
-		return &exitError{code: ExitFindings, msg: err.Error()}
+		return &exitError{code: ExitFindings, msg: err.Error()} // printed through oneLine
 	}
-	fmt.Fprintf(ios.Out, "✓ undone: %s\n", e.Title)
+	fmt.Fprintf(ios.Out, "✓ undone: %s\n", safeout.Line(e.Title))
 	return nil
 }
 
@@ -108,13 +110,16 @@ func listJournal(ios *iostreams.IOStreams, j *fixes.Journal) error {
 		return &exitError{code: ExitFindings, msg: err.Error()}
 	}
 	if len(entries) == 0 {
-		fmt.Fprintf(ios.Out, "The journal in %s is empty.\n", j.Dir)
+		fmt.Fprintf(ios.Out, "The journal in %s is empty.\n", safeout.Line(j.Dir))
 		return nil
 	}
 	tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tCHECK\tFIX")
+	// A journal file is read back from disk: every field is shown through the one output layer
+	// (and as one cell: a tab or a newline in a title must not break the columns).
+	cell := func(s string) string { return strings.ReplaceAll(safeout.Line(s), "\t", " ") }
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.ID, e.State, e.Check, e.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(e.ID), cell(e.State), cell(e.Check), cell(e.Title))
 	}
 	return tw.Flush()
 }

@@ -29,7 +29,7 @@ func TestRedactMasksSecrets(t *testing.T) {
 		{"pem_rsa_block", "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----\ndone",
 			"key:\n[REDACTED]\ndone"},
 		{"pem_pkcs8_in_json_string", `"private_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"`,
-			`"private_key": "[REDACTED]\n"`},
+			`"private_key": "[REDACTED]"`},
 		{"pem_truncated", "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE…", "[REDACTED]"},
 		{"two_pem_blocks", "-----BEGIN OPENSSH PRIVATE KEY-----\na\n-----END OPENSSH PRIVATE KEY----- and -----BEGIN PRIVATE KEY-----\nb\n-----END PRIVATE KEY-----",
 			"[REDACTED] and [REDACTED]"},

@@ -6,6 +6,7 @@
 package report
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
 // SchemaVersion is the version of the JSON report this package writes.
@@ -278,18 +280,35 @@ func ExitCode(results []checks.Result) int {
 }
 
 // WriteJSON writes r as indented JSON with a trailing newline. HTML characters are not escaped so
-// commands such as `2>&1` stay readable.
+// commands such as `2>&1` stay readable. Every string is redacted and sanitised like in the other
+// formats (a consumer may print a field to a terminal), and whatever JSON encoding would leave raw
+// (C1, bidi, zero-width characters) is escaped as \uXXXX.
 func WriteJSON(w io.Writer, r *Report) error {
 	if r == nil {
 		return fmt.Errorf("write JSON report: no report")
 	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r.normalized()); err != nil {
+	b, err := MarshalJSON(r.mapStrings(redactAndSanitize))
+	if err != nil {
+		return fmt.Errorf("write JSON report: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}
 	return nil
+}
+
+// MarshalJSON encodes v the way the reports are written: indented, HTML characters kept, a trailing
+// newline, and every character safeout would remove escaped as \uXXXX. Strings in v should already
+// have been through safeout.Text.
+func MarshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return safeout.EscapeJSON(buf.Bytes()), nil
 }
 
 // normalized returns a copy of r whose arrays are never nil, so a Report built by hand (not by New)

@@ -1,31 +1,15 @@
 package report
 
-import "strings"
+import "github.com/gkedoctor/gkedoctor/internal/safeout"
 
-// sanitize replaces control characters (other than newline and tab) with U+FFFD. Checks quote things
-// they read from the cluster and the network; an ESC sequence in an annotation or a DNS answer must not
-// drive the user's terminal or end up in a ticket.
-func sanitize(s string) string {
-	if strings.IndexFunc(s, isControl) < 0 {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
-}
-
-func isControl(r rune) bool {
-	if r == '\n' || r == '\t' {
-		return false
-	}
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f)
-}
+// Every renderer passes every string of the report through safeout.Text (the one output layer:
+// escape sequences, controls, bidi and invisible characters replaced by a visible placeholder,
+// secrets redacted) once, with mapStrings, instead of at every print. Checks quote things they read
+// from the cluster and the network; an ESC sequence in an annotation or a DNS answer must not drive
+// the user's terminal or end up in a ticket, and a token in an error body must not either.
 
 // mapStrings returns a deep copy of r with f applied to every string a person reads. Renderers use it
-// to sanitise (text) or redact and sanitise (Markdown, JUnit) once, instead of at every print.
+// to redact and sanitise once, instead of at every print.
 func (r *Report) mapStrings(f func(string) string) *Report {
 	c := *r.normalized()
 	c.Tool = Tool{Name: f(c.Tool.Name), Version: f(c.Tool.Version)}
@@ -84,5 +68,5 @@ func mapSlice(in []string, f func(string) string) []string {
 	return out
 }
 
-// redactAndSanitize is what goes into anything pasted elsewhere (a ticket, a CI log).
-func redactAndSanitize(s string) string { return sanitize(Redact(s)) }
+// redactAndSanitize is what every string of a report goes through.
+func redactAndSanitize(s string) string { return safeout.Text(s) }

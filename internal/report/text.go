@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
 // TextOptions set how the terminal text looks. The caller decides Color (see ColorEnabled).
@@ -63,17 +64,17 @@ func (t *Text) Event(ev checks.Event) {
 	switch ev.Kind {
 	case checks.EventFinished:
 		if ev.Result == nil {
-			fmt.Fprintf(&b, "%s  %s  %s\n", t.statusLabel(checks.Error), t.bold(sanitize(ev.CheckID)), "finished without a result (a bug in the engine)")
+			fmt.Fprintf(&b, "%s  %s  %s\n", t.statusLabel(checks.Error), t.bold(safeout.Line(ev.CheckID)), "finished without a result (a bug in the engine)")
 			break
 		}
-		r := fromCheck(*ev.Result).mapStrings(sanitize)
+		r := fromCheck(*ev.Result).mapStrings(redactAndSanitize)
 		if r.ID == "" {
 			r.ID = ev.CheckID
 		}
 		fmt.Fprintf(&b, "%s  %s  %s  %s\n", t.statusLabel(r.Status), t.bold(r.ID), oneLine(r.Summary), t.dim("("+formatDuration(ev.Result.Duration)+")"))
 	case checks.EventStarted:
 		if t.opts.Verbose {
-			fmt.Fprintf(&b, "%s %s started\n", t.dim("…"), sanitize(ev.CheckID))
+			fmt.Fprintf(&b, "%s %s started\n", t.dim("…"), safeout.Line(ev.CheckID))
 		}
 	case checks.EventStep:
 		if t.opts.Verbose && ev.Step != nil {
@@ -81,11 +82,11 @@ func (t *Text) Event(ev checks.Event) {
 			if !validStatus(st) {
 				st = checks.Error
 			}
-			id := sanitize(ev.CheckID)
-			fmt.Fprintf(&b, "    %s: %s  %s\n", id, t.statusLabel(st), stepLine(sanitize(Redact(ev.Step.Step)), sanitize(Redact(ev.Step.Detail))))
+			id := safeout.Line(ev.CheckID)
+			fmt.Fprintf(&b, "    %s: %s  %s\n", id, t.statusLabel(st), stepLine(safeout.Text(ev.Step.Step), safeout.Text(ev.Step.Detail)))
 			if ev.Step.Command != "" {
 				// "$" under the glyph: past "    ID: ".
-				fmt.Fprintf(&b, "    %s$ %s\n", strings.Repeat(" ", len([]rune(id))+2), oneLine(sanitize(ev.Step.Command)))
+				fmt.Fprintf(&b, "    %s$ %s\n", strings.Repeat(" ", len([]rune(id))+2), oneLine(safeout.Command(ev.Step.Command)))
 			}
 		}
 	}
@@ -99,7 +100,7 @@ func (t *Text) Final(r *Report) error {
 	if r == nil {
 		return fmt.Errorf("write text report: no report")
 	}
-	r = r.mapStrings(sanitize)
+	r = r.mapStrings(redactAndSanitize)
 	var b strings.Builder
 	s := r.Summary
 	fmt.Fprintf(&b, "\n%s %s, %s, %s, %s, %s  %s\n", t.bold("Summary:"),
