@@ -109,6 +109,12 @@ func dnsUndoDeleteRecord(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	what := "record " + p.Record.Name + " " + p.Record.Type + " in zone " + p.Zone
 	w := dnsWriterFor(deps, p.Project, p.GuardDomains)
 	if deps.Force {
+		if _, err := w.guarded(ctx, p.Zone, "delete record "+p.Record.Name+" "+p.Record.Type); err != nil {
+			if apierr.KindOf(err) == apierr.NotFound {
+				return Absent(what)
+			}
+			return err
+		}
 		cur, err := w.Record(ctx, p.Zone, p.Record.Name, p.Record.Type)
 		if err != nil {
 			if apierr.KindOf(err) == apierr.NotFound {
@@ -160,6 +166,10 @@ func dnsUndoRestoreRecord(ctx context.Context, deps *Deps, raw json.RawMessage) 
 	}
 	w := dnsWriterFor(deps, p.Project, p.GuardDomains)
 	what := "record " + p.Prior.Name + " " + p.Prior.Type + " in zone " + p.Zone
+	// The guard first: an undo aimed at a GKE-managed zone is refused whatever the record holds.
+	if _, err := w.guarded(ctx, p.Zone, "restore record "+p.Prior.Name+" "+p.Prior.Type); err != nil {
+		return err
+	}
 	cur, err := w.Record(ctx, p.Zone, p.Prior.Name, p.Prior.Type)
 	if err != nil {
 		return err
