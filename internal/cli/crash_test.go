@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,7 +187,7 @@ type crashWorld struct {
 	mu     sync.Mutex
 	writes atomic.Int32
 	killAt int32 // 0: never
-	child  *exec.Cmd
+	pid    int   // the running child's, 0 when none
 	exited chan struct{}
 	killed atomic.Bool
 	log    []string
@@ -196,11 +197,18 @@ func (w *crashWorld) afterWrite(r *http.Request, status int) {
 	n := w.writes.Add(1)
 	w.mu.Lock()
 	w.log = append(w.log, fmt.Sprintf("%d %s %s -> %d", n, r.Method, r.URL.Path, status))
-	child, exited, at := w.child, w.exited, w.killAt
+	pid, exited, at := w.pid, w.exited, w.killAt
 	w.mu.Unlock()
-	if at != 0 && n == at && child != nil && child.Process != nil {
+	for deadline := time.Now().Add(5 * time.Second); at != 0 && n == at && pid == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // the child wrote before runChild recorded its pid
+		w.mu.Lock()
+		pid = w.pid
+		w.mu.Unlock()
+	}
+	if at != 0 && n == at && pid != 0 {
 		w.killed.Store(true)
-		_ = child.Process.Kill() // SIGKILL
+		// SIGKILL by pid: the child is not reaped before Wait returns, so the pid is still its own.
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 		<-exited
 	}
 }
@@ -327,16 +335,19 @@ func (w *crashWorld) runChild(t *testing.T, name string, killAt int32) bool {
 	w.mu.Lock()
 	w.writes.Store(0)
 	w.killed.Store(false)
-	w.killAt, w.child, w.exited, w.log = killAt, cmd, make(chan struct{}), nil
+	w.killAt, w.pid, w.exited, w.log = killAt, 0, make(chan struct{}), nil
 	exited := w.exited
 	w.mu.Unlock()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	w.mu.Lock()
+	w.pid = cmd.Process.Pid
+	w.mu.Unlock()
 	werr := cmd.Wait()
 	close(exited)
 	w.mu.Lock()
-	w.killAt, w.child = 0, nil
+	w.killAt, w.pid = 0, 0
 	log := strings.Join(w.log, "\n")
 	w.mu.Unlock()
 	if w.killed.Load() {
