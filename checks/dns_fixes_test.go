@@ -284,9 +284,10 @@ func TestDNSWritesToGKEManagedZonesAreRefused(t *testing.T) {
 	}
 	// An undo action pointing at GKE's zone (a tampered journal) is refused too.
 	raw, _ := json.Marshal(map[string]any{"project": dwProject, "zone": dwGKEZone, "record": patched, "prior": cur})
-	e := &fixes.Entry{ID: "20260101T000000Z-abcdef", FixID: "x", State: fixes.StateApplied, Target: fixes.Target{Project: dwProject},
+	ap := w.applier(t.TempDir())
+	e := &fixes.Entry{ID: "20260101T000000Z-abcdef", FixID: "x", State: fixes.StateApplied, Target: ap.Target,
 		Undo: []fixes.UndoAction{{Type: fixes.UndoRestoreRecord, Params: raw}}}
-	if err := w.applier(t.TempDir()).Undo(ctx, e); !fixes.IsZoneRefused(err) {
+	if err := ap.Undo(ctx, e); !fixes.IsZoneRefused(err) {
 		t.Errorf("undo aimed at GKE's zone: %v", err)
 	}
 	if m := w.dnsMutations(); len(m) != 0 {

@@ -251,6 +251,26 @@ func dnsUndoRunEnv(ctx context.Context, deps *Deps, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	back := make([]dnsEnvChange, len(p.Changes))
+	for i, ch := range p.Changes {
+		back[i] = ch
+		back[i].New = ch.Old
+	}
+	if svc.Template != nil && len(back) > 0 && dnsEnvAlreadySetSafe(svc, back) {
+		// Every variable holds its old value: the patch never happened, or was reverted.
+		return Absent("environment of Cloud Run service " + p.Service)
+	}
 	_, err = dnsPatchRunEnv(ctx, g, svc, p.Changes, true)
 	return err
+}
+
+// dnsEnvAlreadySetSafe is dnsEnvAlreadySet for changes read from a journal (container indexes may no
+// longer exist).
+func dnsEnvAlreadySetSafe(svc *run.GoogleCloudRunV2Service, changes []dnsEnvChange) bool {
+	for _, ch := range changes {
+		if ch.Index < 0 || ch.Index >= len(svc.Template.Containers) {
+			return false
+		}
+	}
+	return dnsEnvAlreadySet(svc, changes)
 }

@@ -203,7 +203,7 @@ func (w *DNSWriter) PatchRecord(ctx context.Context, zone string, rr, expect *dn
 }
 
 // DeleteRecord deletes a record set provided it still holds what the caller saw (expect); a record
-// already gone is not an error.
+// already gone is errRecordAbsent.
 func (w *DNSWriter) DeleteRecord(ctx context.Context, zone string, expect *dns.ResourceRecordSet) error {
 	g, err := w.clients()
 	if err != nil {
@@ -213,8 +213,11 @@ func (w *DNSWriter) DeleteRecord(ctx context.Context, zone string, expect *dns.R
 		return err
 	}
 	cur, err := w.Record(ctx, zone, expect.Name, expect.Type)
-	if err != nil || cur == nil {
+	if err != nil {
 		return err
+	}
+	if cur == nil {
+		return errRecordAbsent
 	}
 	if err := dnsSameRecord(cur, expect, zone); err != nil {
 		return err
@@ -222,10 +225,13 @@ func (w *DNSWriter) DeleteRecord(ctx context.Context, zone string, expect *dns.R
 	_, err = g.DNS.ResourceRecordSets.Delete(w.Project, zone, model.Fqdn(expect.Name), expect.Type).Context(ctx).Do()
 	err = gcp.Map(err, "delete record set", dnsZoneResource(w.Project, zone)+"/rrsets/"+expect.Name+"/"+expect.Type)
 	if apierr.KindOf(err) == apierr.NotFound {
-		return nil
+		return errRecordAbsent
 	}
 	return err
 }
+
+// errRecordAbsent: DeleteRecord found no such record set (nothing to delete).
+var errRecordAbsent = errors.New("the record set does not exist")
 
 // dnsSameRecord compares the current record set with the one a change was planned against.
 func dnsSameRecord(cur, expect *dns.ResourceRecordSet, zone string) error {

@@ -226,7 +226,10 @@ func NewOwnedZonePlan(p OwnedZoneParams) *Plan {
 		return Snapshot{Prior: []Object{{API: "dns.googleapis.com", Kind: "ManagedZone", Name: dnsZoneResource(p.Project, p.ZoneName), Contents: b}}}, nil
 	}
 	plan.Apply = func(ctx context.Context, snap Snapshot) (Outcome, error) {
+		// Every write is journaled (snap.Steps) before it is made; out.Undo stays nil so the
+		// journaled steps are the entry's undo.
 		var out Outcome
+		wrote := false
 		st := state{existing: map[string]*dns.ResourceRecordSet{}}
 		// Resolve every IP before writing anything: a pending load balancer stops the fix here.
 		ips := map[string]string{}
@@ -260,13 +263,21 @@ func NewOwnedZonePlan(p OwnedZoneParams) *Plan {
 			if len(snap.Prior) == 1 && !snap.Prior[0].Absent {
 				return out, &apierr.Error{Kind: apierr.Conflict, Op: "create zone", Resource: dnsZoneResource(p.Project, p.ZoneName), Err: errors.New("the zone was deleted since it was read")}
 			}
-			created, err := w.CreateZone(ctx, zone)
+			// Journaled before the create: killed right after it, undo still deletes the zone.
+			err := snap.Steps.Do(NewUndo(UndoDeleteOwnedZone, dnsDeleteZoneParams{Project: p.Project, Zone: p.ZoneName, DNSName: p.Domain, GuardDomains: p.GuardDomains}),
+				func() (*UndoAction, error) {
+					created, err := w.CreateZone(ctx, zone)
+					if err != nil {
+						return nil, err // nothing written: a conflict (the name taken meanwhile) aborts cleanly
+					}
+					b, _ := json.Marshal(created)
+					out.Created = append(out.Created, Object{API: "dns.googleapis.com", Kind: "ManagedZone", Name: dnsZoneResource(p.Project, p.ZoneName), Contents: b})
+					return nil, nil
+				})
 			if err != nil {
-				return out, err // nothing written: a conflict (the name taken meanwhile) aborts cleanly
+				return out, err
 			}
-			b, _ := json.Marshal(created)
-			out.Created = append(out.Created, Object{API: "dns.googleapis.com", Kind: "ManagedZone", Name: dnsZoneResource(p.Project, p.ZoneName), Contents: b})
-			out.Undo = append(out.Undo, NewUndo(UndoDeleteOwnedZone, dnsDeleteZoneParams{Project: p.Project, Zone: p.ZoneName, DNSName: p.Domain, GuardDomains: p.GuardDomains}))
+			wrote = true
 		} else if len(snap.Prior) == 1 && snap.Prior[0].Absent {
 			return out, &apierr.Error{Kind: apierr.Conflict, Op: "create zone", Resource: dnsZoneResource(p.Project, p.ZoneName), Err: errors.New("someone created the zone since it was read")}
 		}
@@ -278,16 +289,21 @@ func NewOwnedZonePlan(p OwnedZoneParams) *Plan {
 					kept = append(kept, name)
 					continue
 				}
-				return out, dnsPartial(out, fmt.Errorf("record %s already exists in zone %s with %s, not %s; use the update fix (or undo this one)", name, p.ZoneName, strings.Join(ex.Rrdatas, ", "), ip))
+				return out, dnsPartial(wrote, fmt.Errorf("record %s already exists in zone %s with %s, not %s; use the update fix (or undo this one)", name, p.ZoneName, strings.Join(ex.Rrdatas, ", "), ip))
 			}
 			rr := &dns.ResourceRecordSet{Name: name, Type: "A", Ttl: OwnedTTL, Rrdatas: []string{ip}}
-			if _, err := w.CreateRecord(ctx, p.ZoneName, rr); err != nil {
-				return out, dnsPartial(out, err)
+			err := snap.Steps.Do(NewUndo(UndoDeleteRecord, dnsRecordParams{Project: p.Project, Zone: p.ZoneName, Record: rr, GuardDomains: p.GuardDomains}),
+				func() (*UndoAction, error) {
+					_, err := w.CreateRecord(ctx, p.ZoneName, rr)
+					return nil, err
+				})
+			if err != nil {
+				return out, dnsPartial(wrote, err)
 			}
+			wrote = true
 			added = append(added, name+" → "+ip)
 			b, _ := json.Marshal(rr)
 			out.Created = append(out.Created, Object{API: "dns.googleapis.com", Kind: "ResourceRecordSet", Name: dnsZoneResource(p.Project, p.ZoneName) + "/rrsets/" + name + "/A", Contents: b})
-			out.Undo = append(out.Undo, NewUndo(UndoDeleteRecord, dnsRecordParams{Project: p.Project, Zone: p.ZoneName, Record: rr, GuardDomains: p.GuardDomains}))
 		}
 		var msg []string
 		if st.zoneExists {
@@ -332,8 +348,8 @@ func dnsReusable(z *dns.ManagedZone, domain, netURL, project string) error {
 
 // dnsPartial marks an error after some writes as a failure (not a conflict, which would drop the undo
 // actions of what was written).
-func dnsPartial(out Outcome, err error) error {
-	if len(out.Undo) == 0 {
+func dnsPartial(wrote bool, err error) error {
+	if !wrote {
 		return err
 	}
 	return fmt.Errorf("stopped part-way (undo removes what was created): %v", err)

@@ -93,7 +93,7 @@ func dnsUndoDeleteOwnedZone(ctx context.Context, deps *Deps, raw json.RawMessage
 		return nil
 	})
 	if apierr.KindOf(err) == apierr.NotFound {
-		return nil // already gone
+		return Absent("Cloud DNS zone " + dnsZoneResource(p.Project, p.Zone))
 	}
 	return err
 }
@@ -106,11 +106,54 @@ func dnsUndoDeleteRecord(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	if p.Record == nil {
 		return errors.New("undo parameters lack the record")
 	}
-	err := dnsWriterFor(deps, p.Project, p.GuardDomains).DeleteRecord(ctx, p.Zone, p.Record)
-	if apierr.KindOf(err) == apierr.NotFound {
-		return nil // the zone is gone, and the record with it
+	what := "record " + p.Record.Name + " " + p.Record.Type + " in zone " + p.Zone
+	w := dnsWriterFor(deps, p.Project, p.GuardDomains)
+	if deps.Force {
+		if _, err := w.guarded(ctx, p.Zone, "delete record "+p.Record.Name+" "+p.Record.Type); err != nil {
+			if apierr.KindOf(err) == apierr.NotFound {
+				return Absent(what)
+			}
+			return err
+		}
+		cur, err := w.Record(ctx, p.Zone, p.Record.Name, p.Record.Type)
+		if err != nil {
+			if apierr.KindOf(err) == apierr.NotFound {
+				return Absent(what)
+			}
+			return err
+		}
+		if cur == nil {
+			return Absent(what)
+		}
+		err = w.DeleteRecord(ctx, p.Zone, cur) // --force: whatever it holds now
+		if apierr.KindOf(err) == apierr.NotFound {
+			return Absent(what)
+		}
+		return err
+	}
+	err := w.DeleteRecord(ctx, p.Zone, p.Record)
+	switch {
+	case errors.Is(err, errRecordAbsent) || apierr.KindOf(err) == apierr.NotFound:
+		return Absent(what) // the zone is gone, and the record with it, or the record never came
+	case apierr.KindOf(err) == apierr.Conflict:
+		return dnsRecordChanged(ctx, w, p.Zone, p.Record, err)
 	}
 	return err
+}
+
+// dnsRecordChanged turns a record that differs from what the fix wrote into a ChangedError with the
+// difference.
+func dnsRecordChanged(ctx context.Context, w *DNSWriter, zone string, fixWrote *dns.ResourceRecordSet, err error) error {
+	cur, rerr := w.Record(ctx, zone, fixWrote.Name, fixWrote.Type)
+	if rerr != nil || cur == nil {
+		return err
+	}
+	return &ChangedError{Resource: zone + "/" + fixWrote.Name + "/" + fixWrote.Type, Why: err.Error(), Forceable: true,
+		Diff: Diff(dnsRecordText(fixWrote), dnsRecordText(cur))}
+}
+
+func dnsRecordText(rr *dns.ResourceRecordSet) string {
+	return fmt.Sprintf("%s %d IN %s %s\n", rr.Name, rr.Ttl, rr.Type, strings.Join(rr.Rrdatas, " "))
 }
 
 func dnsUndoRestoreRecord(ctx context.Context, deps *Deps, raw json.RawMessage) error {
@@ -121,7 +164,27 @@ func dnsUndoRestoreRecord(ctx context.Context, deps *Deps, raw json.RawMessage) 
 	if p.Record == nil || p.Prior == nil {
 		return errors.New("undo parameters lack the record")
 	}
-	_, err := dnsWriterFor(deps, p.Project, p.GuardDomains).PatchRecord(ctx, p.Zone, p.Prior, p.Record)
+	w := dnsWriterFor(deps, p.Project, p.GuardDomains)
+	what := "record " + p.Prior.Name + " " + p.Prior.Type + " in zone " + p.Zone
+	// The guard first: an undo aimed at a GKE-managed zone is refused whatever the record holds.
+	if _, err := w.guarded(ctx, p.Zone, "restore record "+p.Prior.Name+" "+p.Prior.Type); err != nil {
+		return err
+	}
+	cur, err := w.Record(ctx, p.Zone, p.Prior.Name, p.Prior.Type)
+	if err != nil {
+		return err
+	}
+	if cur != nil && dnsSameRecord(cur, p.Prior, p.Zone) == nil {
+		return Absent(what) // holds the saved value: the patch never happened, or was reverted
+	}
+	expect := p.Record
+	if deps.Force && cur != nil {
+		expect = cur
+	}
+	_, err = w.PatchRecord(ctx, p.Zone, p.Prior, expect)
+	if apierr.KindOf(err) == apierr.Conflict && !deps.Force {
+		return dnsRecordChanged(ctx, w, p.Zone, p.Record, err)
+	}
 	return err
 }
 
@@ -140,7 +203,7 @@ func dnsUndoRecreateZone(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	switch {
 	case err == nil:
 		if model.Fqdn(cur.DnsName) == model.Fqdn(p.Zone.DnsName) && dnsmodel.KindOf(cur) == dnsmodel.KindOf(p.Zone) {
-			return nil
+			return Absent("Cloud DNS zone " + p.Zone.Name + " (it exists as before; the delete never happened, or it was re-created)")
 		}
 		return &apierr.Error{Kind: apierr.Conflict, Op: "re-create zone", Resource: p.Zone.Name,
 			Err: fmt.Errorf("a different zone of that name exists now (%s, %s)", cur.DnsName, dnsmodel.KindOf(cur))}

@@ -166,6 +166,9 @@ type deleteFirewallParams struct {
 	Project string `json:"project"`
 	Name    string `json:"name"`
 	ID      uint64 `json:"id,omitempty,string"` // only the rule the fix created is deleted
+	// Rule is the rule as the fix creates it (journaled before the insert): a pending entry has no
+	// id, so undo deletes a rule of that name only if its content is this one.
+	Rule *compute.Firewall `json:"rule,omitempty"`
 }
 
 func init() { RegisterUndoer(undoDeleteFirewall, undoDeleteFirewallFn) }
@@ -262,7 +265,7 @@ func NewFirewallPlan(deps *Deps, o FirewallRule) *Plan {
 		}
 		return Snapshot{
 			Prior: []Object{{API: "compute.googleapis.com", Kind: "Firewall", Name: ref, Absent: true}},
-			Undo:  []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name})},
+			Undo:  []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name, Rule: o.rule()})},
 		}, nil
 	}
 	p.Apply = func(ctx context.Context, _ Snapshot) (Outcome, error) {
@@ -296,7 +299,7 @@ func NewFirewallPlan(deps *Deps, o FirewallRule) *Plan {
 		return Outcome{
 			Message: "created firewall rule " + o.describe(got.Priority),
 			Created: []Object{{API: "compute.googleapis.com", Kind: "Firewall", Name: ref, Version: strconv.FormatUint(got.Id, 10), Contents: b}},
-			Undo:    []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name, ID: got.Id})},
+			Undo:    []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name, ID: got.Id, Rule: o.rule()})},
 		}, nil
 	}
 	return p
@@ -342,20 +345,59 @@ func undoDeleteFirewallFn(ctx context.Context, deps *Deps, raw json.RawMessage) 
 	if err != nil {
 		err = gcp.Map(err, "get firewall rule", ref)
 		if apierr.KindOf(err) == apierr.NotFound {
-			return nil // already gone
+			return Absent("firewall rule " + ref)
 		}
 		return err
 	}
 	if p.ID != 0 && cur.Id != p.ID {
-		return &apierr.Error{Kind: apierr.Conflict, Op: "delete firewall rule", Resource: ref, Err: fmt.Errorf("it was re-created since the fix (id %d, the fix created %d)", cur.Id, p.ID)}
+		return &ChangedError{Resource: ref, Why: fmt.Sprintf("it was deleted and re-created since the fix (id %d, the fix created %d): it is someone else's rule", cur.Id, p.ID)}
+	}
+	if p.Rule != nil {
+		want, got := firewallText(p.Rule), firewallText(cur)
+		if want != got && !deps.Force {
+			why := "its content is not the rule the fix created"
+			if p.ID == 0 {
+				why = "the fix stopped before it learned the rule's id, and a rule of that name differs from the one it creates: it may be someone else's"
+			}
+			return &ChangedError{Resource: ref, Why: why, Diff: Diff(want, got), Forceable: true}
+		}
+	} else if p.ID == 0 && !deps.Force {
+		return &ChangedError{Resource: ref, Why: "the journal has neither its id nor its content, so it cannot tell the fix's rule from someone else's", Forceable: true}
 	}
 	op, err := g.Compute.Firewalls.Delete(p.Project, p.Name).Context(ctx).Do()
 	if err != nil {
 		err = gcp.Map(err, "delete firewall rule", ref)
 		if apierr.KindOf(err) == apierr.NotFound {
-			return nil
+			return Absent("firewall rule " + ref)
 		}
 		return err
 	}
 	return waitGlobalOp(ctx, g, p.Project, op)
+}
+
+// firewallText renders the fields of a firewall rule a fix sets, one per line, for comparison and
+// diffs (output-only fields and the network's spelling — URL or path — left out).
+func firewallText(f *compute.Firewall) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "network: %s\n", gref.NetworkName(f.Network))
+	fmt.Fprintf(&b, "direction: %s\n", orDefault(f.Direction, "INGRESS"))
+	fmt.Fprintf(&b, "priority: %d\n", f.Priority)
+	fmt.Fprintf(&b, "sourceRanges: %s\n", strings.Join(f.SourceRanges, ","))
+	fmt.Fprintf(&b, "destinationRanges: %s\n", strings.Join(f.DestinationRanges, ","))
+	fmt.Fprintf(&b, "targetTags: %s\n", strings.Join(f.TargetTags, ","))
+	for _, a := range f.Allowed {
+		fmt.Fprintf(&b, "allow: %s %s\n", a.IPProtocol, strings.Join(a.Ports, ","))
+	}
+	for _, d := range f.Denied {
+		fmt.Fprintf(&b, "deny: %s %s\n", d.IPProtocol, strings.Join(d.Ports, ","))
+	}
+	fmt.Fprintf(&b, "disabled: %t\n", f.Disabled)
+	return b.String()
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -194,18 +194,22 @@ func TestUndoRefusesAnotherTarget(t *testing.T) {
 	}
 }
 
-func TestCorruptJournalEntryIsAClearError(t *testing.T) {
+func TestCorruptJournalEntryIsListedAndBlocksNothing(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "x.json"), []byte("{not json"), 0o600)
-	if _, err := OpenJournal(dir).List(); err == nil || !strings.Contains(err.Error(), "corrupt") {
-		t.Fatalf("got %v", err)
+	l, err := OpenJournal(dir).Scan()
+	if err != nil || len(l.Unreadable) != 1 || !strings.Contains(l.Unreadable[0].Err.Error(), "corrupt") {
+		t.Fatalf("got %+v, %v", l, err)
+	}
+	if _, err := OpenJournal(dir).Get("x"); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("get of the corrupt file: %v", err)
 	}
 }
 
 func TestDefaultDirFollowsXDG(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", "/tmp/xdg-state")
-	if got := DefaultDir(); got != "/tmp/xdg-state/gkedoctor/journal" {
-		t.Fatalf("got %s", got)
+	if got, err := DefaultDir(); err != nil || got != "/tmp/xdg-state/gkedoctor/journal" {
+		t.Fatalf("got %s, %v", got, err)
 	}
 }
 

@@ -205,7 +205,7 @@ func undoRemoveIAMMemberFn(ctx context.Context, deps *Deps, raw json.RawMessage)
 		return err
 	}
 	if !removeMember(pol, p.Role, p.Member) {
-		return nil // someone removed it already: exactly what undo wants, nothing to write
+		return Absent(p.Member + " in " + p.Role + " on projects/" + p.Project) // removed already, or never added
 	}
 	_, err = writePolicy(ctx, g, p.Project, pol)
 	return err

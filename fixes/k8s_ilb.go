@@ -119,8 +119,63 @@ type deleteServiceParams struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	// UID guards the delete: only the object the fix created is deleted. Empty (the process died
-	// between create and journal update) means: only if it carries gkedoctor's managed-by label.
+	// between create and journal update) means: only if it carries gkedoctor's managed-by label and
+	// its content is the one the fix creates (Expect).
 	UID string `json:"uid,omitempty"`
+	// Expect is the fix's fields of the Service as created (ilbFields): undo refuses to delete one
+	// someone changed since, showing the difference, unless --force.
+	Expect string `json:"expect,omitempty"`
+	// Keys are the annotations and labels the fix set (the ones Expect covers).
+	AnnotationKeys []string `json:"annotationKeys,omitempty"`
+	LabelKeys      []string `json:"labelKeys,omitempty"`
+}
+
+// ilbFields renders the fields of a Service the ILB fix sets — type, selector, ports (API defaults
+// filled in), and the given annotations and labels — for comparison and diffs.
+func ilbFields(s *corev1.Service, annKeys, labelKeys []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "type: %s\n", s.Spec.Type)
+	var sel []string
+	for k, v := range s.Spec.Selector {
+		sel = append(sel, k+"="+v)
+	}
+	sort.Strings(sel)
+	fmt.Fprintf(&b, "selector: %s\n", strings.Join(sel, ","))
+	for _, p := range s.Spec.Ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		tp := p.TargetPort.String()
+		if p.TargetPort.IntVal == 0 && p.TargetPort.StrVal == "" {
+			tp = fmt.Sprint(p.Port)
+		}
+		fmt.Fprintf(&b, "port: %s %s/%d -> %s\n", p.Name, proto, p.Port, tp)
+	}
+	for _, k := range annKeys {
+		v, ok := s.Annotations[k]
+		if !ok {
+			v = "(absent)"
+		}
+		fmt.Fprintf(&b, "annotation %s: %s\n", k, v)
+	}
+	for _, k := range labelKeys {
+		v, ok := s.Labels[k]
+		if !ok {
+			v = "(absent)"
+		}
+		fmt.Fprintf(&b, "label %s: %s\n", k, v)
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func init() {
@@ -137,6 +192,8 @@ func NewInternalLBPlan(deps *Deps, o InternalLB) *Plan {
 	}
 	want := InternalLBService(o)
 	ns, name := want.Namespace, want.Name
+	annKeys, labelKeys := sortedKeys(want.Annotations), sortedKeys(want.Labels)
+	undoParams := deleteServiceParams{Namespace: ns, Name: name, Expect: ilbFields(want, annKeys, labelKeys), AnnotationKeys: annKeys, LabelKeys: labelKeys}
 	ref := ns + "/" + name
 	orig := o.Original
 	firstPort := int32(0)
@@ -176,7 +233,7 @@ func NewInternalLBPlan(deps *Deps, o InternalLB) *Plan {
 		}
 		return Snapshot{
 			Prior: []Object{{API: "kubernetes", Kind: "Service", Name: ref, Absent: true}},
-			Undo:  []UndoAction{NewUndo(undoDeleteService, deleteServiceParams{Namespace: ns, Name: name})},
+			Undo:  []UndoAction{NewUndo(undoDeleteService, undoParams)},
 		}, nil
 	}
 	p.Apply = func(ctx context.Context, _ Snapshot) (Outcome, error) {
@@ -193,10 +250,12 @@ func NewInternalLBPlan(deps *Deps, o InternalLB) *Plan {
 		}
 		got.ManagedFields = nil
 		b, _ := json.Marshal(got)
+		done := undoParams
+		done.UID = string(got.UID)
 		return Outcome{
 			Message: fmt.Sprintf("created %s (ClusterIP %s).", ref, got.Spec.ClusterIP),
 			Created: []Object{{API: "kubernetes", Kind: "Service", Name: ref, Version: got.ResourceVersion, Contents: b}},
-			Undo:    []UndoAction{NewUndo(undoDeleteService, deleteServiceParams{Namespace: ns, Name: name, UID: string(got.UID)})},
+			Undo:    []UndoAction{NewUndo(undoDeleteService, done)},
 		}, nil
 	}
 	p.Wait = func(ctx context.Context, progress func(string)) (string, error) {
@@ -279,21 +338,27 @@ func undoDeleteServiceFn(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	ref := p.Namespace + "/" + p.Name
 	cur, err := k.CoreV1().Services(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil // already gone
+		return Absent("Service " + ref)
 	}
 	if err != nil {
 		return kube.Map(err, "get Service", ref)
 	}
 	switch {
 	case p.UID != "" && string(cur.UID) != p.UID:
-		return &apierr.Error{Kind: apierr.Conflict, Op: "delete Service", Resource: ref, Err: fmt.Errorf("it was re-created since the fix (UID %s, the fix created %s)", cur.UID, p.UID)}
+		// Identity, not content: a Service someone re-created is theirs, --force or not.
+		return &ChangedError{Resource: "Service " + ref, Why: fmt.Sprintf("it was deleted and re-created since the fix (UID %s, the fix created %s): it is someone else's", cur.UID, p.UID)}
 	case p.UID == "" && cur.Labels[LabelManagedBy] != ManagedByValue:
-		return &apierr.Error{Kind: apierr.Conflict, Op: "delete Service", Resource: ref, Err: errors.New("it is not labelled as created by gkedoctor")}
+		return &ChangedError{Resource: "Service " + ref, Why: "it is not labelled as created by gkedoctor, and the fix stopped before it learned the UID of what it created: it is someone else's"}
+	}
+	if p.Expect != "" && !deps.Force {
+		if now := ilbFields(cur, p.AnnotationKeys, p.LabelKeys); now != p.Expect {
+			return &ChangedError{Resource: "Service " + ref, Why: "someone changed it since the fix", Diff: Diff(p.Expect, now), Forceable: true}
+		}
 	}
 	uid := cur.UID
 	err = k.CoreV1().Services(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 	if apierrors.IsNotFound(err) {
-		return nil
+		return Absent("Service " + ref)
 	}
 	return kube.Map(err, "delete Service", ref)
 }

@@ -421,7 +421,7 @@ func undoRestoreGatewayFn(ctx context.Context, deps *Deps, raw json.RawMessage) 
 		}
 	}
 	if string(svcType(cur)) == p.PriorType && annBack {
-		return nil // already back
+		return Absent("Service " + ref + " (type " + p.PriorType + ")")
 	}
 	if string(svcType(cur)) != p.SetType {
 		return conflict("its type is now %s, not the %s the fix set: someone changed it since; not overwriting", svcType(cur), p.SetType)

@@ -63,12 +63,19 @@ type Object struct {
 type UndoAction struct {
 	Type   string          `json:"type"`
 	Params json.RawMessage `json:"params"`
+	// State is StepPlanned (journaled before its write), StepDone or StepUndone; empty in entries
+	// written by older versions, which journaled only done steps.
+	State string `json:"state,omitempty"`
 }
 
 // Snapshot is what a fix saves before it changes anything.
 type Snapshot struct {
 	Prior []Object     `json:"prior"`
 	Undo  []UndoAction `json:"undo"`
+	// Steps journals each further write before it is made (set by Applier.Apply; nil otherwise).
+	// Undo actions known before the first write belong in Undo; ones learned during Apply (a
+	// generated name, a second object) go through Steps.Will before their write.
+	Steps *Steps `json:"-"`
 }
 
 // Outcome is what Apply reports.

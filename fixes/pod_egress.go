@@ -1,10 +1,12 @@
 package fixes
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"strconv"
@@ -193,7 +195,7 @@ func undoRestoreIPMasqFn(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	cur, err := k.CoreV1().ConfigMaps(ipMasqNamespace).Get(ctx, ipMasqName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		if !p.Existed {
-			return nil // already gone
+			return Absent("ConfigMap " + ref)
 		}
 		return &apierr.Error{Kind: apierr.Conflict, Op: "restore ConfigMap", Resource: ref, Err: errors.New("it was deleted since the fix")}
 	}
@@ -203,6 +205,15 @@ func undoRestoreIPMasqFn(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	if p.ResourceVersion != "" && (cur.ResourceVersion != p.ResourceVersion || string(cur.UID) != p.UID) {
 		return &apierr.Error{Kind: apierr.Conflict, Op: "restore ConfigMap", Resource: ref,
 			Err: fmt.Errorf("it changed since the fix (resourceVersion %s, the fix left %s)", cur.ResourceVersion, p.ResourceVersion)}
+	}
+	if p.ResourceVersion == "" {
+		// Journaled before the write: the write may not have happened.
+		if p.Existed && p.Prior != nil && maps.Equal(cur.Data, p.Prior.Data) && maps.EqualFunc(cur.BinaryData, p.Prior.BinaryData, bytes.Equal) {
+			return Absent("ConfigMap " + ref + " (holds its saved data)")
+		}
+		if !p.Existed && cur.Labels[LabelManagedBy] != ManagedByValue {
+			return &ChangedError{Resource: "ConfigMap " + ref, Why: "it is not labelled as created by gkedoctor, and the fix stopped before it learned what it created: it is someone else's"}
+		}
 	}
 	if !p.Existed {
 		uid, rv := cur.UID, cur.ResourceVersion
@@ -385,7 +396,7 @@ func NewPeeringExchangePlan(deps *Deps, o PeeringExchange) *Plan {
 				return Outcome{}, err
 			}
 		}
-		out := Outcome{Undo: []UndoAction{}}
+		var out Outcome
 		for i, s := range sides {
 			cur, err := unchangedPeering(ctx, g, s, seen[i])
 			if err != nil {
@@ -400,14 +411,15 @@ func NewPeeringExchangePlan(deps *Deps, o PeeringExchange) *Plan {
 			for _, f := range s.Set {
 				prior[f], set[f] = peeringField(cur, f), true
 			}
-			if err := updatePeering(ctx, g, s, set); err != nil {
+			// Journaled before the update (undo runs in reverse: ours first, then theirs).
+			err = snap.Steps.Do(NewUndo(undoRestorePeering, peeringUndoParams{Project: s.Project, Network: s.Network, Peering: s.Peering, Prior: prior, Set: set}),
+				func() (*UndoAction, error) { return nil, updatePeering(ctx, g, s, set) })
+			if err != nil {
 				if i > 0 {
 					return out, fmt.Errorf("stopped after %s's side was written (undo reverts it): %v", o.Theirs.Network, err)
 				}
 				return out, err
 			}
-			// Undo runs in reverse: ours first, then theirs.
-			out.Undo = append(out.Undo, NewUndo(undoRestorePeering, peeringUndoParams{Project: s.Project, Network: s.Network, Peering: s.Peering, Prior: prior, Set: set}))
 		}
 		out.Message = fmt.Sprintf("peering %s and %s's peering %s now exchange %s; the routes appear in listPeeringRoutes within a minute", o.Ours.Peering, o.Theirs.Network, o.Theirs.Peering, what)
 		return out, nil
@@ -535,6 +547,14 @@ func undoRestorePeeringFn(ctx context.Context, deps *Deps, raw json.RawMessage) 
 	if err != nil {
 		return err
 	}
+	asBefore := true
+	for f, v := range p.Prior {
+		asBefore = asBefore && peeringField(cur, f) == v
+	}
+	if asBefore {
+		// The fields hold their values from before: the update never happened, or was reverted.
+		return Absent("exchange flags of peering " + s.ref() + "/peerings/" + s.Peering)
+	}
 	for f, v := range p.Set {
 		if peeringField(cur, f) != v {
 			return &apierr.Error{Kind: apierr.Conflict, Op: "restore peering", Resource: s.ref() + "/peerings/" + s.Peering,
@@ -651,7 +671,7 @@ func NewPeerFirewallPlan(deps *Deps, o PeerFirewallRule) *Plan {
 			return Snapshot{}, err
 		}
 		return Snapshot{Prior: []Object{{API: "compute.googleapis.com", Kind: "Firewall", Name: ref, Absent: true}},
-			Undo: []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name})}}, nil
+			Undo: []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name, Rule: o.rule()})}}, nil
 	}
 	p.Apply = func(ctx context.Context, _ Snapshot) (Outcome, error) {
 		g, err := gcpOf(deps)
@@ -671,12 +691,12 @@ func NewPeerFirewallPlan(deps *Deps, o PeerFirewallRule) *Plan {
 		}
 		got, err := g.Compute.Firewalls.Get(o.Project, o.Name).Context(ctx).Do()
 		if err != nil {
-			return Outcome{Message: "created " + ref, Undo: []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name})}}, nil
+			return Outcome{Message: "created " + ref, Undo: []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name, Rule: o.rule()})}}, nil
 		}
 		b, _ := json.Marshal(got)
 		return Outcome{Message: "created firewall rule " + ref,
 			Created: []Object{{API: "compute.googleapis.com", Kind: "Firewall", Name: ref, Version: strconv.FormatUint(got.Id, 10), Contents: b}},
-			Undo:    []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name, ID: got.Id})}}, nil
+			Undo:    []UndoAction{NewUndo(undoDeleteFirewall, deleteFirewallParams{Project: o.Project, Name: o.Name, ID: got.Id, Rule: o.rule()})}}, nil
 	}
 	return p
 }

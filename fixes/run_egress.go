@@ -212,6 +212,17 @@ func followRunOp(ctx context.Context, g *gcp.Clients, name string, poll time.Dur
 	}
 }
 
+// sameJSON compares two JSON documents by value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	ax, _ := json.Marshal(x)
+	by, _ := json.Marshal(y)
+	return string(ax) == string(by)
+}
+
 func shortOp(name string) string {
 	if i := strings.LastIndex(name, "/"); i >= 0 {
 		return name[i+1:]
@@ -232,7 +243,13 @@ func undoRestoreRunTemplateFn(ctx context.Context, deps *Deps, raw json.RawMessa
 	if err != nil {
 		return gcp.Map(err, "get Cloud Run service", p.Service)
 	}
-	if p.Generation != 0 && svc.Generation != p.Generation {
+	if svc.Template != nil && svc.Template.VpcAccess != nil {
+		if cur, err := json.Marshal(svc.Template.VpcAccess); err == nil && sameJSON(cur, p.VPCAccess) {
+			// Holds the saved vpcAccess: the fix's patch never happened, or was reverted.
+			return Absent("vpcAccess of Cloud Run service " + p.Service)
+		}
+	}
+	if p.Generation != 0 && svc.Generation != p.Generation && !deps.Force {
 		return &apierr.Error{Kind: apierr.Conflict, Op: "restore Cloud Run template", Resource: p.Service,
 			Err: fmt.Errorf("the service changed since the fix (generation %d, the fix left %d): not overwriting it", svc.Generation, p.Generation)}
 	}

@@ -2,6 +2,7 @@ package fixes
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,17 @@ func (w WorkloadRef) String() string {
 
 func (w WorkloadRef) kubectl() string {
 	return strings.ToLower(w.Kind) + "/" + w.Name + " -n " + w.Namespace
+}
+
+// randomSuffix is n characters a Kubernetes name may hold, as generateName would add.
+func randomSuffix(n int) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
 }
 
 func init() {
@@ -351,19 +363,33 @@ func NewTokenSecretPlan(deps *Deps, s TokenSecretSpec) *Plan {
 		if err != nil {
 			return Outcome{}, err
 		}
-		got, err := k.CoreV1().Secrets(s.Namespace).Create(ctx, want.DeepCopy(), metav1.CreateOptions{})
-		if err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return Outcome{}, &apierr.Error{Kind: apierr.Conflict, Op: "create Secret", Resource: s.Namespace + "/" + s.Name, Err: errors.New("created by someone else since it was read")}
-			}
-			return Outcome{}, kube.Map(err, "create Secret", s.Namespace+"/"+want.Name)
+		// The name is chosen here rather than by generateName, so the undo that deletes the Secret
+		// can be journaled before it is created.
+		sec := want.DeepCopy()
+		if sec.Name == "" {
+			sec.Name, sec.GenerateName = s.ServiceAccount+"-token-"+randomSuffix(5), ""
 		}
-		name, uid, rv := got.Name, string(got.UID), got.ResourceVersion
-		got = nil // the response may already carry a token: drop it
+		name := sec.Name
+		var uid, rv string
+		err = snap.Steps.Do(NewUndo(undoDeleteObject, deleteObjectParams{Kind: "Secret", Namespace: s.Namespace, Name: name}), func() (*UndoAction, error) {
+			got, err := k.CoreV1().Secrets(s.Namespace).Create(ctx, sec, metav1.CreateOptions{})
+			if err != nil {
+				if apierrors.IsAlreadyExists(err) {
+					return nil, &apierr.Error{Kind: apierr.Conflict, Op: "create Secret", Resource: s.Namespace + "/" + name, Err: errors.New("created by someone else since it was read")}
+				}
+				return nil, kube.Map(err, "create Secret", s.Namespace+"/"+name)
+			}
+			uid, rv = string(got.UID), got.ResourceVersion
+			got = nil // the response may already carry a token: drop it
+			done := NewUndo(undoDeleteObject, deleteObjectParams{Kind: "Secret", Namespace: s.Namespace, Name: name, UID: uid})
+			return &done, nil
+		})
+		if err != nil {
+			return Outcome{}, err
+		}
 		out := Outcome{
 			Message: fmt.Sprintf("created token Secret %s/%s for ServiceAccount %s", s.Namespace, name, s.ServiceAccount),
 			Created: []Object{{API: "kubernetes", Kind: "Secret", Name: s.Namespace + "/" + name, Version: rv}},
-			Undo:    []UndoAction{NewUndo(undoDeleteObject, deleteObjectParams{Kind: "Secret", Namespace: s.Namespace, Name: name, UID: uid})},
 		}
 		if s.Workload == nil {
 			return out, nil
@@ -390,11 +416,13 @@ func NewTokenSecretPlan(deps *Deps, s TokenSecretSpec) *Plan {
 		}
 		vol := st.Template.Spec.Volumes[i].Name
 		started = time.Now()
-		if err := repointVolume(ctx, k, *s.Workload, i, s.Replaces, name, st.ResourceVersion); err != nil {
+		err = snap.Steps.Do(NewUndo(undoRepointVolume, repointParams{Workload: *s.Workload, Volume: vol, From: name, To: s.Replaces}), func() (*UndoAction, error) {
+			return nil, repointVolume(ctx, k, *s.Workload, i, s.Replaces, name, st.ResourceVersion)
+		})
+		if err != nil {
 			return out, partial(err)
 		}
 		out.Message += fmt.Sprintf("; %s now mounts it (volume %s) instead of %s and is rolling", s.Workload, vol, s.Replaces)
-		out.Undo = append(out.Undo, NewUndo(undoRepointVolume, repointParams{Workload: *s.Workload, Volume: vol, From: name, To: s.Replaces}))
 		return out, nil
 	}
 	if s.Workload != nil {
@@ -441,7 +469,7 @@ func undoRepointVolumeFn(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	}
 	st, err := getWorkload(ctx, k, p.Workload)
 	if apierr.KindOf(err) == apierr.NotFound {
-		return nil
+		return Absent(p.Workload.String())
 	}
 	if err != nil {
 		return err
@@ -449,7 +477,7 @@ func undoRepointVolumeFn(ctx context.Context, deps *Deps, raw json.RawMessage) e
 	i := volumeIndex(st.Template.Spec.Volumes, p.From)
 	if i < 0 || st.Template.Spec.Volumes[i].Name != p.Volume {
 		if volumeIndex(st.Template.Spec.Volumes, p.To) >= 0 {
-			return nil // already back
+			return Absent(p.Workload.String() + " volume " + p.Volume + " (mounts " + p.To + ")")
 		}
 		return &apierr.Error{Kind: apierr.Conflict, Op: "patch " + p.Workload.Kind, Resource: p.Workload.String(), Err: fmt.Errorf("volume %s no longer mounts %s", p.Volume, p.From)}
 	}
@@ -492,16 +520,16 @@ func undoDeleteObjectFn(ctx context.Context, deps *Deps, raw json.RawMessage) er
 		return fmt.Errorf("cannot undo: unknown kind %q", p.Kind)
 	}
 	if apierr.KindOf(getErr) == apierr.NotFound {
-		return nil
+		return Absent(p.Kind + " " + ref)
 	}
 	if getErr != nil {
 		return getErr
 	}
 	switch {
 	case p.UID != "" && string(uid) != p.UID:
-		return &apierr.Error{Kind: apierr.Conflict, Op: "delete " + p.Kind, Resource: ref, Err: fmt.Errorf("it was re-created since the fix (UID %s, the fix created %s)", uid, p.UID)}
+		return &ChangedError{Resource: p.Kind + " " + ref, Why: fmt.Sprintf("it was deleted and re-created since the fix (UID %s, the fix created %s): it is someone else's", uid, p.UID)}
 	case p.UID == "" && !managed:
-		return &apierr.Error{Kind: apierr.Conflict, Op: "delete " + p.Kind, Resource: ref, Err: errors.New("it is not labelled as created by gkedoctor")}
+		return &ChangedError{Resource: p.Kind + " " + ref, Why: "it is not labelled as created by gkedoctor, and the fix stopped before it learned the UID of what it created: it is someone else's"}
 	}
 	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
 	switch p.Kind {
@@ -513,7 +541,7 @@ func undoDeleteObjectFn(ctx context.Context, deps *Deps, raw json.RawMessage) er
 		err = k.RbacV1().RoleBindings(p.Namespace).Delete(ctx, p.Name, opts)
 	}
 	if apierrors.IsNotFound(err) {
-		return nil
+		return Absent(p.Kind + " " + ref)
 	}
 	return kube.Map(err, "delete "+p.Kind, ref)
 }
@@ -622,7 +650,7 @@ func undoRestoreSecretLabelFn(ctx context.Context, deps *Deps, raw json.RawMessa
 	}
 	if v, ok := m.Labels[p.Label]; ok {
 		if v == p.Value {
-			return nil
+			return Absent("label " + p.Label + " of Secret " + ref)
 		}
 		return &apierr.Error{Kind: apierr.Conflict, Op: "label Secret", Resource: ref, Err: fmt.Errorf("it carries %s=%s now (set by someone else)", p.Label, v)}
 	}
@@ -692,26 +720,39 @@ func NewRoleBindingPlan(deps *Deps, s RoleBindingSpec) *Plan {
 		}
 		return Snapshot{Prior: []Object{{API: "kubernetes", Kind: "Role", Name: ref, Absent: true}, {API: "kubernetes", Kind: "RoleBinding", Name: ref, Absent: true}}}, nil
 	}
-	p.Apply = func(ctx context.Context, _ Snapshot) (Outcome, error) {
+	p.Apply = func(ctx context.Context, snap Snapshot) (Outcome, error) {
 		k, err := tokenKube(deps)
 		if err != nil {
 			return Outcome{}, err
 		}
-		gr, err := k.RbacV1().Roles(s.Namespace).Create(ctx, role.DeepCopy(), metav1.CreateOptions{})
-		if err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return Outcome{}, &apierr.Error{Kind: apierr.Conflict, Op: "create Role", Resource: ref, Err: errors.New("created by someone else since it was read")}
+		var out Outcome
+		err = snap.Steps.Do(NewUndo(undoDeleteObject, deleteObjectParams{Kind: "Role", Namespace: s.Namespace, Name: s.RoleName()}), func() (*UndoAction, error) {
+			gr, err := k.RbacV1().Roles(s.Namespace).Create(ctx, role.DeepCopy(), metav1.CreateOptions{})
+			if err != nil {
+				if apierrors.IsAlreadyExists(err) {
+					return nil, &apierr.Error{Kind: apierr.Conflict, Op: "create Role", Resource: ref, Err: errors.New("created by someone else since it was read")}
+				}
+				return nil, kube.Map(err, "create Role", ref)
 			}
-			return Outcome{}, kube.Map(err, "create Role", ref)
-		}
-		out := Outcome{Created: []Object{{API: "kubernetes", Kind: "Role", Name: ref, Version: gr.ResourceVersion}},
-			Undo: []UndoAction{NewUndo(undoDeleteObject, deleteObjectParams{Kind: "Role", Namespace: s.Namespace, Name: s.RoleName(), UID: string(gr.UID)})}}
-		gb, err := k.RbacV1().RoleBindings(s.Namespace).Create(ctx, rb.DeepCopy(), metav1.CreateOptions{})
+			out.Created = append(out.Created, Object{API: "kubernetes", Kind: "Role", Name: ref, Version: gr.ResourceVersion})
+			done := NewUndo(undoDeleteObject, deleteObjectParams{Kind: "Role", Namespace: s.Namespace, Name: s.RoleName(), UID: string(gr.UID)})
+			return &done, nil
+		})
 		if err != nil {
-			return out, fmt.Errorf("the Role %s was created (undo deletes it), but the RoleBinding was not: %v", ref, kube.Map(err, "create RoleBinding", ref))
+			return out, err
 		}
-		out.Created = append(out.Created, Object{API: "kubernetes", Kind: "RoleBinding", Name: ref, Version: gb.ResourceVersion})
-		out.Undo = append(out.Undo, NewUndo(undoDeleteObject, deleteObjectParams{Kind: "RoleBinding", Namespace: s.Namespace, Name: s.RoleName(), UID: string(gb.UID)}))
+		err = snap.Steps.Do(NewUndo(undoDeleteObject, deleteObjectParams{Kind: "RoleBinding", Namespace: s.Namespace, Name: s.RoleName()}), func() (*UndoAction, error) {
+			gb, err := k.RbacV1().RoleBindings(s.Namespace).Create(ctx, rb.DeepCopy(), metav1.CreateOptions{})
+			if err != nil {
+				return nil, kube.Map(err, "create RoleBinding", ref)
+			}
+			out.Created = append(out.Created, Object{API: "kubernetes", Kind: "RoleBinding", Name: ref, Version: gb.ResourceVersion})
+			done := NewUndo(undoDeleteObject, deleteObjectParams{Kind: "RoleBinding", Namespace: s.Namespace, Name: s.RoleName(), UID: string(gb.UID)})
+			return &done, nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("the Role %s was created (undo deletes it), but the RoleBinding was not: %v", ref, err)
+		}
 		out.Message = fmt.Sprintf("created Role and RoleBinding %s for ServiceAccount %s", ref, s.ServiceAccount)
 		return out, nil
 	}

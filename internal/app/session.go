@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -213,18 +212,28 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		// The simulated world has its own people: they carry out advice the operator says is done.
 		s.Env.FixDeps.CarryOut = op.CarryOut
 	}
-	dir := o.JournalDir
-	if dir == "" {
-		dir = fixes.DefaultDir()
-		if o.Demo {
-			// The demo world is new in every process: its fixes never mix with real ones.
-			dir = filepath.Join(filepath.Dir(dir), "journal-demo")
-		}
-	}
-	s.Journal = fixes.OpenJournal(dir)
+	s.Journal = JournalFor(o)
 	s.Applier = &fixes.Applier{Journal: s.Journal, ReadOnly: o.ReadOnly, Deps: s.Env.FixDeps,
 		Target: fixes.Target{Project: target.Project, Location: target.Location, Cluster: target.Cluster, Context: target.Context, Demo: o.Demo}}
 	return s, nil
+}
+
+// JournalFor is the journal of o: --journal-dir (tests), else the XDG state directory, its
+// journal-demo/ sibling under --demo (the demo world is new in every process: its fixes never mix
+// with real ones). Without HOME or XDG_STATE_HOME the journal is unusable (fixes.ErrNoStateDir):
+// fixes and undo refuse, read-only commands never notice.
+func JournalFor(o *Options) *fixes.Journal {
+	if o.JournalDir != "" {
+		return fixes.OpenJournal(o.JournalDir)
+	}
+	dir, err := fixes.DefaultDir()
+	if err != nil {
+		return fixes.UnusableJournal(err)
+	}
+	if o.Demo {
+		dir = fixes.DemoDir(dir)
+	}
+	return fixes.OpenJournal(dir)
 }
 
 // detectWhere tells laptop, VPC (GCE/Cloud Shell) and in-cluster apart without touching the network.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -15,10 +16,11 @@ import (
 )
 
 type undoOptions struct {
-	App  *app.Options
-	Last bool
-	List bool
-	ID   string
+	App   *app.Options
+	Last  bool
+	List  bool
+	Force bool
+	ID    string
 }
 
 func newUndoCmd(ios *iostreams.IOStreams, shared *app.Options) *cobra.Command {
@@ -27,8 +29,13 @@ func newUndoCmd(ios *iostreams.IOStreams, shared *app.Options) *cobra.Command {
 		Use:   "undo [JOURNAL-ID | --last]",
 		Short: "Revert a journaled fix (--list shows the journal)",
 		Long: `Reverts a fix from the journal ($XDG_STATE_HOME/gkedoctor/journal, one JSON file per applied fix
-holding the objects as they were before). Undo refuses to overwrite an object that changed since the
-fix, and refuses to run against another cluster or project than the one the fix was applied to.`,
+holding the objects as they were before and the undo steps, each journaled before its write). A fix
+stopped part-way (the process was killed, a write failed) is undone too: each step is idempotent, and a
+step whose object is absent says so. Undo refuses to run against another kubeconfig context, project
+or cluster than the one the fix was applied to (naming both), and refuses to overwrite an object that
+changed since the fix, showing the difference, unless --force. Two processes cannot undo one entry
+twice (the journal is locked). An unreadable journal file is listed as such and blocks nothing else.
+--list --demo lists the demo world's journal (journal-demo/).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -39,6 +46,7 @@ fix, and refuses to run against another cluster or project than the one the fix 
 	}
 	cmd.Flags().BoolVar(&o.Last, "last", false, "undo the most recent applied fix")
 	cmd.Flags().BoolVar(&o.List, "list", false, "list the journal and change nothing")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "revert objects that changed since the fix instead of refusing (shows the difference first)")
 	return cmd
 }
 
@@ -68,11 +76,7 @@ func (o *undoOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 		return err
 	}
 	if o.List {
-		dir := o.App.JournalDir
-		if dir == "" {
-			dir = fixes.DefaultDir()
-		}
-		return listJournal(ios, fixes.OpenJournal(dir))
+		return listJournal(ios, app.JournalFor(o.App))
 	}
 	if err := o.App.Complete(); err != nil {
 		return err
@@ -97,7 +101,13 @@ func (o *undoOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 		return usageErrorf("%v", err)
 	}
 	fmt.Fprintf(ios.Out, "Undoing %s: %s\n", safeout.Line(e.ID), safeout.Line(e.Title))
-	if err := s.Applier.Undo(ctx, e); err != nil {
+	if e.State == fixes.StatePending || e.State == fixes.StateFailed {
+		fmt.Fprintf(ios.Out, "  the fix did not finish (%s): each journaled step is reverted if it happened\n", e.State)
+	}
+	err = s.Applier.UndoWith(ctx, e, fixes.UndoOptions{Force: o.Force, Progress: func(line string) {
+		fmt.Fprintf(ios.Out, "  %s\n", safeout.Text(line))
+	}})
+	if err != nil {
 		return &exitError{code: ExitFindings, msg: err.Error()} // printed through oneLine
 	}
 	fmt.Fprintf(ios.Out, "✓ undone: %s\n", safeout.Line(e.Title))
@@ -105,11 +115,11 @@ func (o *undoOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 }
 
 func listJournal(ios *iostreams.IOStreams, j *fixes.Journal) error {
-	entries, err := j.List()
+	l, err := j.Scan()
 	if err != nil {
 		return &exitError{code: ExitFindings, msg: err.Error()}
 	}
-	if len(entries) == 0 {
+	if len(l.Entries) == 0 && len(l.Unreadable) == 0 {
 		fmt.Fprintf(ios.Out, "The journal in %s is empty.\n", safeout.Line(j.Dir))
 		return nil
 	}
@@ -118,8 +128,17 @@ func listJournal(ios *iostreams.IOStreams, j *fixes.Journal) error {
 	// A journal file is read back from disk: every field is shown through the one output layer
 	// (and as one cell: a tab or a newline in a title must not break the columns).
 	cell := func(s string) string { return strings.ReplaceAll(safeout.Line(s), "\t", " ") }
-	for _, e := range entries {
+	for _, e := range l.Entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(e.ID), cell(e.State), cell(e.Check), cell(e.Title))
 	}
-	return tw.Flush()
+	for _, u := range l.Unreadable {
+		fmt.Fprintf(tw, "%s\tunreadable\t-\t%s\n", cell(strings.TrimSuffix(filepath.Base(u.File), ".json")), cell(fmt.Sprint(u.Err)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(l.Unreadable) > 0 {
+		fmt.Fprintf(ios.Out, "%d unreadable file(s) in %s cannot be undone by gkedoctor; the other entries are unaffected.\n", len(l.Unreadable), safeout.Line(j.Dir))
+	}
+	return nil
 }
