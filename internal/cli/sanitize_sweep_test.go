@@ -113,7 +113,11 @@ func TestEveryOutputPathIsSanitisedAndRedacted(t *testing.T) {
 	if !strings.Contains(list, "fix-title-1") {
 		t.Fatalf("undo --list does not list the poisoned entry:\n%s", list)
 	}
-	j := fixes.OpenJournal(fixes.DefaultDir())
+	dir, err := fixes.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := fixes.OpenJournal(dir)
 	entries, err := j.List()
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("journal: %v, %d entries", err, len(entries))
