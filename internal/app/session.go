@@ -191,9 +191,14 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		// A demo layout whose clients live in other projects (shared-vpc's app project).
 		sourceProjects = sp.SourceProjects()
 	}
+	dnsProjects := o.DNSProjects
+	if dp, ok := s.World.(interface{ DNSProjects() []string }); ok && len(dnsProjects) == 0 {
+		// A demo layout with a hub DNS project (shared-vpc's): the operator would name it.
+		dnsProjects = dp.DNSProjects()
+	}
 	s.Env = &checks.Env{
 		Target:          target,
-		Targets:         checks.Targets{CloudRunService: o.CloudRunService, SourceProjects: sourceProjects, AppEngineService: o.AppEngineService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, DNSProjects: o.DNSProjects, Peers: o.Peers, InternalGateway: o.InternalGateway},
+		Targets:         checks.Targets{CloudRunService: o.CloudRunService, SourceProjects: sourceProjects, AppEngineService: o.AppEngineService, Services: o.services, Workload: o.Workload, TokenFile: o.TokenFile, DNSNames: o.DNSNames, DNSProjects: dnsProjects, Peers: o.Peers, InternalGateway: o.InternalGateway},
 		Inv:             s.Inv,
 		Resolver:        resolv,
 		ResolverWhy:     why,

@@ -57,6 +57,9 @@ type layout struct {
 	sourceProjects []string
 	// zoneProjects hold private zones that may be bound to the network.
 	zoneProjects []string
+	// dnsProjects are the projects beyond the cluster's, the clients' and the network's host whose
+	// zones the DNS checks must list (--dns-project): a hub DNS project.
+	dnsProjects []string
 }
 
 func seedLayout() layout {
@@ -73,6 +76,9 @@ func (l layout) onNetwork(ref string) bool { return sameNetwork(ref, l.netProjec
 // SourceProjects are the projects outside the cluster's whose Cloud Run services are the demo's
 // clients (the session adds them as --source-project when none is given).
 func (w *World) SourceProjects() []string { return append([]string(nil), w.lay.sourceProjects...) }
+
+// DNSProjects are the layout's extra DNS projects (the default of --dns-project in this world).
+func (w *World) DNSProjects() []string { return append([]string(nil), w.lay.dnsProjects...) }
 
 // WorldName is the layout the world was started with.
 func (w *World) WorldName() string { return w.lay.name }

@@ -44,7 +44,8 @@ const (
 func sharedVPCLayout() layout {
 	return layout{name: WorldSharedVPC, netProject: HostProject, netName: HostNetwork, netSubnet: HostNodeSubnet,
 		runProject: AppProject, runRegion: AppRegion, directVPCRange: AppSubnetRange, gkeNoFirewall: true,
-		sourceProjects: []string{AppProject}, zoneProjects: []string{Project, PeerProject, DNSHubProject}}
+		sourceProjects: []string{AppProject}, zoneProjects: []string{Project, PeerProject, DNSHubProject},
+		dnsProjects: []string{DNSHubProject}}
 }
 
 func hostNetworkPath() string { return "projects/" + HostProject + "/global/networks/" + HostNetwork }
