@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
@@ -403,15 +404,29 @@ func undoRestoreGatewayFn(ctx context.Context, deps *Deps, raw json.RawMessage) 
 	conflict := func(format string, args ...any) error {
 		return &apierr.Error{Kind: apierr.Conflict, Op: "restore Service", Resource: ref, Err: fmt.Errorf(format, args...)}
 	}
+	// The patch carries the resourceVersion read with the guards: a write in between (a controller
+	// updating the Service's status) makes it 409, and the guards are checked again on a fresh read —
+	// an unrelated change is not a reason to give up, a change to what the fix set still is.
+	for attempt := 1; ; attempt++ {
+		err, stale := restoreGatewayOnce(ctx, k, p, ref, conflict)
+		if !stale || attempt == 5 {
+			return err
+		}
+	}
+}
+
+// restoreGatewayOnce reads, checks the guards and patches once; stale reports a 409 on the patch (the
+// Service changed between the read and the write: read again).
+func restoreGatewayOnce(ctx context.Context, k kubernetes.Interface, p restoreGatewayParams, ref string, conflict func(string, ...any) error) (err error, stale bool) {
 	cur, err := k.CoreV1().Services(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return conflict("it was deleted since the fix; not re-creating it (its prior state is in the journal entry)")
+		return conflict("it was deleted since the fix; not re-creating it (its prior state is in the journal entry)"), false
 	}
 	if err != nil {
-		return kube.Map(err, "get Service", ref)
+		return kube.Map(err, "get Service", ref), false
 	}
 	if p.UID != "" && string(cur.UID) != p.UID {
-		return conflict("it was re-created since the fix (UID %s, the fix changed %s)", cur.UID, p.UID)
+		return conflict("it was re-created since the fix (UID %s, the fix changed %s)", cur.UID, p.UID), false
 	}
 	annBack := true
 	for key, v := range p.PriorAnnotations {
@@ -421,20 +436,20 @@ func undoRestoreGatewayFn(ctx context.Context, deps *Deps, raw json.RawMessage) 
 		}
 	}
 	if string(svcType(cur)) == p.PriorType && annBack {
-		return Absent("Service " + ref + " (type " + p.PriorType + ")")
+		return Absent("Service " + ref + " (type " + p.PriorType + ")"), false
 	}
 	if string(svcType(cur)) != p.SetType {
-		return conflict("its type is now %s, not the %s the fix set: someone changed it since; not overwriting", svcType(cur), p.SetType)
+		return conflict("its type is now %s, not the %s the fix set: someone changed it since; not overwriting", svcType(cur), p.SetType), false
 	}
 	for key, v := range p.SetAnnotations {
 		if cur.Annotations[key] != v {
-			return conflict("its annotation %s is now %q, not the %q the fix set: someone changed it since; not overwriting", key, cur.Annotations[key], v)
+			return conflict("its annotation %s is now %q, not the %q the fix set: someone changed it since; not overwriting", key, cur.Annotations[key], v), false
 		}
 	}
 	// The ports are written back whole: only if nobody changed them since (nodePorts aside, which the
 	// API server allocates for a LoadBalancer).
 	if a, b := portsSansNodePorts(cur.Spec.Ports), portsSansNodePorts(p.PriorPorts); a != b {
-		return conflict("its ports changed since the fix (now %s, before %s); not overwriting them", a, b)
+		return conflict("its ports changed since the fix (now %s, before %s); not overwriting them", a, b), false
 	}
 	ann := map[string]any{}
 	for key, v := range p.PriorAnnotations {
@@ -458,8 +473,11 @@ func undoRestoreGatewayFn(ctx context.Context, deps *Deps, raw json.RawMessage) 
 	}
 	body, err := json.Marshal(map[string]any{"metadata": meta, "spec": spec})
 	if err != nil {
-		return err
+		return err, false
 	}
 	_, err = k.CoreV1().Services(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, body, metav1.PatchOptions{})
-	return kube.Map(err, "restore Service", ref)
+	if apierrors.IsConflict(err) {
+		return kube.Map(err, "restore Service", ref), true
+	}
+	return kube.Map(err, "restore Service", ref), false
 }
