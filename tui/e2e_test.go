@@ -129,6 +129,52 @@ func TestE2E_demoInTmux(t *testing.T) {
 		s.quit()
 	})
 
+	// Issue 12's second layout in the checklist: the shared-vpc world's reachability story (internal
+	// load balancers; the host's firewall rule as advice for its network team, carried out; the client
+	// fix) ends with clusterip-unreachable passing, and o then observes it live from a Cloud Run probe
+	// job with the client's VPC settings (issue 13), which agrees.
+	t.Run("shared_vpc_world_and_observe", func(t *testing.T) {
+		state := t.TempDir()
+		s := startTmux(t, tmuxBin, bin, state, append([]string{"demo", "--world", "shared-vpc"}, latency...)...)
+		s.waitChecksDone("clusterip-unreachable", "fail")
+		s.filterTo("clusterip-unreachable")
+		step := func(what string, want func(scr string) bool) {
+			s.keys("f")
+			s.waitFor("the fix to start or ask ("+what+")", func(scr string) bool {
+				return strings.Contains(scr, "fixing") || strings.Contains(scr, "Apply this fix?") || strings.Contains(scr, "Which fix?") ||
+					strings.Contains(scr, "Have you made this change?") || want(scr)
+			})
+			scr := s.capture()
+			switch {
+			case strings.Contains(scr, "Which fix?"):
+				s.keys("a")
+			case strings.Contains(scr, "Apply this fix?"), strings.Contains(scr, "Apply these"), strings.Contains(scr, "Have you made this change?"):
+				s.keys("y")
+			}
+			if scr := s.capture(); strings.Contains(scr, "Apply this fix?") || strings.Contains(scr, "Apply these") {
+				s.keys("y")
+			}
+			s.waitForLong(what, 3*time.Minute, func(scr string) bool { return want(scr) && !listRunning(scr) })
+		}
+		step("the internal load balancers, then the host's missing rule", func(scr string) bool {
+			return strings.Contains(scr, "Cause firewall-blocks-serverless")
+		})
+		step("the network team's rule, then the client still calling the cluster name", func(scr string) bool {
+			return rowStatus(scr, "clusterip-unreachable") == "warn"
+		})
+		step("the client fix, then a pass", func(scr string) bool { return rowStatus(scr, "clusterip-unreachable") == "pass" })
+		s.keys("o")
+		s.waitFor("the observe preview", func(scr string) bool {
+			return strings.Contains(scr, "Observe clusterip-unreachable live?") && strings.Contains(scr, "Cloud Run job")
+		})
+		s.keys("y")
+		s.waitForLong("the observation", 2*time.Minute, func(scr string) bool { return strings.Contains(scr, "observed clusterip-unreachable live") })
+		if scr := s.capture(); strings.Contains(scr, "DISAGREES") {
+			t.Fatalf("the live observation disagrees with the verdict:\n%s", scr)
+		}
+		s.quit()
+	})
+
 	t.Run("read_only", func(t *testing.T) {
 		state := t.TempDir()
 		s := startTmux(t, tmuxBin, bin, state, append([]string{"demo", "--read-only"}, latency...)...)
