@@ -294,6 +294,12 @@ func runTCP(ctx context.Context, pr Probe, v Vantage) Result {
 		res.Error = r.Err.Error()
 	}
 	res.Detail = fmt.Sprintf("TCP connect %s: %s after %s", pr.Addr, r.Outcome, r.Duration.Round(time.Millisecond))
+	var dnsErr *net.DNSError
+	if errors.As(r.Err, &dnsErr) {
+		// The name did not resolve here: nothing was dialled.
+		res.Outcome = "no-address"
+		res.Detail = fmt.Sprintf("TCP connect %s: the name does not resolve from here (%s), so nothing was dialled", pr.Addr, dnsErr.Err)
+	}
 	return res
 }
 
