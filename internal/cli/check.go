@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type checkOptions struct {
 	From             []string
 	ConnectivityTest bool
 	ProbeImage       string
+	ProbeSA          string
 	DryRun           bool
 	list             []checks.Check
 }
@@ -85,6 +87,7 @@ is shown as such. Exit codes as audit's; a disagreement is a finding (1).`,
 	f.StringArrayVar(&o.From, "from", nil, "a vantage point: cloud-run, cluster or node (repeatable)")
 	f.BoolVar(&o.ConnectivityTest, "connectivity-test", false, "also ask Network Management connectivity tests for a second opinion")
 	f.StringVar(&o.ProbeImage, "probe-image", "", "the image the probe pod or job runs (default: this build's, "+version.ProbeImage()+")")
+	f.StringVar(&o.ProbeSA, "probe-service-account", "", "run the --from cluster/node probe pod as this ServiceAccount of the namespace, with its token mounted (the workload's, to see what it sees); default: the namespace's default, no token")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print what would be created, create nothing")
 	return cmd
 }
@@ -105,6 +108,9 @@ func (o *checkOptions) validate() error {
 	}
 	if o.App.ReadOnly && !o.DryRun {
 		return usageErrorf("--from and --connectivity-test create a probe pod, job or test, which --read-only forbids (drop --read-only, or add --dry-run to see what would be created)")
+	}
+	if o.ProbeSA != "" && !dnsLabel.MatchString(o.ProbeSA) {
+		return usageErrorf("--probe-service-account %q is not a ServiceAccount name (a DNS subdomain: lowercase letters, digits, '-' and '.')", o.ProbeSA)
 	}
 	if o.ProbeImage != "" && (strings.ContainsAny(o.ProbeImage, " \t\n\"'`$;|&<>") || len(o.ProbeImage) > 512) {
 		return usageErrorf("--probe-image %q is not an image reference", o.ProbeImage)
@@ -190,7 +196,7 @@ func (o *checkOptions) run(ctx context.Context, ios *iostreams.IOStreams) error 
 // runVantage runs one plan from its vantage point (or previews it) and prints what was seen beside
 // what was predicted. ok is false when an observation disagrees with a prediction.
 func (o *checkOptions) runVantage(ctx context.Context, w io.Writer, s *app.Session, vp vantage.VantagePlan) (*liveResult, bool) {
-	r := &vantage.Runner{Env: s.Env, Applier: s.Applier, Image: o.image(), Simulated: s.World != nil,
+	r := &vantage.Runner{Env: s.Env, Applier: s.Applier, Image: o.image(), ServiceAccount: o.ProbeSA, Simulated: s.World != nil,
 		Log: func(line string) { fmt.Fprintln(w, line) }}
 	pv, why := r.Preview(vp)
 	if why != "" {
@@ -282,6 +288,8 @@ func (o *checkOptions) connectivityTests(ctx context.Context, w io.Writer, s *ap
 	}
 	return out
 }
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 
 func projectLocation(name string) (string, string) {
 	parts := strings.Split(name, "/")

@@ -169,6 +169,7 @@ func TestCheckRefusals(t *testing.T) {
 		{[]string{"check", "--demo", "--from", "cluster", "-o", "junit"}, "valid formats are text, json"},
 		{[]string{"audit", "--demo", "--from", "cluster"}, "use gkedoctor check"},
 		{[]string{"audit", "--demo", "--connectivity-test"}, "use gkedoctor check"},
+		{[]string{"check", "--demo", "--from", "cluster", "--probe-service-account", "Bad_SA"}, "--probe-service-account"},
 	} {
 		code, _, stderr := run(t, tc.args...)
 		if code != ExitUsage || !strings.Contains(oneStderrLine(t, stderr), tc.want) {

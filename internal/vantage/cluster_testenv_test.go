@@ -270,3 +270,19 @@ func TestSweepLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// TestPodSpecAsServiceAccount: --probe-service-account runs the pod as that ServiceAccount with its
+// token mounted (the token check's view); without it no token is mounted.
+func TestPodSpecAsServiceAccount(t *testing.T) {
+	plan := probe.Plan{SchemaVersion: 1, Probes: []probe.Probe{{Kind: "tcp", Addr: "127.0.0.1:9"}}}
+	c := &Cluster{Namespace: "default", Image: "img", ServiceAccount: "environment-manager"}
+	p, err := c.PodSpec("gkedoctor-probe-x", plan, time.Now())
+	if err != nil || p.Spec.ServiceAccountName != "environment-manager" || !*p.Spec.AutomountServiceAccountToken {
+		t.Fatalf("%v %+v", err, p.Spec)
+	}
+	c.ServiceAccount = ""
+	p, _ = c.PodSpec("gkedoctor-probe-x", plan, time.Now())
+	if p.Spec.ServiceAccountName != "" || *p.Spec.AutomountServiceAccountToken {
+		t.Fatalf("%+v", p.Spec)
+	}
+}

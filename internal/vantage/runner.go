@@ -16,6 +16,8 @@ type Runner struct {
 	Env     *checks.Env
 	Applier *fixes.Applier
 	Image   string
+	// ServiceAccount runs cluster probe pods as that ServiceAccount, its token mounted ("" = none).
+	ServiceAccount string
 	// Simulated shortens polls and deadlines for a network that answers in milliseconds (the demo).
 	Simulated bool
 	// Log receives progress lines (sweeps); nil drops them.
@@ -82,7 +84,8 @@ func (r *Runner) cluster(vp VantagePlan) (*Cluster, string) {
 	if ns == "" {
 		ns = "default"
 	}
-	v := &Cluster{Kube: r.Env.FixDeps.Kube, Applier: r.Applier, Namespace: ns, Image: r.Image, HostNetwork: vp.From == FromNode, Check: "check"}
+	v := &Cluster{Kube: r.Env.FixDeps.Kube, Applier: r.Applier, Namespace: ns, Image: r.Image, HostNetwork: vp.From == FromNode,
+		ServiceAccount: r.ServiceAccount, Check: "check"}
 	if r.Simulated {
 		v.Poll, v.Deadline = 50*time.Millisecond, time.Minute
 	}
