@@ -38,7 +38,6 @@ func isPluginCompleter(argv0 string) bool {
 	return strings.HasPrefix(base, "kubectl_complete-") && len(base) > len("kubectl_complete-")
 }
 
-
 // nameAs makes the command tree call itself name (the root's display name, which cobra uses in
 // every usage line and "see … --help") and rewrites the examples and quoted command lines in the
 // help text, so that `kubectl gkedoctor audit --help` shows commands the user can paste.
