@@ -63,7 +63,7 @@ func addCompletions(root *cobra.Command, o *app.Options) {
 		return completeContexts(o, toComplete), noFiles
 	})
 	_ = root.RegisterFlagCompletionFunc("namespace", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		return completeNamespaces(cmd.Context(), o, toComplete, ""), noFiles
+		return completeNamespaces(cmd.Context(), o, toComplete, "", ""), noFiles
 	})
 	_ = root.RegisterFlagCompletionFunc("service", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return completeServices(cmd.Context(), o, toComplete)
@@ -237,9 +237,9 @@ func completionContext(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithTimeout(ctx, completionTimeout)
 }
 
-// completeNamespaces lists the cluster's namespaces starting with toComplete, each followed by
-// suffix ("/" when the namespace is the first part of NS/NAME).
-func completeNamespaces(ctx context.Context, o *app.Options, toComplete, suffix string) []string {
+// completeNamespaces lists the cluster's namespaces as before+NS+suffix ("KIND/" before and "/"
+// after when the namespace is the middle of KIND/NS/NAME) that start with toComplete.
+func completeNamespaces(ctx context.Context, o *app.Options, toComplete, before, suffix string) []string {
 	cs, err := completionKube(o)
 	if err != nil {
 		return nil
@@ -252,7 +252,7 @@ func completeNamespaces(ctx context.Context, o *app.Options, toComplete, suffix 
 	}
 	var out []string
 	for _, n := range l.Items {
-		out = append(out, n.Name+suffix)
+		out = append(out, before+n.Name+suffix)
 	}
 	return withPrefix(out, toComplete)
 }
@@ -262,7 +262,7 @@ func completeNamespaces(ctx context.Context, o *app.Options, toComplete, suffix 
 func completeServices(ctx context.Context, o *app.Options, toComplete string) ([]string, cobra.ShellCompDirective) {
 	ns, _, ok := strings.Cut(toComplete, "/")
 	if !ok {
-		return completeNamespaces(ctx, o, toComplete, "/"), noFiles | cobra.ShellCompDirectiveNoSpace
+		return completeNamespaces(ctx, o, toComplete, "", "/"), noFiles | cobra.ShellCompDirectiveNoSpace
 	}
 	cs, err := completionKube(o)
 	if err != nil {
@@ -295,7 +295,7 @@ func completeWorkloads(ctx context.Context, o *app.Options, toComplete string) (
 		if _, ok := inventory.WorkloadKinds[strings.ToLower(parts[0])]; !ok {
 			return nil, noFiles
 		}
-		return completeNamespaces(ctx, o, toComplete, "/"), noFiles | cobra.ShellCompDirectiveNoSpace
+		return completeNamespaces(ctx, o, toComplete, parts[0]+"/", "/"), noFiles | cobra.ShellCompDirectiveNoSpace
 	}
 	kind, ns := inventory.WorkloadKinds[strings.ToLower(parts[0])], parts[1]
 	if kind == "" || ns == "" {
