@@ -47,7 +47,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "gen-man: -date %q is not YYYY-MM-DD\n", *dateFlag)
 			os.Exit(2)
 		}
-		date = d
+		if d.Year() > 1 { // GoReleaser's CommitDate is the zero time when it cannot read the commit
+			date = d
+		}
 	}
 	if err := docgen.Generate(flag.Arg(0), date); err != nil {
 		fmt.Fprintln(os.Stderr, "gen-man:", err)

@@ -278,4 +278,3 @@ current-context: c
 		}
 	}
 }
-
