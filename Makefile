@@ -22,12 +22,16 @@ test-deps:
 testbin:
 	bash hack/testbin/build.sh >/dev/null
 	bash hack/tools/build-goreleaser.sh >/dev/null
+	bash hack/tools/build-krew-validate.sh >/dev/null
+	bash hack/testbin/build-kubectl.sh >/dev/null
 
 # Everything: lint, then every test (unit, real kube-apiserver/etcd, real DNS resolver, fake Google
 # APIs through the real clients, the built binary under tmux, the native release build) with the race detector.
 test: test-deps testbin lint
 	GKEDOCTOR_TESTBIN="$$(bash hack/testbin/build.sh | tail -n 1)" GKEDOCTOR_REQUIRE_TESTBIN=1 \
 	GKEDOCTOR_GORELEASER="$$(bash hack/tools/build-goreleaser.sh | tail -n 1)" \
+	GKEDOCTOR_KREW_VALIDATE="$$(bash hack/tools/build-krew-validate.sh | tail -n 1)" \
+	GKEDOCTOR_KUBECTL="$$(bash hack/testbin/build-kubectl.sh | tail -n 1)" \
 		$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 # The release matrix (linux/darwin/windows × amd64/arm64) cross-compiled with the release flags: the

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the kubectl pinned in hack/testbin/kubectl/go.mod (the same Kubernetes v1.36.3 as the test
 # kube-apiserver) into ${XDG_CACHE_HOME:-$HOME/.cache}/gkedoctor/testbin/kubectl-<stamp>/kubectl and
-# prints its path as the last line. Only `make bench` needs it: the benchmarks compare gkedoctor's
-# audit with `kubectl get svc -A -o json` on the same API server.
+# prints its path as the last line. `make bench` compares gkedoctor's audit with `kubectl get svc -A
+# -o json` on the same API server; `make test` runs the binary as `kubectl gkedoctor` with it
+# (cmd/gkedoctor/plugin_test.go).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kubectl"
 stamp="$(sha256sum "$here/go.mod" | cut -c1-12)"

@@ -51,13 +51,17 @@ func Execute(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 	ctx, w := watchSignals(ctx, ios.ErrOut)
 	defer w.stop()
 	root := NewRoot(ios)
+	if completeAsPlugin {
+		args = append([]string{cobra.ShellCompRequestCmd}, args...)
+	}
 	root.SetArgs(args)
+	prefix := invokedAs + ": "
 	err := root.ExecuteContext(ctx)
 	if sig := w.signal(); sig != nil {
 		// Cancellation is reported as cancellation, whatever the interrupted step made of it.
-		msg := "gkedoctor: " + (&cancelledError{sig: sig}).Error()
+		msg := prefix + (&cancelledError{sig: sig}).Error()
 		var ee *exitError
-		if errors.As(err, &ee) && ee.code != ExitUsage && !strings.Contains(ee.msg, msg[len("gkedoctor: "):]) {
+		if errors.As(err, &ee) && ee.code != ExitUsage && !strings.Contains(ee.msg, msg[len(prefix):]) {
 			msg += ": " + oneLine(ee.msg)
 		}
 		fmt.Fprintln(ios.ErrOut, msg)
@@ -72,21 +76,21 @@ func Execute(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
-		fmt.Fprintln(ios.ErrOut, "gkedoctor: "+oneLine(ee.msg))
+		fmt.Fprintln(ios.ErrOut, prefix+oneLine(ee.msg))
 		return ee.code
 	}
 	var ue *kube.UsageError
 	if errors.As(err, &ue) {
-		fmt.Fprintln(ios.ErrOut, "gkedoctor: "+oneLine(ue.Msg))
+		fmt.Fprintln(ios.ErrOut, prefix+oneLine(ue.Msg))
 		return ExitUsage
 	}
 	var ae *app.UsageError
 	if errors.As(err, &ae) {
-		fmt.Fprintln(ios.ErrOut, "gkedoctor: "+oneLine(ae.Msg))
+		fmt.Fprintln(ios.ErrOut, prefix+oneLine(ae.Msg))
 		return ExitUsage
 	}
 	// Anything cobra itself rejects (unknown command or flag, bad arguments) is a usage error.
-	fmt.Fprintln(ios.ErrOut, "gkedoctor: "+oneLine(err.Error()))
+	fmt.Fprintln(ios.ErrOut, prefix+oneLine(err.Error()))
 	if isCobraUsage(err) {
 		return ExitUsage
 	}
@@ -131,6 +135,7 @@ simulated project without any cloud account.`,
 	}
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
+	defer nameAs(root, invokedAs) // after every command is added
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
@@ -154,6 +159,7 @@ simulated project without any cloud account.`,
 		newProbeCmd(ios, opts),
 		newCheckCmd(ios, opts),
 	)
+	addCompletions(root, opts)
 	return root
 }
 
@@ -192,9 +198,9 @@ func runInteractive(ctx context.Context, ios *iostreams.IOStreams, opts *app.Opt
 			return err
 		}
 		if TUI != nil {
-			fmt.Fprintln(ios.ErrOut, "gkedoctor: output is not a terminal; printing the audit report instead of the interactive checklist")
+			fmt.Fprintln(ios.ErrOut, invokedAs+": output is not a terminal; printing the audit report instead of the interactive checklist")
 		} else {
-			fmt.Fprintln(ios.ErrOut, "gkedoctor: the interactive checklist is not in this build; printing what `gkedoctor audit` prints")
+			fmt.Fprintln(ios.ErrOut, invokedAs+": the interactive checklist is not in this build; printing what `"+invokedAs+" audit` prints")
 		}
 		return a.execute(ctx, ios)
 	}

@@ -75,11 +75,11 @@ func watchSignals(ctx context.Context, errOut io.Writer) (context.Context, *sign
 		w.mu.Lock()
 		w.got = first
 		w.mu.Unlock()
-		fmt.Fprintf(errOut, "gkedoctor: %s received: stopping (send it again to exit at once)\n", signalName(first))
+		fmt.Fprintf(errOut, invokedAs+": %s received: stopping (send it again to exit at once)\n", signalName(first))
 		cancel(&cancelledError{sig: first})
 		select {
 		case second := <-ch:
-			fmt.Fprintf(errOut, "gkedoctor: %s received again: exiting now\n", signalName(second))
+			fmt.Fprintf(errOut, invokedAs+": %s received again: exiting now\n", signalName(second))
 			exitNow(signalExitCode(first))
 		case <-done:
 		}
