@@ -215,6 +215,15 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 		// The API server refused or failed the plain read it answered the watch for: not a pass.
 		rec.Step("upgrade sent to a plain REST path (the seed's symptom, read-only)", Skip, plain.Describe(), plainCmd)
 		unread = append(unread, wsUnread{"read " + plainPath + " (Kubernetes API)", wsAPIError(plain)})
+	case plain.Code == http.StatusOK && !wsIsObject(plain, podName):
+		// A 200 whose body is not the object asked for (cut off, not JSON, another kind): whatever
+		// answered, it was not the API server's read of the workload's pod.
+		rec.Step("upgrade sent to a plain REST path (the seed's symptom, read-only)", Skip, plain.Describe()+": the body is not the "+wsWantKind(podName)+" asked for", plainCmd)
+		err := fmt.Errorf("GET %s answered %s with a body that is not a %s (kind %q, %s body)", plainPath, plain.Status, wsWantKind(podName), plain.ObjectKind, tokenOr(plain.BodyKind, "no"))
+		if plain.BodyErr != nil {
+			err = fmt.Errorf("GET %s answered %s, but the body was cut off: %v", plainPath, plain.Status, plain.BodyErr)
+		}
+		unread = append(unread, wsUnread{"read " + plainPath + " (Kubernetes API)", err})
 	case plain.Code == http.StatusOK:
 		reproduced = true
 		rec.Step("upgrade sent to a plain REST path (the seed's symptom, read-only)", Pass, "GET "+plainPath+" with upgrade headers answers "+plain.Status+
@@ -253,6 +262,19 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 		return r
 	}
 	return PassResult(summary)
+}
+
+// wsWantKind is the kind of object the plain GET asks for.
+func wsWantKind(podName string) string {
+	if podName != "" {
+		return "Pod"
+	}
+	return "PodList"
+}
+
+// wsIsObject reports whether a 200 to the plain GET carries the object asked for, whole.
+func wsIsObject(h probe.Handshake, podName string) bool {
+	return h.BodyErr == nil && h.ObjectKind == wsWantKind(podName)
 }
 
 // wsAPIError is the Kubernetes API error a plain (non-upgraded) answer stands for: 401, 403, 404,
