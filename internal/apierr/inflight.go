@@ -49,8 +49,13 @@ func Track(ctx context.Context, desc string) (note func(string), done func()) {
 			f.mu.Unlock()
 		}, func() {
 			f.mu.Lock()
+			defer f.mu.Unlock()
+			if ctx.Err() != nil {
+				// Ended by the run's deadline: the engine, woken by the same deadline, names it.
+				c.note = strings.TrimPrefix(c.note+"; cut off by the deadline", "; ")
+				return
+			}
 			delete(f.calls, c)
-			f.mu.Unlock()
 		}
 }
 

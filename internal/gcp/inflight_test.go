@@ -35,7 +35,21 @@ func TestRetryTransportNamesTheCallItIsWaitingOn(t *testing.T) {
 	if !strings.Contains(d, "GET ") || !strings.Contains(d, "/compute/v1/projects/p/global/networks/n") || !strings.Contains(d, "503") {
 		t.Fatalf("in flight: %q", d)
 	}
-	if f.Describe() != "" {
-		t.Fatalf("the call is still listed after it returned: %q", f.Describe())
+	// Cut off by the deadline, it stays listed: the engine reads the list after the same deadline.
+	if d := f.Describe(); !strings.Contains(d, "cut off by the deadline") {
+		t.Fatalf("after the deadline: %q", d)
+	}
+	// A call that returns before any deadline is forgotten.
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ok.Close()
+	ctx2, f2 := apierr.WithInFlight(context.Background())
+	req2, _ := http.NewRequestWithContext(ctx2, http.MethodGet, ok.URL+"/x", nil)
+	if resp, err := rt.RoundTrip(req2); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	if d := f2.Describe(); d != "" {
+		t.Fatalf("a finished call is still listed: %q", d)
 	}
 }
