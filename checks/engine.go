@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
 )
 
 // EventKind is the kind of a progress event.
@@ -60,6 +62,11 @@ func (e *Engine) Run(ctx context.Context, env *Env, list []Check, events func(Ev
 		emitMu.Lock()
 		defer emitMu.Unlock()
 		events(ev)
+	}
+	if _, ok := apierr.InFlightOf(ctx); !ok {
+		// The API calls the run waits on, named in a check's result if its time runs out (memoised
+		// facts are fetched under whichever check asked first, so the set is the run's).
+		ctx, _ = apierr.WithInFlight(ctx)
 	}
 	runEnv := *env
 	runEnv.deps = &depRunner{timeout: e.Timeout, emit: emit, done: map[string]*depCall{}}
@@ -176,12 +183,12 @@ func runOne(ctx context.Context, env *Env, c Check, emit func(Event), timeout ti
 	case <-cctx.Done():
 		if ctx.Err() != nil {
 			// The run stopped (cancelled, or its own limit ran out), not this check's limit: say which.
-			r = Result{Status: Error, Cause: "check-timeout", Summary: fmt.Sprintf("the check was stopped before it finished: %v", context.Cause(ctx))}
+			r = Result{Status: Error, Cause: "check-timeout", Summary: fmt.Sprintf("the check was stopped before it finished: %v", context.Cause(ctx)) + waitingOn(cctx)}
 			if errors.Is(ctx.Err(), context.Canceled) {
 				r.Cause = "check-error"
 			}
 		} else {
-			r = Result{Status: Error, Cause: "check-timeout", Summary: fmt.Sprintf("the check did not finish within %s: %v", timeout, cctx.Err())}
+			r = Result{Status: Error, Cause: "check-timeout", Summary: fmt.Sprintf("the check did not finish within %s: %v", timeout, cctx.Err()) + waitingOn(cctx)}
 		}
 	}
 	stepMu.Lock()
@@ -238,4 +245,14 @@ func Counts(rs []Result) map[Status]int {
 		m[r.Status]++
 	}
 	return m
+}
+
+// waitingOn names the API calls a check stopped by a deadline was still waiting on ("" when none).
+func waitingOn(ctx context.Context) string {
+	if f, ok := apierr.InFlightOf(ctx); ok {
+		if d := f.Describe(); d != "" {
+			return "; the run was still waiting on " + d
+		}
+	}
+	return ""
 }

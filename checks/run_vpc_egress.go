@@ -70,8 +70,8 @@ func egressFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *egres
 	if !fd.access() {
 		return fd
 	}
-	fd.egressSetting(f)
 	var errs couldNotLook
+	fd.egressSetting(f, &errs)
 	fd.network(ctx, env, f, &errs)
 	fd.verdict(f, &errs)
 	return fd
@@ -107,14 +107,22 @@ func (fd *egressFinding) access() bool {
 	return true
 }
 
-// egressSetting: PRIVATE_RANGES_ONLY sends only RFC 1918 / RFC 6598 destinations into the VPC.
-func (fd *egressFinding) egressSetting(f *reachFacts) {
+// egressSetting: PRIVATE_RANGES_ONLY sends only RFC 1918 / RFC 6598 destinations into the VPC. A
+// target whose address could not be worked out because the cluster's Services could not be read is
+// not judged: the check cannot say its client's targets go through the VPC.
+func (fd *egressFinding) egressSetting(f *reachFacts, errs *couldNotLook) {
 	src, step, label := fd.Src, fd.step, sourceLabel(fd.Src)
 	// Egress versus the addresses the client's packets go to.
 	egress := src.EffectiveEgress()
 	var unknown []string
 	for _, t := range f.targetsOf(src) {
 		switch {
+		case t.Err != nil:
+			errs.add(t.Err)
+			step(Skip, "address of target "+t.Ref(), "could not read the cluster's Services, which decide where its packets go: "+t.Err.Error(), "kubectl get services -A")
+		case t.L7Err != nil:
+			errs.add(t.L7Err)
+			step(Skip, "address of target "+t.Ref(), "could not read the internal Gateways and Ingresses that may expose it (and decide where its packets go): "+t.L7Err.Error(), "kubectl get gateways,httproutes,ingresses -A")
 		case !t.Addr.IsValid():
 			unknown = append(unknown, t.Dest.Host)
 		case !src.sendsThroughVPC(t.Addr):
@@ -206,7 +214,7 @@ func (fd *egressFinding) verdict(f *reachFacts, errs *couldNotLook) {
 		fd.Status, fd.Cause = Fail, "no-vpc-access"
 		fd.Summary = fmt.Sprintf("%s has VPC access to %s, not to the cluster's network %s (and they are not peered)", label, fd.Network, cf.Network)
 	case len(errs.errs) > 0:
-		r := errs.result("check the network of " + label)
+		r := errs.result("confirm that " + label + " sends its targets through the VPC into the cluster's network")
 		fd.Status, fd.Cause, fd.Summary, fd.Err = Skip, r.Cause, r.Summary, errs.errs[0]
 	default:
 		fd.Status = Pass

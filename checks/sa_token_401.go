@@ -465,7 +465,14 @@ func analyseWorkloadToken(ctx context.Context, env *Env, rec *Recorder, w *inven
 			fixes.NewRoleBindingPlan(env.FixDeps, fixes.RoleBindingSpec{Namespace: ns, ServiceAccount: saName, Rules: rulesFor(denied)}))
 	}
 
-	// What the pods mount, and the token Secrets of the ServiceAccount (metadata only).
+	// What the pods mount, and the token Secrets of the ServiceAccount (metadata only). What could
+	// not be read is kept: a cause it would have shown is not ruled out, so the end is not a pass.
+	var unread couldNotLook
+	var unreadWhat []string
+	notRead := func(what string, err error) {
+		unread.add(err)
+		unreadWhat = append(unreadWhat, what)
+	}
 	var pods []corev1.Pod
 	var tm tokenMount
 	if w != nil {
@@ -473,6 +480,7 @@ func analyseWorkloadToken(ctx context.Context, env *Env, rec *Recorder, w *inven
 		ps, err := env.Inv.WorkloadPods(ctx, w)
 		if err != nil {
 			rec.Step("pods of "+label, Skip, "could not list them: "+err.Error(), "")
+			notRead("list the pods of "+label, err)
 		} else {
 			pods = ps
 		}
@@ -512,7 +520,8 @@ func analyseWorkloadToken(ctx context.Context, env *Env, rec *Recorder, w *inven
 		case apierr.KindOf(err) == apierr.NotFound:
 			s.Missing = true
 		default:
-			rec.Step("Secret "+ns+"/"+name+" (metadata)", Skip, "could not read it: "+err.Error(), "")
+			rec.Step("Secret "+ns+"/"+name+" (metadata)", Skip, "could not read it: "+err.Error(), fmt.Sprintf("kubectl get secret %s -n %s -o jsonpath='{.metadata.annotations}'", name, ns))
+			notRead("read the token Secret "+ns+"/"+name, err)
 			delete(seen, name)
 			secrets = secrets[:len(secrets)-1]
 		}
@@ -536,6 +545,7 @@ func analyseWorkloadToken(ctx context.Context, env *Env, rec *Recorder, w *inven
 		}
 	} else {
 		rec.Step("token Secrets of "+ns+"/"+saName, Skip, "could not list them (metadata): "+err.Error(), "")
+		notRead("list the token Secrets of "+ns+"/"+saName, err)
 	}
 	for _, s := range secrets {
 		cmd := fmt.Sprintf("kubectl get secret %s -n %s -o jsonpath='{.metadata.annotations}{\"\\n\"}{.metadata.labels}'", s.Name, ns)
@@ -694,6 +704,16 @@ func analyseWorkloadToken(ctx context.Context, env *Env, rec *Recorder, w *inven
 	f.Summary = fmt.Sprintf("the tokens of %s (ServiceAccount %s/%s, uid %s) match the ServiceAccount; nothing found that gives 401", label, ns, saName, sa.UID)
 	if len(denied) > 0 {
 		f.Summary += fmt.Sprintf("; note: RBAC denies %s, which gives 403, not 401", strings.Join(denied, ", "))
+	}
+	if len(unread.errs) > 0 {
+		// A token Secret (or the pods) could not be read: its uid and labels, which decide sa-recreated,
+		// legacy-token-invalidated and legacy-secret-missing, are unknown.
+		r := unread.result(unreadWhat[0])
+		f.Status, f.Cause = r.Status, r.Cause
+		f.Summary = fmt.Sprintf("nothing found that gives 401 in what %s's tokens could be checked against; but %s", label, r.Summary)
+		if len(unread.errs) > 1 {
+			f.Summary += fmt.Sprintf(" (and %d more; see the evidence)", len(unread.errs)-1)
+		}
 	}
 	return f
 }

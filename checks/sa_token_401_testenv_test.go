@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
+	"github.com/gkedoctor/gkedoctor/internal/sim/fakegcp"
 	"github.com/gkedoctor/gkedoctor/internal/testenv"
 )
 
@@ -395,3 +397,36 @@ func TestSAToken401_LiveTokenProbeOnlyOutsideReadOnly(t *testing.T) {
 }
 
 var _ = errors.New
+
+// The fault matrix's gap in sa-token-401: the workload's token Secret could not be read (its uid and
+// labels decide sa-recreated and legacy-token-invalidated), and the check passed without it. Now it
+// is a result naming the Secret.
+func TestSAToken401_UnreadableTokenSecretIsNotAPass(t *testing.T) {
+	srv := testenv.Shared(t)
+	ns := srv.NewNamespace(t)
+	ctx := context.Background()
+	admin := srv.Clientset()
+	sa := mkSA(t, admin, ns, "orchestrai-sa")
+	if _, err := admin.CoreV1().Secrets(ns).Create(ctx, tokenSecretObj(ns, "orchestrai-sa-token-7xk2p", "orchestrai-sa", string(sa.UID), nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	legacyWorkload(t, admin, ns, "environment-manager", "orchestrai-sa", "orchestrai-sa-token-7xk2p")
+	secretPath := "/api/v1/namespaces/" + ns + "/secrets/orchestrai-sa-token-7xk2p"
+	run := func(kind fakegcp.FaultKind) Result {
+		return runCheck(t, faultyKube(t, srv, "deploy/"+ns+"/environment-manager", func(r *http.Request) *fakegcp.Injection {
+			if kind != fakegcp.FaultNone && r.Method == "GET" && r.URL.Path == secretPath {
+				return &fakegcp.Injection{Kind: kind}
+			}
+			return nil
+		}), "sa-token-401")
+	}
+	if r := run(fakegcp.FaultNone); r.Status != Pass {
+		t.Fatalf("baseline: %s", resultText(r))
+	}
+	for _, kind := range []fakegcp.FaultKind{fakegcp.Fault409, fakegcp.Fault500, fakegcp.Fault403} {
+		r := run(kind)
+		if r.Status == Pass || !strings.Contains(r.Summary, "orchestrai-sa-token-7xk2p") {
+			t.Errorf("%s: want no pass, naming the Secret:\n%s", kind, resultText(r))
+		}
+	}
+}

@@ -61,13 +61,13 @@ func analyseConnectors(ctx context.Context, env *Env) (*connectorAnalysis, error
 			if src.Connector == "" {
 				continue
 			}
-			a.Findings = append(a.Findings, connectorFor(ctx, env, src))
+			a.Findings = append(a.Findings, connectorFor(ctx, env, f, src))
 		}
 		return a, nil
 	})
 }
 
-func connectorFor(ctx context.Context, env *Env, src *Source) *connectorFinding {
+func connectorFor(ctx context.Context, env *Env, f *reachFacts, src *Source) *connectorFinding {
 	fd := &connectorFinding{Src: src}
 	name := gref.ShortName(src.Connector)
 	c, err := env.Inv.Connector(ctx, src.Connector)
@@ -109,7 +109,39 @@ func connectorFor(ctx context.Context, env *Env, src *Source) *connectorFinding 
 	if fd.Status == Pass {
 		connectorIngress(ctx, env, fd)
 	}
+	if fd.Status == Pass {
+		connectorOnPath(env, f, fd)
+	}
 	return fd
+}
+
+// connectorOnPath: a READY connector that Serverless VPC Access reaches is only a pass when it is
+// known to be the client's way to the cluster: the cluster (its network) and the client's targets
+// (the cluster's Services) were read. Otherwise the verdict is the skip naming what could not be read,
+// with what was confirmed kept in the summary.
+func connectorOnPath(env *Env, f *reachFacts, fd *connectorFinding) {
+	var errs couldNotLook
+	if f.ClusterErr != nil {
+		errs.add(f.ClusterErr)
+		fd.Evidence = append(fd.Evidence, Evidence{Step: "network of the cluster", Status: Skip, Detail: f.ClusterErr.Error(), Command: clusterCommand(env)})
+	}
+	for _, t := range f.targetsOf(fd.Src) {
+		switch {
+		case t.Err != nil:
+			errs.add(t.Err)
+			fd.Evidence = append(fd.Evidence, Evidence{Step: "target " + t.Ref(), Status: Skip, Detail: "could not read the cluster's Services: " + t.Err.Error(), Command: "kubectl get services -A"})
+		case t.L7Err != nil:
+			errs.add(t.L7Err)
+			fd.Evidence = append(fd.Evidence, Evidence{Step: "target " + t.Ref(), Status: Skip, Detail: "could not read the internal Gateways and Ingresses that may expose it: " + t.L7Err.Error(), Command: "kubectl get gateways,httproutes,ingresses -A"})
+		}
+	}
+	if len(errs.errs) == 0 {
+		return
+	}
+	name := gref.ShortName(fd.Src.Connector)
+	r := errs.result(fmt.Sprintf("confirm that connector %s is the way from %s to the cluster", name, sourceLabel(fd.Src)))
+	fd.Status, fd.Cause, fd.Err = r.Status, r.Cause, errs.errs[0]
+	fd.Summary = fmt.Sprintf("connector %s used by %s is READY; but %s", name, sourceLabel(fd.Src), r.Summary)
 }
 
 // connectorPlan is the advice for a connector that is not READY: replacing it only when it is in

@@ -9,11 +9,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
+	"github.com/gkedoctor/gkedoctor/internal/kube"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
 
@@ -47,7 +50,14 @@ var wsLogSignals = []struct{ Phrase, Meaning string }{
 	{"Handshake status 401", "the exec handshake was not authenticated (see sa-token-401)"},
 }
 
+// wsUnread is a fact the check could not read: with one, the check does not pass.
+type wsUnread struct {
+	what string // "list the pods of deploy/ns/name"
+	err  error
+}
+
 type wsTarget struct {
+	unread   []wsUnread
 	ns       string
 	w        *inventory.Workload
 	pods     []corev1.Pod
@@ -63,6 +73,7 @@ func wsTargetOf(ctx context.Context, env *Env, rec *Recorder, w *inventory.Workl
 	pods, err := env.Inv.WorkloadPods(ctx, w)
 	if err != nil {
 		rec.Step("pods of "+t.label, Skip, "could not list them: "+err.Error(), "")
+		t.unread = append(t.unread, wsUnread{"list the pods of " + t.label, err})
 	}
 	t.pods = pods
 	for i := range pods {
@@ -195,9 +206,24 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 		Protocols: []string{"v5.channel.k8s.io", "v4.channel.k8s.io"}, Origin: origin})
 	plainCmd := fmt.Sprintf("curl -sk --http1.1 -o /dev/null -w '%%{http_code}\\n' -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: SGVsbG8sIHdvcmxkIQ==' -H \"Authorization: Bearer $TOKEN\" '%s%s'", server, plainPath)
 	reproduced := false
+	var unread []wsUnread
 	switch {
 	case plain.Err != nil:
 		rec.Step("upgrade sent to a plain REST path (the seed's symptom, read-only)", Skip, plain.Describe(), plainCmd)
+		unread = append(unread, wsUnread{"send GET " + plainPath + " with upgrade headers", kube.Map(plain.Err, "get", plainPath)})
+	case wsAPIError(plain) != nil:
+		// The API server refused or failed the plain read it answered the watch for: not a pass.
+		rec.Step("upgrade sent to a plain REST path (the seed's symptom, read-only)", Skip, plain.Describe(), plainCmd)
+		unread = append(unread, wsUnread{"read " + plainPath + " (Kubernetes API)", wsAPIError(plain)})
+	case plain.Code == http.StatusOK && !wsIsObject(plain, podName):
+		// A 200 whose body is not the object asked for (cut off, not JSON, another kind): whatever
+		// answered, it was not the API server's read of the workload's pod.
+		rec.Step("upgrade sent to a plain REST path (the seed's symptom, read-only)", Skip, plain.Describe()+": the body is not the "+wsWantKind(podName)+" asked for", plainCmd)
+		err := fmt.Errorf("GET %s answered %s with a body that is not a %s (kind %q, %s body)", plainPath, plain.Status, wsWantKind(podName), plain.ObjectKind, tokenOr(plain.BodyKind, "no"))
+		if plain.BodyErr != nil {
+			err = fmt.Errorf("GET %s answered %s, but the body was cut off: %v", plainPath, plain.Status, plain.BodyErr)
+		}
+		unread = append(unread, wsUnread{"read " + plainPath + " (Kubernetes API)", err})
 	case plain.Code == http.StatusOK:
 		reproduced = true
 		rec.Step("upgrade sent to a plain REST path (the seed's symptom, read-only)", Pass, "GET "+plainPath+" with upgrade headers answers "+plain.Status+
@@ -213,6 +239,7 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 		if r := wsWorkload(ctx, env, rec, rt, base, origin, server, t, reproduced); r != nil {
 			return *r
 		}
+		unread = append(unread, t.unread...)
 	}
 	summary := "the path to the API server carries WebSocket upgrades (the watch answered 101)"
 	if len(targets) > 0 {
@@ -225,7 +252,45 @@ func runWebSocketHandshake(ctx context.Context, env *Env, rec *Recorder) Result 
 	if reproduced {
 		summary += "; a client that reports \"Handshake status 200 OK\" sends its upgrade to a non-streaming endpoint (shared ApiClient with stream())"
 	}
+	if len(unread) > 0 {
+		// What was confirmed stays in the summary; the verdict is the skip for what was not read.
+		r := FromErr(unread[0].what, unread[0].err)
+		r.Summary = "the path to the API server carries WebSocket upgrades (the watch answered 101); but " + r.Summary
+		if len(unread) > 1 {
+			r.Summary += fmt.Sprintf(" (and %d more; see the evidence)", len(unread)-1)
+		}
+		return r
+	}
 	return PassResult(summary)
+}
+
+// wsWantKind is the kind of object the plain GET asks for.
+func wsWantKind(podName string) string {
+	if podName != "" {
+		return "Pod"
+	}
+	return "PodList"
+}
+
+// wsIsObject reports whether a 200 to the plain GET carries the object asked for, whole.
+func wsIsObject(h probe.Handshake, podName string) bool {
+	return h.BodyErr == nil && h.ObjectKind == wsWantKind(podName)
+}
+
+// wsAPIError is the Kubernetes API error a plain (non-upgraded) answer stands for: 401, 403, 404,
+// 429 or a 5xx, classified as client-go would (a missing RBAC permission is named), else nil.
+func wsAPIError(h probe.Handshake) error {
+	if h.Code != http.StatusUnauthorized && h.Code != http.StatusForbidden && h.Code != http.StatusNotFound && h.Code != http.StatusTooManyRequests && h.Code < 500 {
+		return nil
+	}
+	msg := tokenOr(h.Message, h.Status)
+	se := apierrors.NewGenericServerResponse(h.Code, "get", schema.GroupResource{Resource: "pods"}, "", msg, 0, false)
+	if h.Code == http.StatusForbidden {
+		// The server's own message names the verb and resource ("cannot get resource \"pods\""):
+		// keep it as it is, so the RBAC permission is named.
+		se = apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", fmt.Errorf("%s", msg))
+	}
+	return kube.Map(se, "get", "pods")
 }
 
 func execRules(verbs []string) []rbacv1.PolicyRule {
@@ -251,6 +316,7 @@ func wsLogSymptoms(ctx context.Context, env *Env, rec *Recorder, t *wsTarget) (m
 			logs, err := env.Inv.PodLogTail(ctx, t.ns, p.Name, c.Name, 2000, 512<<10)
 			if err != nil {
 				rec.Step("recent logs of "+p.Name+"/"+c.Name, Skip, "could not read them: "+err.Error(), cmd)
+				t.unread = append(t.unread, wsUnread{"read the recent logs of " + p.Name + "/" + c.Name, err})
 				continue
 			}
 			looked = true
@@ -283,6 +349,7 @@ func wsWorkload(ctx context.Context, env *Env, rec *Recorder, rt http.RoundTripp
 			switch {
 			case err != nil:
 				rec.Step("RBAC: may "+t.saUser+" "+verb+" pods/exec in "+t.ns+"?", Skip, "could not ask (SubjectAccessReview): "+err.Error(), cmd)
+				t.unread = append(t.unread, wsUnread{"ask whether " + t.saUser + " may " + verb + " pods/exec (SubjectAccessReview)", err})
 			case !st.Allowed:
 				execDenied = append(execDenied, verb)
 				rec.Step("RBAC: may "+t.saUser+" "+verb+" pods/exec in "+t.ns+"?", Fail, "no: the exec handshake gets 403", cmd)

@@ -76,6 +76,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		sleep = sleepCtx
 	}
 	backoff := 200 * time.Millisecond
+	note, done := apierr.Track(req.Context(), fmt.Sprintf("%s %s%s", req.Method, req.URL.Host, req.URL.Path))
+	defer done()
 	for attempt := 0; ; attempt++ {
 		r, cancel := t.bound(req)
 		if body != nil {
@@ -106,6 +108,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if wait > 10*time.Second {
 			wait = 10 * time.Second
 		}
+		note(fmt.Sprintf("answered %s, retrying in %s", resp.Status, wait))
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
 		if err := sleep(req.Context(), wait); err != nil {

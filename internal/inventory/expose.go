@@ -30,6 +30,9 @@ func (i *Inventory) Ingresses(ctx context.Context) ([]networkingv1.Ingress, erro
 			if err != nil {
 				return nil, kube.Map(err, "list ingresses.networking.k8s.io", "all namespaces")
 			}
+			if unnamed(l.Items, func(x *networkingv1.Ingress) string { return x.Name }) {
+				return nil, notAnObject("list ingresses.networking.k8s.io", "all namespaces", "Ingress")
+			}
 			out = append(out, l.Items...)
 			if l.Continue == "" {
 				return out, nil

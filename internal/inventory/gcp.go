@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -55,6 +56,12 @@ func (i *Inventory) Cluster(ctx context.Context) (*container.Cluster, error) {
 			return nil, err
 		}
 		c, err := g.Container.Projects.Locations.Clusters.Get(name).Context(ctx).Do()
+		if err == nil && c.Name == "" {
+			// A 200 whose body is no cluster (a proxy's page, a truncated or foreign JSON document):
+			// every field would read as its zero value (the "default" network, no ranges).
+			return nil, &apierr.Error{Kind: apierr.Other, Op: "get GKE cluster", Resource: name,
+				Err: errors.New("the container API (container.googleapis.com) answered with a body that is not a cluster (no name)")}
+		}
 		return c, gcp.Map(err, "get GKE cluster", name)
 	})
 }
@@ -224,13 +231,14 @@ func (i *Inventory) FirewallSet(ctx context.Context, project, network, region st
 }
 
 func (i *Inventory) firewallSet(ctx context.Context, project, network, region string) (firewall.Set, error) {
-	// The three reads do not depend on each other: they run at once (each is the longest call of a
-	// large network), and their answers are then weighed in the same order as before.
+	// The two effective-firewall reads do not depend on each other: they run at once (each is the
+	// longest call of a large network). The network itself is read only when its enforcement order
+	// matters (a network firewall policy applies): a set that needs nothing else does not depend on
+	// a read that could fail.
 	var (
-		wg           sync.WaitGroup
-		reg          firewall.Set
-		regErr, nErr error
-		n            *compute.Network
+		wg     sync.WaitGroup
+		reg    firewall.Set
+		regErr error
 	)
 	if region != "" {
 		wg.Add(1)
@@ -239,11 +247,6 @@ func (i *Inventory) firewallSet(ctx context.Context, project, network, region st
 			reg, regErr = i.RegionEffectiveFirewalls(ctx, project, region, network)
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		n, nErr = i.Network(ctx, project, network)
-	}()
 	set, err := i.EffectiveFirewalls(ctx, project, network)
 	wg.Wait()
 	if err != nil {
@@ -255,13 +258,18 @@ func (i *Inventory) firewallSet(ctx context.Context, project, network, region st
 		}
 		set = firewall.Merge(set, reg)
 	}
-	if nErr != nil {
-		for _, p := range set.Policies {
-			if src := p.Source(); src == firewall.SourceNetwork || src == firewall.SourceRegionalNetwork {
-				return firewall.Set{}, nErr
-			}
+	needOrder := false
+	for _, p := range set.Policies {
+		if src := p.Source(); src == firewall.SourceNetwork || src == firewall.SourceRegionalNetwork {
+			needOrder = true
 		}
+	}
+	if !needOrder {
 		return set, nil
+	}
+	n, err := i.Network(ctx, project, network)
+	if err != nil {
+		return firewall.Set{}, err
 	}
 	set.Order = n.NetworkFirewallPolicyEnforcementOrder
 	return set, nil

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
+	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
 )
 
@@ -30,6 +32,9 @@ func (i *Inventory) Service(ctx context.Context, ns, name string) (*corev1.Servi
 			return nil, err
 		}
 		s, err := k.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && s.Name == "" {
+			return nil, notAnObject("get Service", ns+"/"+name, "Service")
+		}
 		return s, kube.Map(err, "get Service", ns+"/"+name)
 	})
 }
@@ -54,6 +59,9 @@ func (i *Inventory) ServicePages(ctx context.Context, first func(total int), fn 
 		l, err := k.CoreV1().Services("").List(ctx, opts)
 		if err != nil {
 			return kube.Map(err, "list Services", "all namespaces")
+		}
+		if unnamed(l.Items, func(s *corev1.Service) string { return s.Name }) {
+			return notAnObject("list Services", "all namespaces", "Service")
 		}
 		if n == 0 && first != nil {
 			total := len(l.Items)
@@ -158,4 +166,22 @@ func (i *Inventory) ServiceAccount(ctx context.Context, ns, name string) (*corev
 		s, err := k.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
 		return s, kube.Map(err, "get ServiceAccount", ns+"/"+name)
 	})
+}
+
+// notAnObject is the error for a 200 whose body decoded to an object with no name: a proxy's page, a
+// foreign or truncated document that happened to parse. Its fields would all read as zero values (no
+// ports, no addresses), which a check must not take for the cluster's facts.
+func notAnObject(op, resource, kind string) error {
+	return &apierr.Error{Kind: apierr.Other, Op: op, Resource: resource,
+		Err: fmt.Errorf("the Kubernetes API server answered with a body that is not a %s (an object with no name)", kind)}
+}
+
+// unnamed reports whether a list holds an object with no name (see notAnObject).
+func unnamed[T any](items []T, name func(*T) string) bool {
+	for i := range items {
+		if name(&items[i]) == "" {
+			return true
+		}
+	}
+	return false
 }

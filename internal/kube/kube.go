@@ -110,6 +110,13 @@ func FromConfig(cfg *rest.Config, res Resolved, readOnly bool) (*Client, error) 
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	cfg.QPS, cfg.Burst = 50, 100
 	Guard(cfg, readOnly)
+	prev := cfg.WrapTransport
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		if prev != nil {
+			rt = prev(rt)
+		}
+		return &tracked{base: rt}
+	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build Kubernetes client: %w", err)
@@ -179,4 +186,16 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 			Err: errors.New("refused by the read-only guard: not a read")}
 	}
 	return g.base.RoundTrip(req)
+}
+
+// tracked registers each Kubernetes API call with the run's apierr.InFlight until its answer's
+// headers arrive, so a run stopped by its deadline names the call it was waiting on.
+type tracked struct{ base http.RoundTripper }
+
+func (t *tracked) WrappedRoundTripper() http.RoundTripper { return t.base }
+
+func (t *tracked) RoundTrip(req *http.Request) (*http.Response, error) {
+	_, done := apierr.Track(req.Context(), "Kubernetes API "+req.Method+" "+req.URL.Path)
+	defer done()
+	return t.base.RoundTrip(req)
 }

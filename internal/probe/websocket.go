@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -29,8 +31,13 @@ type Handshake struct {
 	Location    string
 	ContentType string
 	BodyKind    string // "html", "status", "json", "text", "" (none read)
-	Message     string // a Kubernetes Status message, or the <title> of an HTML page
-	Err         error
+	// ObjectKind is the "kind" a JSON body opens with (kube-apiserver writes it first: "Pod",
+	// "PodList", "Status"), "" when it opens with something else.
+	ObjectKind string
+	// BodyErr says the body ended before it was whole (a connection cut), when it did.
+	BodyErr error
+	Message string // a Kubernetes Status message, or the <title> of an HTML page
+	Err     error
 }
 
 // Upgraded reports a 101 with a valid Sec-WebSocket-Accept.
@@ -161,27 +168,40 @@ func WebSocketHandshake(ctx context.Context, rt http.RoundTripper, r HandshakeRe
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return h
 	}
-	h.BodyKind, h.Message = sniffBody(resp)
+	h.BodyKind, h.Message, h.ObjectKind, h.BodyErr = sniffBody(resp)
 	return h
 }
 
+var openingKindRE = regexp.MustCompile(`^\{\s*"kind"\s*:\s*"([^"]*)"`)
+
 // sniffBody reads at most 4 KiB for at most a second (a plain watch streams forever) and classifies it.
-func sniffBody(resp *http.Response) (kind, msg string) {
-	type res struct{ b []byte }
+func sniffBody(resp *http.Response) (kind, msg, objectKind string, bodyErr error) {
+	type res struct {
+		b   []byte
+		err error
+	}
 	ch := make(chan res, 1)
 	go func() {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		ch <- res{b}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		ch <- res{b, err}
 	}()
 	var b []byte
 	select {
 	case r := <-ch:
-		b = r.b
+		b, bodyErr = r.b, r.err
 	case <-time.After(time.Second):
 		resp.Body.Close()
 		r := <-ch
-		b = r.b
+		b = r.b // a plain watch streams forever: cut short on purpose, not an error
 	}
+	if m := openingKindRE.FindSubmatch(bytes.TrimSpace(b)); m != nil {
+		objectKind = string(m[1])
+	}
+	kind, msg = classifyBody(resp, b)
+	return kind, msg, objectKind, bodyErr
+}
+
+func classifyBody(resp *http.Response, b []byte) (kind, msg string) {
 	t := strings.TrimSpace(string(b))
 	ct := strings.ToLower(resp.Header.Get("Content-Type"))
 	switch {
