@@ -296,7 +296,7 @@ func runEgressPlan(ctx context.Context, env *Env, src *Source) *fixes.Plan {
 	affects, destructive, judged, err := runEgressImpact(ctx, env, src)
 	if err != nil {
 		project, location, name := gref.ProjectOf(src.FullName), gref.LocationOf(src.FullName), src.Name
-		return (&fixes.Plan{JudgedAgainst: append(judged, "not judged: "+err.Error()),ID: "run-egress-all-traffic/" + location + "/" + name, Check: "clusterip-unreachable", Advice: true,
+		return (&fixes.Plan{JudgedAgainst: append(judged, "not judged: "+err.Error()), ID: "run-egress-all-traffic/" + location + "/" + name, Check: "clusterip-unreachable", Advice: true,
 			Title: fmt.Sprintf("Route all egress of Cloud Run %s through the VPC — not applied: %v", name, err),
 			Description: "ALL_TRAFFIC sends the internet and Google API traffic of the service through the VPC too; without Cloud NAT (and Private Google Access) it stops. " +
 				"That could not be checked, so gkedoctor does not make the change: check Cloud NAT on the network and region first (gcloud compute routers list), then run the command.",

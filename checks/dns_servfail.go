@@ -567,7 +567,7 @@ func dnsForwarderFirewallAdvice(f *dnsFacts, p *dnsmodel.Prediction) *fixes.Plan
 	}
 	return &fixes.Plan{ID: "allow-dns-forwarder/" + p.Zone.Name, Title: "Let the Cloud DNS forwarder (35.199.192.0/19) reach " + strings.Join(targets, ", ") + " on port 53", Advice: true,
 		JudgedAgainst: []string{"network " + gref.NetworkName(f.Network) + ": the resolvers " + strings.Join(targets, ", ") + " (only those, by network tag or service account), and every zone that forwards to them"},
-		Description: "Forwarding zone " + p.Zone.Name + " is right; its targets are closed to the forwarder (" + strings.Join(why, "; ") + "). Add an ingress rule for 35.199.192.0/19 on UDP and TCP 53, limited to the resolvers' network tags or service account; if a firewall policy denies it, the rule must go into that policy instead.",
+		Description:   "Forwarding zone " + p.Zone.Name + " is right; its targets are closed to the forwarder (" + strings.Join(why, "; ") + "). Add an ingress rule for 35.199.192.0/19 on UDP and TCP 53, limited to the resolvers' network tags or service account; if a firewall policy denies it, the rule must go into that policy instead.",
 		Commands: []string{fmt.Sprintf("gcloud compute firewall-rules create allow-cloud-dns-forwarder --project %s --network %s --direction INGRESS --source-ranges 35.199.192.0/19 --allow udp:53,tcp:53 --target-tags RESOLVER-TAG",
 			project, gref.NetworkName(f.Network))}}
 }
@@ -622,7 +622,7 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			if managed, why := dnsmodel.GKEManaged(p.Zone, f.Cluster); managed {
 				out = append(out, &fixes.Plan{ID: "gke-zone/" + p.Zone.Name, Title: "Leave GKE's zone " + p.Zone.Name + " alone", Advice: true,
 					JudgedAgainst: []string{"GKE's own records in zone " + p.Zone.Name + ", which GKE rewrites and every client of the cluster's network resolves"},
-					Description: "The zone is GKE's (" + why + "); gkedoctor never writes to it. Publish names in a zone you own instead."})
+					Description:   "The zone is GKE's (" + why + "); gkedoctor never writes to it. Publish names in a zone you own instead."})
 				continue
 			}
 			var why []string
@@ -652,7 +652,7 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			if managed, why := dnsmodel.GKEManaged(z, f.Cluster); managed {
 				out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Zone " + z.Name + " is GKE's: it cannot be bound to the client's network", Advice: true,
 					JudgedAgainst: []string{"GKE's own zone " + z.Name + " and every client of the networks it is bound to"},
-					Description: "The zone holding the name is GKE-managed (" + why + "); gkedoctor never changes it. Publish names in a zone you own, bound to the client's network, or move the client to the cluster's network."})
+					Description:   "The zone holding the name is GKE-managed (" + why + "); gkedoctor never changes it. Publish names in a zone you own, bound to the client's network, or move the client to the cluster's network."})
 				continue
 			}
 			zp := vm.ZoneProject(z)
@@ -667,14 +667,14 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			}
 			out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Bind zone " + z.Name + " to the client's network " + gref.NetworkName(e.N.Network), Advice: true, VPCWide: true,
 				JudgedAgainst: []string{"networks bound after the change: " + strings.Join(bound, ", "), "every name under " + z.DnsName + " for every client of network " + gref.NetworkName(e.N.Network)},
-				Description: "A private zone answers only the networks it is bound to. Binding it to the client's network changes resolution of " + z.DnsName + " for every client of that network, so it is advice: run it if that is what you want.",
-				Commands:    []string{fmt.Sprintf("gcloud dns managed-zones update %s --project %s --networks %s", z.Name, zp, strings.Join(urls, ","))}})
+				Description:   "A private zone answers only the networks it is bound to. Binding it to the client's network changes resolution of " + z.DnsName + " for every client of that network, so it is advice: run it if that is what you want.",
+				Commands:      []string{fmt.Sprintf("gcloud dns managed-zones update %s --project %s --networks %s", z.Name, zp, strings.Join(urls, ","))}})
 		case "headless-no-endpoints":
 			if s := e.N.Service; s != nil && !seen["headless/"+s.Name] {
 				seen["headless/"+s.Name] = true
 				out = append(out, &fixes.Plan{ID: "ready-endpoints/" + s.Namespace + "/" + s.Name, Title: "Make the pods behind " + s.Namespace + "/" + s.Name + " ready", Advice: true,
 					JudgedAgainst: []string{"the pods Service " + s.Namespace + "/" + s.Name + " selects (" + dnsSelector(s) + ")"},
-					Description: "A headless Service's name exists only while at least one endpoint is ready; find why its pods are not ready.",
+					Description:   "A headless Service's name exists only while at least one endpoint is ready; find why its pods are not ready.",
 					Commands: []string{fmt.Sprintf("kubectl get endpointslices -n %s -l kubernetes.io/service-name=%s -o wide", s.Namespace, s.Name),
 						fmt.Sprintf("kubectl describe pods -n %s -l %s", s.Namespace, dnsSelector(s))}})
 			}
