@@ -2,7 +2,6 @@ package checks_test
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -105,5 +104,3 @@ func demoWorldSession(t *testing.T, world string) *app.Session {
 	s, _, _ := demoSession(t, func(o *app.Options) { o.DemoWorld = world })
 	return s
 }
-
-var _ = fmt.Sprint
