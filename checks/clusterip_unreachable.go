@@ -515,7 +515,8 @@ func (r *reachRun) ilbPlan(ctx context.Context, t *target) *fixes.Plan {
 	}
 	wait, poll := r.env.Waits.ilb()
 	p := fixes.NewInternalLBPlan(r.env.FixDeps, fixes.InternalLB{Original: svc, Legacy: legacy, GlobalAccess: global, Why: strings.TrimSpace(why), WaitTimeout: wait, PollInterval: poll})
-	return p.Judge([]string{selectedPods(ctx, r.env, svc)})
+	p.JudgedAgainst = append([]string{selectedPods(ctx, r.env, svc)}, p.JudgedAgainst...)
+	return p
 }
 
 // selectedPods says how many pods a Service's endpoints hold (what a new LB in front of it reaches).
