@@ -228,8 +228,9 @@ func appEngineEgressAdvice(src *Source) *fixes.Plan {
 		Description: "App Engine's private-ip-ranges egress (the default) only sends RFC 1918 destinations through the connector. " +
 			"Set egress_setting: all-traffic under vpc_access_connector in app.yaml and deploy a new version; reaching the internet then needs Cloud NAT on the network.",
 		Advice: true, Reversible: true,
-		Diff:     fixes.Diff("vpc_access_connector:\n  name: "+src.Connector+"\n", "vpc_access_connector:\n  name: "+src.Connector+"\n  egress_setting: all-traffic\n"),
-		Commands: []string{appEngineDeploy(src), appEngineUndo(src)},
+		JudgedAgainst: []string{"all egress of the new version of App Engine " + src.Name + " through connector " + src.Connector + ": its internet egress then needs Cloud NAT on the connector's network (not read for App Engine)"},
+		Diff:          fixes.Diff("vpc_access_connector:\n  name: "+src.Connector+"\n", "vpc_access_connector:\n  name: "+src.Connector+"\n  egress_setting: all-traffic\n"),
+		Commands:      []string{appEngineDeploy(src), appEngineUndo(src)},
 	}
 }
 
@@ -242,7 +243,8 @@ func appEngineConnectorAdvice(src *Source, cf *model.Cluster, kind string) *fixe
 		Description: fmt.Sprintf("App Engine standard reaches internal addresses only through a connector in its own region (%s) and in the cluster's network (or one peered with it). "+
 			"Create one (an unused /28), name it under vpc_access_connector in app.yaml and deploy a new version.", src.Location),
 		Advice: true, Reversible: true,
-		Diff: fixes.Diff("", "vpc_access_connector:\n  name: projects/"+src.ProjectID()+"/locations/"+src.Location+"/connectors/CONNECTOR\n"),
+		JudgedAgainst: []string{fmt.Sprintf("a new version of App Engine %s (its private-range egress goes into network %s); a new /28 in that network, which must not overlap any other range there", src.Name, network)},
+		Diff:          fixes.Diff("", "vpc_access_connector:\n  name: projects/"+src.ProjectID()+"/locations/"+src.Location+"/connectors/CONNECTOR\n"),
 		Commands: []string{
 			fmt.Sprintf("gcloud compute networks vpc-access connectors create CONNECTOR --region %s --project %s --network %s --range UNUSED_RANGE/28", src.Location, src.ProjectID(), network),
 			appEngineDeploy(src), appEngineUndo(src),
@@ -258,7 +260,8 @@ func appEngineEnvAdvice(src *Source, u ClientURL, nu string) *fixes.Plan {
 		Description: fmt.Sprintf("%s holds %s, a ClusterIP. Set it to %s under env_variables in app.yaml and deploy a new version. "+
 			"The LB IP is not reserved: a name you publish for it (see dns-stale-record) survives re-creation better.", u.EnvVar, u.URL, nu),
 		Advice: true, Reversible: true,
-		Diff:     fixes.Diff("env_variables:\n  "+u.EnvVar+": "+u.URL+"\n", "env_variables:\n  "+u.EnvVar+": "+nu+"\n"),
-		Commands: []string{appEngineDeploy(src), appEngineUndo(src)},
+		JudgedAgainst: []string{fmt.Sprintf("a new version of App Engine %s: every request that reads %s", src.Name, u.EnvVar)},
+		Diff:          fixes.Diff("env_variables:\n  "+u.EnvVar+": "+u.URL+"\n", "env_variables:\n  "+u.EnvVar+": "+nu+"\n"),
+		Commands:      []string{appEngineDeploy(src), appEngineUndo(src)},
 	}
 }

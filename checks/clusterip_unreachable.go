@@ -293,29 +293,30 @@ func (r *reachRun) decideRegion(_ context.Context, t *target, cnl *couldNotLook)
 // naming what is missing.
 func runEgressPlan(ctx context.Context, env *Env, src *Source) *fixes.Plan {
 	o := fixes.RunEgress{Service: src.FullName, WaitTimeout: RunOpWaitTimeout, PollInterval: RunOpPollInterval}
-	affects, destructive, err := runEgressImpact(ctx, env, src)
+	affects, destructive, judged, err := runEgressImpact(ctx, env, src)
 	if err != nil {
 		project, location, name := gref.ProjectOf(src.FullName), gref.LocationOf(src.FullName), src.Name
-		return &fixes.Plan{ID: "run-egress-all-traffic/" + location + "/" + name, Check: "clusterip-unreachable", Advice: true,
+		return (&fixes.Plan{JudgedAgainst: append(judged, "not judged: "+err.Error()), ID: "run-egress-all-traffic/" + location + "/" + name, Check: "clusterip-unreachable", Advice: true,
 			Title: fmt.Sprintf("Route all egress of Cloud Run %s through the VPC — not applied: %v", name, err),
 			Description: "ALL_TRAFFIC sends the internet and Google API traffic of the service through the VPC too; without Cloud NAT (and Private Google Access) it stops. " +
 				"That could not be checked, so gkedoctor does not make the change: check Cloud NAT on the network and region first (gcloud compute routers list), then run the command.",
 			Commands: []string{fmt.Sprintf("gcloud compute routers list --project %s --regions %s", project, gref.Region(location)),
-				fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-egress=all-traffic", name, location, project)}}
+				fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-egress=all-traffic", name, location, project)}})
 	}
 	o.Affects, o.Destructive = affects, destructive
-	return fixes.NewRunEgressPlan(env.FixDeps, o)
+	return fixes.NewRunEgressPlan(env.FixDeps, o).Judge(judged)
 }
 
 // runEgressImpact reads Cloud NAT on the source's network and region and Private Google Access on
 // its subnet, and says what ALL_TRAFFIC would do to the egress the source has today.
-func runEgressImpact(ctx context.Context, env *Env, src *Source) (affects string, destructive bool, err error) {
+func runEgressImpact(ctx context.Context, env *Env, src *Source) (affects string, destructive bool, judged []string, err error) {
+	judged = []string{"all egress of every new revision of Cloud Run " + src.Name + " (internet, Google APIs, private ranges)"}
 	network, _, err := sourceNetwork(ctx, env, src)
 	if err != nil {
-		return "", false, fmt.Errorf("the network of %s could not be read (%v)", src.Name, err)
+		return "", false, judged, fmt.Errorf("the network of %s could not be read (%v)", src.Name, err)
 	}
 	if network == "" {
-		return "", false, fmt.Errorf("%s has no VPC network to send its egress to", src.Name)
+		return "", false, judged, fmt.Errorf("%s has no VPC network to send its egress to", src.Name)
 	}
 	region := gref.Region(src.Location)
 	subnet, subnetProject := "", gref.ProjectOf(network)
@@ -332,26 +333,31 @@ func runEgressImpact(ctx context.Context, env *Env, src *Source) (affects string
 	}
 	routers, err := env.Inv.Routers(ctx, gref.ProjectOf(network), region)
 	if err != nil {
-		return "", false, fmt.Errorf("Cloud NAT on network %s in %s could not be read (%v)", gref.NetworkName(network), region, err)
+		return "", false, judged, fmt.Errorf("Cloud NAT on network %s in %s could not be read (%v)", gref.NetworkName(network), region, err)
 	}
 	nat := model.NATCovers(routers, network, subnet)
+	judged = append(judged, fmt.Sprintf("Cloud NAT on network %s in %s: %s", gref.NetworkName(network), region, nat.Why))
 	if nat.Covered {
-		return fmt.Sprintf("all outbound traffic of %s then goes through network %s; its internet egress keeps working through %s", src.Name, gref.NetworkName(network), nat.Why), false, nil
+		return fmt.Sprintf("all outbound traffic of %s then goes through network %s; its internet egress keeps working through %s", src.Name, gref.NetworkName(network), nat.Why), false, judged, nil
 	}
 	lost := "the internet (public APIs, webhooks, package registries)"
 	switch {
 	case subnet == "":
 		lost += " and, unless Private Google Access is on for the connector's range, Google APIs"
+		judged = append(judged, "Private Google Access: the connector's subnet is not known")
 	default:
 		sp, sr, sn := gref.SplitSubnetwork(gref.Subnetwork(subnet, subnetProject, region))
 		if s, serr := env.Inv.Subnetwork(ctx, sp, sr, sn); serr != nil {
-			return "", false, fmt.Errorf("subnet %s could not be read (%v)", sn, serr)
+			return "", false, judged, fmt.Errorf("subnet %s could not be read (%v)", sn, serr)
 		} else if !s.PrivateIpGoogleAccess {
 			lost += " and Google APIs (Private Google Access is off on subnet " + sn + ")"
+			judged = append(judged, "Private Google Access on subnet "+sn+": off")
+		} else {
+			judged = append(judged, "Private Google Access on subnet "+sn+": on")
 		}
 	}
 	return fmt.Sprintf("all outbound traffic of %s then goes through network %s, where %s: %s stops working for it. Add Cloud NAT first (gcloud compute routers nats create) unless that is what you want",
-		src.Name, gref.NetworkName(network), nat.Why, lost), true, nil
+		src.Name, gref.NetworkName(network), nat.Why, lost), true, judged, nil
 }
 
 // decideVPCAccess: each client has VPC access into the cluster's network, with egress that sends the
@@ -491,12 +497,13 @@ func (r *reachRun) uses(t *target) string {
 func (r *reachRun) ilbPlan(ctx context.Context, t *target) *fixes.Plan {
 	svc := t.Svc
 	if len(svc.Spec.Selector) == 0 {
-		return &fixes.Plan{ID: "create-internal-lb/" + svc.Namespace + "/" + svc.Name, Advice: true,
+		return (&fixes.Plan{ID: "create-internal-lb/" + svc.Namespace + "/" + svc.Name, Advice: true,
 			Title: fmt.Sprintf("Expose %s/%s on an internal load balancer (by hand: it has no selector)", svc.Namespace, svc.Name),
 			Description: "The Service has no selector (its endpoints are managed by hand), so a sibling LoadBalancer Service would have no endpoints. " +
 				"Make the Service itself type LoadBalancer with the internal annotation, or give the sibling matching endpoints.",
 			Commands: []string{fmt.Sprintf("kubectl annotate service %s -n %s %s=Internal", svc.Name, svc.Namespace, model.AnnotationLBType),
-				fmt.Sprintf("kubectl patch service %s -n %s -p '{\"spec\":{\"type\":\"LoadBalancer\"}}'", svc.Name, svc.Namespace)}}
+				fmt.Sprintf("kubectl patch service %s -n %s -p '{\"spec\":{\"type\":\"LoadBalancer\"}}'", svc.Name, svc.Namespace)}}).Judge(
+			[]string{selectedPods(ctx, r.env, svc), "every client of the Service, if it is made type LoadBalancer in place"})
 	}
 	legacy, why := r.legacyAnnotation(ctx)
 	global := false
@@ -507,7 +514,27 @@ func (r *reachRun) ilbPlan(ctx context.Context, t *target) *fixes.Plan {
 		}
 	}
 	wait, poll := r.env.Waits.ilb()
-	return fixes.NewInternalLBPlan(r.env.FixDeps, fixes.InternalLB{Original: svc, Legacy: legacy, GlobalAccess: global, Why: strings.TrimSpace(why), WaitTimeout: wait, PollInterval: poll})
+	p := fixes.NewInternalLBPlan(r.env.FixDeps, fixes.InternalLB{Original: svc, Legacy: legacy, GlobalAccess: global, Why: strings.TrimSpace(why), WaitTimeout: wait, PollInterval: poll})
+	p.JudgedAgainst = append([]string{selectedPods(ctx, r.env, svc)}, p.JudgedAgainst...)
+	return p
+}
+
+// selectedPods says how many pods a Service's endpoints hold (what a new LB in front of it reaches).
+func selectedPods(ctx context.Context, env *Env, svc *corev1.Service) string {
+	slices, err := env.Inv.EndpointSlices(ctx, svc.Namespace, svc.Name)
+	if err != nil {
+		return fmt.Sprintf("Service %s/%s's endpoints could not be read (needs list on endpointslices in %s): how many pods it selects is unknown", svc.Namespace, svc.Name, svc.Namespace)
+	}
+	ready, all := 0, 0
+	for _, s := range slices {
+		for _, e := range s.Endpoints {
+			all++
+			if e.Conditions.Ready == nil || *e.Conditions.Ready {
+				ready++
+			}
+		}
+	}
+	return fmt.Sprintf("Service %s/%s selects %d pod(s), %d ready", svc.Namespace, svc.Name, all, ready)
 }
 
 // legacyAnnotation decides the ILB annotation key: cloud.google.com/… before GKE 1.17.
@@ -560,6 +587,7 @@ func globalAccessAdvice(t *target) *fixes.Plan {
 		Description: "An internal passthrough load balancer only accepts clients from its own region unless global access is on. " +
 			"The annotation makes GKE set allowGlobalAccess on the forwarding rule; undo by removing it. Alternatively run the client in the cluster's region.",
 		Advice: true, Reversible: true,
+		JudgedAgainst: []string{fmt.Sprintf("every client of load balancer %s/%s: with global access, any region of the network (and of networks peered or connected to it) can reach it", t.ILB.Namespace, t.ILB.Name)},
 		Commands: []string{fmt.Sprintf("kubectl annotate service %s -n %s %s=true", t.ILB.Name, t.ILB.Namespace, model.AnnotationGlobalAccess),
 			fmt.Sprintf("kubectl annotate service %s -n %s %s-   # undo", t.ILB.Name, t.ILB.Namespace, model.AnnotationGlobalAccess)},
 	}
@@ -579,6 +607,7 @@ func vpcAccessAdvice(src *Source, cf *model.Cluster) *fixes.Plan {
 		Description: "Without a connector or Direct VPC egress the service cannot reach any internal address. Direct VPC egress into the cluster's network " +
 			"(or a Serverless VPC Access connector in the same region) deploys a new revision; undo with --clear-network / --clear-vpc-connector.",
 		Advice: true, Reversible: true,
+		JudgedAgainst: []string{fmt.Sprintf("every new revision of Cloud Run %s: its private-range egress goes into network %s (subnet %s)", src.Name, orPlaceholder(cf.NetworkName(), "NETWORK"), subnet)},
 		Commands: []string{
 			fmt.Sprintf("gcloud run services update %s --region %s --project %s --network %s --subnet %s --vpc-egress=private-ranges-only", src.Name, src.Location, gref.ProjectOf(src.FullName), orPlaceholder(cf.NetworkName(), "NETWORK"), subnet),
 			fmt.Sprintf("gcloud run services update %s --region %s --project %s --vpc-connector CONNECTOR --vpc-egress=private-ranges-only   # or, with a connector", src.Name, src.Location, gref.ProjectOf(src.FullName)),
@@ -596,6 +625,8 @@ func networkAdvice(src *Source, eg *egressFinding, cf *model.Cluster) *fixes.Pla
 		Description: fmt.Sprintf("%s lands in %s, not in the cluster's network. Use a connector or Direct VPC egress in %s, or peer the two networks "+
 			"(peering is VPC-wide: decide it with the network's owner).", src.Name, eg.Network, cf.Network),
 		Advice: true, VPCWide: true, Reversible: true,
+		JudgedAgainst: []string{fmt.Sprintf("every new revision of Cloud Run %s (its egress leaves network %s)", src.Name, eg.Network),
+			fmt.Sprintf("a peering would join every subnet and custom route of %s and %s", eg.Network, cf.Network)},
 		Commands: []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --network %s --subnet SUBNET --vpc-egress=private-ranges-only",
 			src.Name, src.Location, gref.ProjectOf(src.FullName), cf.NetworkName())},
 	}

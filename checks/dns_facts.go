@@ -508,11 +508,19 @@ func dnsGuardDomains(f *dnsFacts) []string {
 // Services behind names: an A record per Service to its internal load balancer's IP, or to the
 // NAME-ilb Service the reachability fix creates when there is none yet. nil when no name maps to a
 // Service that can have an internal load balancer.
-func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
+func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) (out []*fixes.Plan) {
 	if f.Project == "" || f.Network == "" {
 		return nil
 	}
 	vm := dnsViewModel(f)
+	var reusedName string
+	var clients []string
+	defer func() {
+		judged, unread := dnsZoneJudged(f, reusedName, clients)
+		for _, p := range out {
+			p.Judge(judged, unread...)
+		}
+	}()
 	p := fixes.OwnedZoneParams{Project: f.Project, Network: f.Network, GuardDomains: dnsGuardDomains(f), Deps: env.FixDeps}
 	if f.Cluster != nil {
 		p.Cluster = gref.ShortName(f.Cluster.Name)
@@ -571,6 +579,12 @@ func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
 			}
 		}
 	}
+	if reused != nil {
+		reusedName = reused.Name
+	}
+	for _, e := range p.Env {
+		clients = append(clients, gref.ShortName(e.Source)+" ("+e.EnvVar+")")
+	}
 	owned, env2 := fixes.NewOwnedZonePlan(p), fixes.NewClientEnvPlans(p)
 	// Judge the new zone against everything else the network sees.
 	if why := vm.OverriddenBy(f.Network); why != "" {
@@ -610,6 +624,40 @@ func dnsOwnedZonePlans(env *Env, f *dnsFacts, names []*dnsName) []*fixes.Plan {
 		}
 	}
 	return append([]*fixes.Plan{owned}, env2...)
+}
+
+// dnsZoneJudged is what a new (or reused) owned zone on the client's network, and pointing clients at
+// it, is judged against: the networks it binds, the other zones and response policies the network
+// sees, and the Cloud Run services that would resolve names in it. Parts of the DNS configuration
+// that could not be read are returned as unread: the plans become advice naming them.
+func dnsZoneJudged(f *dnsFacts, reused string, clients []string) ([]string, []fixes.Unread) {
+	net := gref.NetworkName(f.Network)
+	out := []string{"networks bound: " + net}
+	visible := 0
+	for _, z := range f.Zones {
+		if z.Name != reused && dnsmodel.VisibleTo(z, f.Network, f.ZoneProjects[z]) {
+			visible++
+		}
+	}
+	out = append(out, fmt.Sprintf("other zones network %s sees: %d; response policies read: %d", net, visible, len(f.ResponsePolicies)))
+	if reused != "" {
+		out = append(out, "zone "+reused+" is reused: only gkedoctor's own records change, its other records stay")
+	} else {
+		out = append(out, "the zone is new: no other records in it")
+	}
+	if len(clients) > 0 {
+		out = append(out, "Cloud Run services resolving names in it: "+strings.Join(clients, ", "))
+	} else {
+		out = append(out, "Cloud Run services resolving names in it: none yet")
+	}
+	var unread []fixes.Unread
+	if f.ZonesErr != nil {
+		unread = append(unread, fixes.Unread{Fact: "the managed zones of project " + f.Project, Permission: "dns.managedZones.list"})
+	}
+	for _, u := range f.Unread {
+		unread = append(unread, fixes.Unread{Fact: "the " + u.What + " of project " + u.Project, Permission: u.Permission})
+	}
+	return out, unread
 }
 
 // dnsViewModel is the DNS model without records, for judging fixes against the view.

@@ -566,7 +566,8 @@ func dnsForwarderFirewallAdvice(f *dnsFacts, p *dnsmodel.Prediction) *fixes.Plan
 		project = f.Project
 	}
 	return &fixes.Plan{ID: "allow-dns-forwarder/" + p.Zone.Name, Title: "Let the Cloud DNS forwarder (35.199.192.0/19) reach " + strings.Join(targets, ", ") + " on port 53", Advice: true,
-		Description: "Forwarding zone " + p.Zone.Name + " is right; its targets are closed to the forwarder (" + strings.Join(why, "; ") + "). Add an ingress rule for 35.199.192.0/19 on UDP and TCP 53, limited to the resolvers' network tags or service account; if a firewall policy denies it, the rule must go into that policy instead.",
+		JudgedAgainst: []string{"network " + gref.NetworkName(f.Network) + ": the resolvers " + strings.Join(targets, ", ") + " (only those, by network tag or service account), and every zone that forwards to them"},
+		Description:   "Forwarding zone " + p.Zone.Name + " is right; its targets are closed to the forwarder (" + strings.Join(why, "; ") + "). Add an ingress rule for 35.199.192.0/19 on UDP and TCP 53, limited to the resolvers' network tags or service account; if a firewall policy denies it, the rule must go into that policy instead.",
 		Commands: []string{fmt.Sprintf("gcloud compute firewall-rules create allow-cloud-dns-forwarder --project %s --network %s --direction INGRESS --source-ranges 35.199.192.0/19 --allow udp:53,tcp:53 --target-tags RESOLVER-TAG",
 			project, gref.NetworkName(f.Network))}}
 }
@@ -601,6 +602,7 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			}
 			seen["policy/"+sp.Policy.Name] = true
 			out = append(out, &fixes.Plan{ID: "server-policy/" + sp.Policy.Name, Title: "Check the alternative name servers of server policy " + sp.Policy.Name, Advice: true,
+				JudgedAgainst: []string{"every query of every client of network " + gref.NetworkName(e.N.Network) + " (the policy sends all of them to " + dnsTargetList(p) + ")"},
 				Description: "Every query from network " + gref.NetworkName(e.N.Network) + " goes to " + dnsTargetList(p) + ", not to Cloud DNS's zones: those servers must answer the cluster's names (forward them to a resolver that holds them), or the policy must go. " +
 					"Changing the policy changes resolution for every client of the network, so gkedoctor never does it; zone fixes are refused while it is in place.",
 				Commands: []string{fmt.Sprintf("gcloud dns policies describe %s --project %s", sp.Policy.Name, sp.Project)}})
@@ -619,7 +621,8 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			seen[p.Zone.Name] = true
 			if managed, why := dnsmodel.GKEManaged(p.Zone, f.Cluster); managed {
 				out = append(out, &fixes.Plan{ID: "gke-zone/" + p.Zone.Name, Title: "Leave GKE's zone " + p.Zone.Name + " alone", Advice: true,
-					Description: "The zone is GKE's (" + why + "); gkedoctor never writes to it. Publish names in a zone you own instead."})
+					JudgedAgainst: []string{"GKE's own records in zone " + p.Zone.Name + ", which GKE rewrites and every client of the cluster's network resolves"},
+					Description:   "The zone is GKE's (" + why + "); gkedoctor never writes to it. Publish names in a zone you own instead."})
 				continue
 			}
 			var why []string
@@ -631,6 +634,14 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			if over := vm.OverriddenBy(e.N.Network); over != "" {
 				plan = dnsRefused(plan, over)
 			}
+			zp := vm.ZoneProject(p.Zone)
+			var nets []string
+			for _, n := range dnsmodel.BoundNetworks(p.Zone, zp) {
+				nets = append(nets, gref.NetworkName(n))
+			}
+			_, unread := dnsZoneJudged(f, "", nil)
+			plan.Judge([]string{"networks bound: " + strings.Join(nets, ", "),
+				"every name under " + p.Zone.DnsName + " for clients of those networks: it forwards only to " + dnsTargetList(p) + ", which answer nothing outside the cluster"}, unread...)
 			out = append(out, plan)
 		case "zone-other-network":
 			if p == nil || len(p.Unseen) == 0 || seen[p.Unseen[0].Zone.Name] {
@@ -640,7 +651,8 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			seen[z.Name] = true
 			if managed, why := dnsmodel.GKEManaged(z, f.Cluster); managed {
 				out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Zone " + z.Name + " is GKE's: it cannot be bound to the client's network", Advice: true,
-					Description: "The zone holding the name is GKE-managed (" + why + "); gkedoctor never changes it. Publish names in a zone you own, bound to the client's network, or move the client to the cluster's network."})
+					JudgedAgainst: []string{"GKE's own zone " + z.Name + " and every client of the networks it is bound to"},
+					Description:   "The zone holding the name is GKE-managed (" + why + "); gkedoctor never changes it. Publish names in a zone you own, bound to the client's network, or move the client to the cluster's network."})
 				continue
 			}
 			zp := vm.ZoneProject(z)
@@ -649,14 +661,20 @@ func dnsServfailPlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval)
 			for _, n := range nets {
 				urls = append(urls, gref.NetworkURL(n, zp))
 			}
+			var bound []string
+			for _, n := range nets {
+				bound = append(bound, gref.NetworkName(n))
+			}
 			out = append(out, &fixes.Plan{ID: "bind-zone/" + z.Name, Title: "Bind zone " + z.Name + " to the client's network " + gref.NetworkName(e.N.Network), Advice: true, VPCWide: true,
-				Description: "A private zone answers only the networks it is bound to. Binding it to the client's network changes resolution of " + z.DnsName + " for every client of that network, so it is advice: run it if that is what you want.",
-				Commands:    []string{fmt.Sprintf("gcloud dns managed-zones update %s --project %s --networks %s", z.Name, zp, strings.Join(urls, ","))}})
+				JudgedAgainst: []string{"networks bound after the change: " + strings.Join(bound, ", "), "every name under " + z.DnsName + " for every client of network " + gref.NetworkName(e.N.Network)},
+				Description:   "A private zone answers only the networks it is bound to. Binding it to the client's network changes resolution of " + z.DnsName + " for every client of that network, so it is advice: run it if that is what you want.",
+				Commands:      []string{fmt.Sprintf("gcloud dns managed-zones update %s --project %s --networks %s", z.Name, zp, strings.Join(urls, ","))}})
 		case "headless-no-endpoints":
 			if s := e.N.Service; s != nil && !seen["headless/"+s.Name] {
 				seen["headless/"+s.Name] = true
 				out = append(out, &fixes.Plan{ID: "ready-endpoints/" + s.Namespace + "/" + s.Name, Title: "Make the pods behind " + s.Namespace + "/" + s.Name + " ready", Advice: true,
-					Description: "A headless Service's name exists only while at least one endpoint is ready; find why its pods are not ready.",
+					JudgedAgainst: []string{"the pods Service " + s.Namespace + "/" + s.Name + " selects (" + dnsSelector(s) + ")"},
+					Description:   "A headless Service's name exists only while at least one endpoint is ready; find why its pods are not ready.",
 					Commands: []string{fmt.Sprintf("kubectl get endpointslices -n %s -l kubernetes.io/service-name=%s -o wide", s.Namespace, s.Name),
 						fmt.Sprintf("kubectl describe pods -n %s -l %s", s.Namespace, dnsSelector(s))}})
 			}
@@ -691,6 +709,7 @@ func dnsSelector(s *corev1.Service) string {
 func dnsAdditiveAdvice(env *Env, f *dnsFacts) *fixes.Plan {
 	return &fixes.Plan{
 		ID: "additive-vpc-scope/" + gref.ShortName(f.Cluster.Name), Title: "For headless Services: publish the cluster's records to the VPC with additive VPC scope", Advice: true,
+		JudgedAgainst: []string{"every Service of cluster " + gref.ShortName(f.Cluster.Name) + ": their records become visible to the whole VPC under the new domain"},
 		Description: "Additive VPC scope keeps cluster scope and adds a zone under a domain unique in the VPC, visible to the VPC (Standard clusters; on Autopilot only at creation; not in Shared VPC service projects). " +
 			"Headless Services then resolve to their ready pod IPs (routable only in VPC-native clusters). ClusterIP Services still resolve to ClusterIPs, which the VPC cannot reach: for them use an internal load balancer and a zone you own. " +
 			"Whether it can be enabled in place on every Standard version is not confirmed. Never change clusterDnsScope of an existing cluster: that needs a re-create.",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/dnsmodel"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/model"
 )
 
@@ -300,6 +301,13 @@ func dnsStalePlans(env *Env, f *dnsFacts, first *dnsEval, failing []*dnsEval) []
 					if u.Overridden != "" {
 						plan = dnsRefused(plan, u.Overridden+" answers the client before the zone, so changing the record changes nothing for it")
 					}
+					var nets []string
+					for _, n := range dnsmodel.BoundNetworks(u.Zone, project) {
+						nets = append(nets, gref.NetworkName(n))
+					}
+					_, unread := dnsZoneJudged(f, "", nil)
+					plan.Judge([]string{"networks bound to zone " + u.Zone.Name + ": " + strings.Join(nets, ", "),
+						"every client of those networks resolving " + u.RR.Name + " (only this record changes; the zone's other records stay)"}, unread...)
 					out = append(out, plan)
 				}
 				continue

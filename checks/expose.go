@@ -74,9 +74,10 @@ func headlessAdvice(t *target, cf *model.Cluster) *fixes.Plan {
 		port = int(t.SvcPort.Port)
 	}
 	return &fixes.Plan{
-		ID:     "expose-headless/" + s.Namespace + "/" + s.Name,
-		Title:  fmt.Sprintf("Decide how VPC clients should reach the pods of the headless %s/%s (advice)", s.Namespace, s.Name),
-		Advice: true,
+		ID:            "expose-headless/" + s.Namespace + "/" + s.Name,
+		Title:         fmt.Sprintf("Decide how VPC clients should reach the pods of the headless %s/%s (advice)", s.Namespace, s.Name),
+		Advice:        true,
+		JudgedAgainst: []string{fmt.Sprintf("every pod of headless %s/%s and its per-pod names (clients that need each pod)", s.Namespace, s.Name)},
 		Description: "A headless Service has no virtual IP: its name answers with one address per pod, and a StatefulSet's pods also have their own names (POD." + s.Name + "." + s.Namespace + ".svc.cluster.local). " +
 			"One internal load balancer in front of it would spread each client's connections over all pods and lose exactly that per-pod identity, so gkedoctor does not create one. " +
 			"If the clients need each pod: one internal LoadBalancer Service per pod, selecting statefulset.kubernetes.io/pod-name. If any pod will do: an internal LoadBalancer Service with the same selector. " +
@@ -354,6 +355,8 @@ func proxySubnetAdvice(cf *model.Cluster) *fixes.Plan {
 		ID:     "proxy-only-subnet/" + cf.NetworkProject + "/" + cf.Region + "/" + cf.NetworkName(),
 		Title:  fmt.Sprintf("Create a proxy-only subnet for internal Application Load Balancers in %s (network %s)", cf.Region, cf.NetworkName()),
 		Advice: true, Reversible: true, VPCWide: true,
+		JudgedAgainst: []string{fmt.Sprintf("every internal Application Load Balancer of network %s in %s (they share the one proxy-only subnet)", cf.NetworkName(), cf.Region),
+			"every other range of network " + cf.NetworkName() + " and of networks connected to it (the new range must overlap none)"},
 		Description: "Internal Application Load Balancers (Gateway class gke-l7-rilb, Ingress class gce-internal) run their proxies in one proxy-only subnet per region and network, shared by every such load balancer there. " +
 			"Its range must not overlap any other range of the network (or of networks connected to it): choose it with the network's owner (a /23 is the usual size). Undo: delete the subnet once no load balancer uses it.",
 		Commands: []string{fmt.Sprintf("gcloud compute networks subnets create proxy-only-%s --project %s --purpose=%s --role=ACTIVE --region %s --network %s --range RANGE   # e.g. a free /23",
@@ -368,6 +371,7 @@ func proxyFirewallAdvice(cf *model.Cluster, tag string, ps *model.ProxyOnlySubne
 		ID:     "allow-proxy-subnet/" + cf.NetworkProject + "/" + name,
 		Title:  fmt.Sprintf("Allow the proxy-only subnet %s to reach the backend pods on %s:%d", ps.Range, proto, port),
 		Advice: true, Reversible: true,
+		JudgedAgainst: []string{fmt.Sprintf("network %s: instances tagged %s admit every proxy of the region's internal Application Load Balancers (%s) on %s:%d", cf.NetworkName(), orPlaceholder(tag, "NODE_NETWORK_TAG"), ps.Range, proto, port)},
 		Description: "The internal Application Load Balancer's proxies connect to the backend pods (network endpoint groups) from the proxy-only subnet's range. " +
 			"One ingress allow rule from that range to the nodes' tag on the pods' port is all it needs; undo deletes it.",
 		Commands: []string{fmt.Sprintf("gcloud compute firewall-rules create %s --project %s --network %s --direction INGRESS --source-ranges %s --target-tags %s --allow %s:%d",
@@ -559,6 +563,7 @@ func netpolAdvice(pols []networkingv1.NetworkPolicy, nv netpol.Verdict, ns strin
 		ID:     "networkpolicy-allow/" + ns + "/" + name + "/" + strings.ReplaceAll(src.String(), "/", "_"),
 		Title:  fmt.Sprintf("Admit %s (%s) in NetworkPolicy %s on %s:%d (advice)", src, who, target, proto, port),
 		Advice: true, Reversible: true,
+		JudgedAgainst: []string{"the pods the policies select (" + strings.Join(sorted, ", ") + "): they admit " + src.String() + " on " + fmt.Sprintf("%s:%d", proto, port)},
 		Description: fmt.Sprintf("NetworkPolicies are additive: one ingress rule with an ipBlock for %s on %s:%d, in any policy selecting these pods (%s), admits it; nothing else changes. "+
 			"gkedoctor does not apply it: the policy is a security control its owner chose, and widening it is their decision. Undo: remove the rule (kubectl edit networkpolicy).",
 			src, proto, port, strings.Join(sorted, ", ")),
@@ -632,9 +637,10 @@ func (r *reachRun) pointClientPlans(t *target, ip string, port int, via string) 
 				u.EnvVar, u.URL, via, ip, port)
 			if !ok || strings.Contains(old, "@") {
 				out = append(out, &fixes.Plan{ID: id, Advice: true, Reversible: true,
-					Title:       fmt.Sprintf("Point %s of Cloud Run %s at %s (%s)", u.EnvVar, src.Name, via, nu),
-					Description: why + " gkedoctor does not change this variable itself (it comes from a secret, or holds credentials): set it yourself.",
-					Commands:    []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --update-env-vars %s=%s", src.Name, src.Location, gref.ProjectOf(src.FullName), u.EnvVar, nu)}})
+					JudgedAgainst: []string{"a new revision of Cloud Run " + src.Name + ": every request that reads " + u.EnvVar},
+					Title:         fmt.Sprintf("Point %s of Cloud Run %s at %s (%s)", u.EnvVar, src.Name, via, nu),
+					Description:   why + " gkedoctor does not change this variable itself (it comes from a secret, or holds credentials): set it yourself.",
+					Commands:      []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --update-env-vars %s=%s", src.Name, src.Location, gref.ProjectOf(src.FullName), u.EnvVar, nu)}})
 				continue
 			}
 			out = append(out, fixes.NewPointClientPlan(r.env.FixDeps, fixes.PointClient{ID: id, Service: src.FullName, Name: src.Name, Region: src.Location,

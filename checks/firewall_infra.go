@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -110,7 +111,8 @@ func (fd *ilbFinding) decideHealthChecks(ctx context.Context, env *Env, f *reach
 			Protocol: "tcp", Port: port, ManualChange: fd.ManualChange,
 			Purpose:     fmt.Sprintf("lets Google's health checks reach the GKE nodes on tcp:%d (internal load balancer %s)", port, ilbRef),
 			WriteDenied: firewallWriteDenied(ctx, env, cf.NetworkProject),
-		})
+		}).Judge(firewallJudged(set, cf.Network, nonEmpty(tag), "clusters on the network: "+cf.Short+" (every node behind tag "+orPlaceholder(tag, "unknown")+")",
+			"sources: Google's health-check ranges only ("+prefixesString(healthCheckRanges)+")"))
 		return true
 	case len(hc.Blocked) > 0 || len(unknown) > 0:
 		fd.Status, fd.Cause = Warn, "health-check-blocked"
@@ -169,7 +171,8 @@ func connectorIngress(ctx context.Context, env *Env, fd *connectorFinding) {
 			Allow:       "icmp,tcp:667,udp:665-666",
 			Purpose:     fmt.Sprintf("lets Serverless VPC Access reach connector %s's instances (%s, as the service's own aet-…-earfw rule does)", name, connectorControlRange),
 			WriteDenied: firewallWriteDenied(ctx, env, netProject),
-		})
+		}).Judge(firewallJudged(set, network, tags[1:], "instances: connector "+name+"'s only (tag "+tags[1]+")",
+			"sources: Serverless VPC Access's control range only ("+connectorControlRange.String()+")"))
 	}
 }
 
@@ -190,3 +193,42 @@ func ruleName(base, suffix string) string {
 }
 
 func prefixesString(ps []netip.Prefix) string { return strings.Join(prefixStrings(ps), ", ") }
+
+// firewallJudged is what a new ingress allow rule is judged against: the other ingress rules of the
+// network that target the same tags (or every instance), the firewall policies that apply, and who
+// else sits behind those tags.
+func firewallJudged(set firewall.Set, network string, tags []string, others ...string) []string {
+	n, policies := 0, len(set.Policies)
+	for _, r := range set.Rules {
+		if r.Disabled || (r.Direction != "" && r.Direction != "INGRESS") {
+			continue
+		}
+		if r.Network != "" && gref.NetworkName(r.Network) != gref.NetworkName(network) {
+			continue
+		}
+		if len(r.TargetTags) == 0 {
+			n++
+			continue
+		}
+		for _, t := range r.TargetTags {
+			if slices.Contains(tags, t) {
+				n++
+				break
+			}
+		}
+	}
+	what := "tag " + strings.Join(tags, ",")
+	if len(tags) == 0 {
+		what = "the nodes (tag unknown)"
+	}
+	out := []string{fmt.Sprintf("network %s: %d other ingress rule(s) to %s or to every instance; %d firewall polic(ies) also apply", gref.NetworkName(network), n, what, policies)}
+	return append(out, others...)
+}
+
+// nonEmpty is []string{s}, or nil when s is empty.
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}

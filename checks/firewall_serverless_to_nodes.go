@@ -612,7 +612,16 @@ func firewallPlan(ctx context.Context, env *Env, a *fwAnalysis, fd *fwFinding, m
 			o.Deny, o.DenyPriority = fd.Deny.Name, fd.Deny.Priority
 		}
 	}
-	return fixes.NewFirewallPlan(env.FixDeps, o)
+	src := "serverless source: " + sourceLabel(fd.Src) + " (" + fd.Range.String() + ")"
+	if fd.Src != nil && fd.Src.Connector != "" {
+		src = "serverless source: connector " + gref.ShortName(fd.Src.Connector) + " (" + fd.Range.String() + "), used by " + sourceLabel(fd.Src)
+	}
+	var tags []string
+	if tag != "" {
+		tags = []string{tag}
+	}
+	return fixes.NewFirewallPlan(env.FixDeps, o).Judge(firewallJudged(fd.Set, cf.Network, tags,
+		"clusters on the network: "+cf.Short+" (its node pools behind tag "+orPlaceholder(tag, "unknown")+")", src))
 }
 
 // firewallWriteDenied decides whether a firewall fix in project (the network's) is one gkedoctor may

@@ -489,7 +489,8 @@ func knDecideMissing(f *knFacts) *Result {
 		return &r
 	}
 	advice := &fixes.Plan{ID: "find-knative-gateway", Title: "Find (or install) the Knative ingress gateway and name it in config-istio", Advice: true,
-		Description: "Knative objects wait for a gateway address, but no gateway Service exists at " + strings.Join(refs, ", ") + ". Install the ingress layer (net-istio with an Istio ingress gateway of type LoadBalancer), or name the existing gateway Service in " + model.ConfigIstioNamespace + "/" + model.ConfigIstioName + ".",
+		JudgedAgainst: []string{"every Knative object of the cluster (" + orNoneStr(knUsers(f)) + "): they share the one gateway config-istio names"},
+		Description:   "Knative objects wait for a gateway address, but no gateway Service exists at " + strings.Join(refs, ", ") + ". Install the ingress layer (net-istio with an Istio ingress gateway of type LoadBalancer), or name the existing gateway Service in " + model.ConfigIstioNamespace + "/" + model.ConfigIstioName + ".",
 		Commands: []string{"kubectl get services -A -l 'istio in (ingressgateway,ingress-gke-system)'", "kubectl get services -A --field-selector spec.type=LoadBalancer",
 			fmt.Sprintf("kubectl get configmap %s -n %s -o yaml", model.ConfigIstioName, model.ConfigIstioNamespace)}}
 	r := FailResult("gateway-service-missing", "no Knative gateway Service exists ("+strings.Join(refs, ", ")+" are absent) while "+knWaitingList(f.Waiting), advice)
@@ -531,8 +532,9 @@ func knDecidePending(ctx context.Context, env *Env, rec *Recorder, f *knFacts) *
 		}
 		rec.Step("load balancer of "+g.Ref.Ref(), st, "pending; events:\n"+strings.Join(lines, "\n"), kubectlEvents(s.Namespace, s.Name))
 		advice := &fixes.Plan{ID: "gateway-lb-events/" + s.Namespace + "/" + s.Name, Title: "Read why the gateway's load balancer has no address", Advice: true,
-			Description: "The gateway is already type LoadBalancer: GKE's service controller is provisioning it or failed to. Its events say why (quota, a firewall change it asks a security admin for on Shared VPC, an address in use).",
-			Commands:    []string{kubectlEvents(s.Namespace, s.Name), fmt.Sprintf("kubectl get service %s -n %s --watch", s.Name, s.Namespace)}}
+			JudgedAgainst: []string{"Knative objects served by gateway " + g.Ref.Ref() + ": " + orNoneStr(knUsers(f)), "nothing is changed: reading events only"},
+			Description:   "The gateway is already type LoadBalancer: GKE's service controller is provisioning it or failed to. Its events say why (quota, a firewall change it asks a security admin for on Shared VPC, an address in use).",
+			Commands:      []string{kubectlEvents(s.Namespace, s.Name), fmt.Sprintf("kubectl get service %s -n %s --watch", s.Name, s.Namespace)}}
 		var r Result
 		if failed {
 			r = FailResult("gateway-lb-pending", summary, advice)
@@ -554,7 +556,8 @@ func knDecideWaitingDespiteAddress(f *knFacts) *Result {
 		gws = append(gws, g.Ref.Ref()+" ("+model.GatewayAddress(g.Svc)+")")
 	}
 	advice := &fixes.Plan{ID: "knative-reconcile", Title: "See whether net-istio has reconciled, and which gateway config-istio names", Advice: true,
-		Description: "The gateway has an address but Knative has not published it: the networking controller catches up within minutes of the address appearing; if it does not, config-istio may name another gateway Service, or the controller logs say why.",
+		JudgedAgainst: []string{"every Knative object of the cluster (" + orNoneStr(knUsers(f)) + "), nothing is changed: reading config-istio and the controller's logs only"},
+		Description:   "The gateway has an address but Knative has not published it: the networking controller catches up within minutes of the address appearing; if it does not, config-istio may name another gateway Service, or the controller logs say why.",
 		Commands: []string{fmt.Sprintf("kubectl get configmap %s -n %s -o yaml", model.ConfigIstioName, model.ConfigIstioNamespace),
 			"kubectl logs -n knative-serving deployment/net-istio-controller --tail=100"}}
 	r := WarnResult("waiting-despite-address", "the Knative gateway "+strings.Join(gws, ", ")+" has its load-balancer address, yet "+knWaitingList(f.Waiting), advice)
@@ -592,4 +595,12 @@ func knDecideCouldNotList(f *knFacts) *Result {
 	}
 	r := errs.result("read every Knative object and gateway")
 	return &r
+}
+
+// orNoneStr is s, or "none" when empty.
+func orNoneStr(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

@@ -423,5 +423,24 @@ func meshRolePlan(ctx context.Context, env *Env, c *meshClient) *fixes.Plan {
 	}
 	p := fixes.NewIAMBindingPlan(env.FixDeps, o)
 	p.Check = "mesh-trafficdirector-role"
-	return p
+	judged := []string{"every workload that runs as " + c.SA + " gets the role"}
+	pol, err := env.Inv.IamPolicy(ctx, c.MeshProject)
+	if err != nil {
+		return p.Judge(judged, fixes.Unread{Fact: "the IAM policy of project " + c.MeshProject, Permission: "resourcemanager.projects.getIamPolicy on " + c.MeshProject})
+	}
+	return p.Judge(append(judged, bindingMembers(pol, RoleTrafficDirectorClient, c.MeshProject)))
+}
+
+// bindingMembers lists who holds role on the project today (the binding the grant adds a member to).
+func bindingMembers(pol *crm.Policy, role, project string) string {
+	var members []string
+	for _, b := range pol.Bindings {
+		if b.Role == role && b.Condition == nil {
+			members = append(members, b.Members...)
+		}
+	}
+	if len(members) == 0 {
+		return "the binding's members: none (" + role + " on " + project + " is granted to no one yet)"
+	}
+	return "the binding's members (" + role + " on " + project + "): " + strings.Join(members, ", ")
 }

@@ -156,9 +156,10 @@ func connectorPlan(fd *connectorFinding, users []*Source) *fixes.Plan {
 	case c.State == "CREATING" || c.State == "UPDATING":
 		name := gref.ShortName(fd.Src.Connector)
 		return &fixes.Plan{ID: "wait-connector/" + gref.LocationOf(fd.Src.Connector) + "/" + name, Advice: true,
-			Title:       fmt.Sprintf("Wait for the connector %s to finish %s, then re-run the check", name, strings.ToLower(c.State)),
-			Description: "A connector being created or updated becomes READY by itself (usually within minutes); replacing it now would only start over.",
-			Commands:    []string{connectorDescribe(fd.Src)}}
+			Title:         fmt.Sprintf("Wait for the connector %s to finish %s, then re-run the check", name, strings.ToLower(c.State)),
+			Description:   "A connector being created or updated becomes READY by itself (usually within minutes); replacing it now would only start over.",
+			JudgedAgainst: []string{"nothing is changed: every user of connector " + name + " waits for it alike"},
+			Commands:      []string{connectorDescribe(fd.Src)}}
 	}
 	return nil
 }

@@ -74,6 +74,8 @@ func NewConnectorAdvice(o ConnectorReplacement) *Plan {
 		Advice:     true,
 		Reversible: true,
 		Commands:   cmds,
+		JudgedAgainst: []string{"every user of connector " + name + ": " + orDash(strings.Join(append(short, o.AppEngine...), ", "), "none found"),
+			"a new /28 in the connector's network, which must not overlap " + was + " or any other range there"},
 	}
 }
 

@@ -182,6 +182,30 @@ func init() {
 	RegisterUndoer(undoDeleteService, undoDeleteServiceFn)
 }
 
+// ilbJudged is what the new internal LB Service touches: the pods its selector picks, on which ports,
+// and from how far (regional, or every region with global access).
+func ilbJudged(o InternalLB, want *corev1.Service) []string {
+	var sel []string
+	for _, k := range sortedKeys(want.Spec.Selector) {
+		sel = append(sel, k+"="+want.Spec.Selector[k])
+	}
+	var ports []string
+	for _, p := range want.Spec.Ports {
+		proto := string(p.Protocol)
+		if proto == "" {
+			proto = "TCP"
+		}
+		ports = append(ports, fmt.Sprintf("%d/%s", p.Port, proto))
+	}
+	out := []string{fmt.Sprintf("the pods Service %s/%s selects (%s), on ports %s", o.Original.Namespace, o.Original.Name, strings.Join(sel, ","), strings.Join(ports, ", "))}
+	if o.GlobalAccess {
+		out = append(out, "the LB is reachable from every region of the network (global access on)")
+	} else {
+		out = append(out, "the LB is regional (global access off): only clients in the cluster's region")
+	}
+	return out
+}
+
 // NewInternalLBPlan builds the fix. deps may be nil (a plan shown but not applicable: Apply says why).
 func NewInternalLBPlan(deps *Deps, o InternalLB) *Plan {
 	if o.WaitTimeout <= 0 {
@@ -218,6 +242,7 @@ func NewInternalLBPlan(deps *Deps, o InternalLB) *Plan {
 		},
 		WaitTimeout: o.WaitTimeout,
 	}
+	p.Judge(ilbJudged(o, want))
 	p.Snapshot = func(ctx context.Context) (Snapshot, error) {
 		k, err := kubeOf(deps)
 		if err != nil {

@@ -204,6 +204,11 @@ func NewGatewayLBPlan(deps *Deps, o GatewayLB) *Plan {
 			fmt.Sprintf("kubectl get service %s -n %s --watch   # wait for EXTERNAL-IP", name, ns),
 		}, o.Followup...),
 		WaitTimeout: o.WaitTimeout,
+		JudgedAgainst: []string{
+			"Knative objects served by gateway " + ref + ": " + orDash(o.Users, "none yet"),
+			fmt.Sprintf("the gateway's ports and nodePorts (%s), kept as they are; its selector and other annotations stay", ports),
+			fmt.Sprintf("the network's firewall: GKE adds k8s-fw-… rules admitting %s to the nodes on those ports", reach),
+		},
 	}
 	if o.Users != "" {
 		p.Affects += "; it is the gateway of " + o.Users
@@ -354,6 +359,8 @@ func NewGatewayLBAdvice(o GatewayLB, why string, recreate bool) *Plan {
 		Advice:      true,
 		Reversible:  true,
 		Commands:    append([]string{gatewayPatchCommand(o) + "   # the end state; make it in the platform's configuration"}, o.Followup...),
+		JudgedAgainst: []string{"Knative objects served by gateway " + ref + ": " + orDash(o.Users, "none yet"),
+			"the platform that installed the gateway (it may put the Service back)"},
 	}
 	if recreate {
 		p.Title = fmt.Sprintf("Re-create the Knative gateway %s as type LoadBalancer", ref)

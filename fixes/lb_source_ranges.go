@@ -66,6 +66,8 @@ func NewSourceRangesPlan(deps *Deps, o SourceRanges) *Plan {
 		Diff:       Diff("spec:\n  loadBalancerSourceRanges: ["+strings.Join(o.Prior, ", ")+"]\n", "spec:\n  loadBalancerSourceRanges: ["+strings.Join(after, ", ")+"]\n"),
 		Reversible: true,
 		Affects:    "GKE rewrites the firewall rule of " + ref + "'s load balancer to admit " + o.Add + " too",
+		JudgedAgainst: []string{"the ranges Service " + ref + " admits today, kept: " + orDash(strings.Join(o.Prior, ", "), "none"),
+			"the load balancer's firewall rule (GKE's k8s-fw-…): it admits " + o.Add + " too, to every port of " + ref},
 		Commands: []string{
 			fmt.Sprintf("kubectl get service %s -n %s -o jsonpath='{.spec.loadBalancerSourceRanges}'   # keep the list as it is", o.Name, o.Namespace),
 			SourceRangesPatchCommand(o.Namespace, o.Name, after),

@@ -26,7 +26,11 @@ type Plan struct {
 	Reversible  bool   `json:"reversible"`
 	VPCWide     bool   `json:"vpcWide,omitempty"` // affects more than the target (a peering, a zone)
 	Affects     string `json:"affects,omitempty"` // what else it affects, said before the second key
-	Advice      bool   `json:"advice,omitempty"`  // advice only: nothing the tool can apply
+	// JudgedAgainst lists, concretely, what else uses what the fix changes, as judged when the plan was
+	// built ("network default: 3 other ingress rules to tag gke-…-node", "the binding's members: …").
+	// Every plan states it; a plan whose judgement needs a fact that could not be read is advice.
+	JudgedAgainst []string `json:"judgedAgainst,omitempty"`
+	Advice        bool     `json:"advice,omitempty"` // advice only: nothing the tool can apply
 	// Alternative plans are offered but not applied by `gkedoctor fix CHECK-ID`; they need their own id.
 	Alternative bool `json:"alternative,omitempty"`
 	// CarriedOut plans record advice the operator carried out outside gkedoctor (made by CarriedOut):

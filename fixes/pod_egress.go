@@ -100,6 +100,10 @@ func NewIPMasqPlan(deps *Deps, o IPMasqChange) *Plan {
 			ipMasqKey, ref, strings.Join(o.PeerRanges, ", "), strings.Join(o.Keep, ", "), shortDur(resync)),
 		Diff:       Diff(before, after),
 		Reversible: true,
+		JudgedAgainst: []string{
+			"every node's pods: their packets to " + strings.Join(o.PeerRanges, ", ") + " leave with the node IP from then on",
+			"destinations kept unmasqueraded: " + strings.Join(o.Keep, ", "),
+		},
 		Commands: []string{
 			"cat > config <<'EOF'\n" + o.Config + "EOF",
 			"kubectl create configmap ip-masq-agent -n kube-system --from-file=config --dry-run=client -o yaml | kubectl apply -f -",
@@ -251,6 +255,7 @@ func NewIPMasqDaemonSetAdvice(a IPMasqDaemonSetAdvice) *Plan {
 		ID:     "deploy-ip-masq-agent/" + a.Cluster,
 		Title:  fmt.Sprintf("Deploy ip-masq-agent to masquerade %s (a ConfigMap alone does nothing)", strings.Join(a.PeerRanges, ", ")),
 		Advice: true, Reversible: true,
+		JudgedAgainst: []string{"every node's pods of cluster " + a.Cluster + ": the agent rewrites how all their traffic leaves its node"},
 		Description: "No ip-masq-agent DaemonSet runs in kube-system (" + why + "), so a kube-system/ip-masq-agent ConfigMap would change nothing and gkedoctor does not offer it. " +
 			"Deploying the agent changes how every pod's traffic leaves its node: follow GKE's how-to (\"Configuring an IP masquerade agent\"), with nonMasqueradeCIDRs leaving out " +
 			strings.Join(a.PeerRanges, ", ") + " and keeping the pod, services and node ranges. Or exchange the routes over the peering instead.",
@@ -346,6 +351,16 @@ func NewPeeringExchangePlan(deps *Deps, o PeeringExchange) *Plan {
 	p.Affects = fmt.Sprintf("every %s network %s has is sent to %s, and %s takes every one %s sends - not only the pod range", strings.TrimSuffix(what, "s"), o.Ours.ref(), o.Theirs.ref(), o.Theirs.Network, o.Ours.Network)
 	if !o.PublicIP {
 		p.Affects = fmt.Sprintf("every custom route of network %s (static routes, including other clusters' pod routes, and dynamic routes) is exported to %s, which imports all of them; verify with listPeeringRoutes afterwards", o.Ours.ref(), o.Theirs.ref())
+	}
+	p.JudgedAgainst = []string{
+		fmt.Sprintf("every custom route of network %s (exported to %s)", o.Ours.ref(), o.Theirs.ref()),
+		fmt.Sprintf("every custom route of network %s (imported into %s)", o.Theirs.ref(), o.Ours.ref()),
+	}
+	if o.PublicIP {
+		p.JudgedAgainst = []string{fmt.Sprintf("every subnet route with privately used public IPs of networks %s and %s", o.Ours.ref(), o.Theirs.ref())}
+	}
+	if o.TheirsUnreadable != "" {
+		p.JudgedAgainst = append(p.JudgedAgainst, "not judged: the peer's side ("+o.TheirsUnreadable+")")
 	}
 	p.Description = fmt.Sprintf("Sets %s on %s's peering %s, then %s on %s (the peer's side first, so nothing is half-exchanged if it is refused). "+
 		"VPC-wide: %s. Each side is read again right before its write and the fix stops if it changed (updatePeering has no fingerprint). Undo sets the flags back.",
@@ -650,8 +665,9 @@ func NewPeerFirewallPlan(deps *Deps, o PeerFirewallRule) *Plan {
 		Title:       fmt.Sprintf("Admit the pod range %s in %s's firewall (new rule %s)", o.SourceRange, gref.NetworkName(o.Network), o.Name),
 		Description: fmt.Sprintf("Adds one ingress allow rule in the peer's network %s (project %s) from the pod range to %s, for the protocols and ports the peer admits the nodes on. It changes another project: its owner may prefer to add it. Undo deletes it.", o.Network, o.Project, o.Destination),
 		Reversible:  true, Alternative: true,
-		Commands: []string{o.command()},
-		Diff:     Diff("# "+ref+": absent\n", fmt.Sprintf("# %s: INGRESS allow from %s to %s, priority 1000\n", ref, o.SourceRange, o.Destination)),
+		JudgedAgainst: []string{fmt.Sprintf("network %s of project %s: one more ingress allow, from pod range %s to %s only", gref.NetworkName(o.Network), o.Project, o.SourceRange, o.Destination)},
+		Commands:      []string{o.command()},
+		Diff:          Diff("# "+ref+": absent\n", fmt.Sprintf("# %s: INGRESS allow from %s to %s, priority 1000\n", ref, o.SourceRange, o.Destination)),
 	}
 	if o.Unwritable != "" {
 		p.Advice = true
@@ -720,6 +736,7 @@ func NewVPCNativeAdvice(a VPCNativeAdvice) *Plan {
 		ID:     "vpc-native-cluster/" + a.Cluster,
 		Title:  fmt.Sprintf("Long term: move to a VPC-native cluster (%s is routes-based)", a.Cluster),
 		Advice: true, Alternative: true, Reversible: true,
+		JudgedAgainst: []string{fmt.Sprintf("every workload of cluster %s (moved to a new cluster), network %s, and the pod range %s it gives up", a.Cluster, a.Network, orDash(a.PodRange, "(unknown)"))},
 		Description: "In a VPC-native cluster pod IPs are alias IPs from a subnet secondary range, routed natively in the VPC and exchanged over peering like any subnet route, with no custom routes to export. " +
 			"A routes-based cluster cannot be converted in place: create a new cluster with --enable-ip-alias, move the workloads, then delete the old one.",
 		Commands: []string{
@@ -753,8 +770,9 @@ func NewPeeringAdvice(a PeeringAdvice) *Plan {
 		ID:     "review-peering/" + a.Project + "/" + a.Peering,
 		Title:  fmt.Sprintf("Make peering %s ACTIVE on both sides, without overlapping ranges", a.Peering),
 		Advice: true, Reversible: true,
-		Description: "A peering exchanges nothing until both networks have a peering to each other and it is ACTIVE; overlapping subnet ranges keep it from becoming ACTIVE (or keep routes from being used). " + a.Why,
-		Commands:    cmds,
+		JudgedAgainst: []string{fmt.Sprintf("every subnet range of networks %s/%s and %s/%s (none may overlap), and everything either network already peers with", a.Project, a.Network, a.PeerProject, a.PeerNetwork)},
+		Description:   "A peering exchanges nothing until both networks have a peering to each other and it is ACTIVE; overlapping subnet ranges keep it from becoming ACTIVE (or keep routes from being used). " + a.Why,
+		Commands:      cmds,
 	}
 }
 

@@ -64,12 +64,13 @@ func NewPointClientPlan(deps *Deps, o PointClient) *Plan {
 		sets = append(sets, n+"="+o.New[n])
 	}
 	p := &Plan{
-		ID:          o.ID,
-		Title:       fmt.Sprintf("Point Cloud Run %s at the internal load balancer (%s)", o.Name, strings.Join(sets, ", ")),
-		Description: o.Why + " Setting the variables rolls a new revision of the service; the application is not changed. Undo writes the old values back (another revision).",
-		Diff:        strings.Join(diff, "\n") + "\n",
-		Reversible:  true,
-		Affects:     "a new revision of Cloud Run service " + o.Name + " takes the traffic",
+		ID:            o.ID,
+		Title:         fmt.Sprintf("Point Cloud Run %s at the internal load balancer (%s)", o.Name, strings.Join(sets, ", ")),
+		Description:   o.Why + " Setting the variables rolls a new revision of the service; the application is not changed. Undo writes the old values back (another revision).",
+		Diff:          strings.Join(diff, "\n") + "\n",
+		Reversible:    true,
+		Affects:       "a new revision of Cloud Run service " + o.Name + " takes the traffic",
+		JudgedAgainst: []string{"Cloud Run " + o.Name + ": every request that reads " + strings.Join(names, ", ") + " (a new revision); its other variables and settings stay"},
 		Commands: []string{fmt.Sprintf("gcloud run services update %s --region %s --project %s --update-env-vars %s",
 			o.Name, o.Region, o.Project, dnsShellQuote(strings.Join(sets, ",")))},
 	}

@@ -204,10 +204,11 @@ func NewRolloutRestartPlan(deps *Deps, w WorkloadRef) *Plan {
 		Title: fmt.Sprintf("Restart %s (rollout restart): new pods get fresh bound tokens", w),
 		Description: "Sets the pod template annotation " + RestartedAtAnnotation + " to the current time, as `kubectl rollout restart` does; the controller " +
 			"replaces the pods one by one and the new pods get tokens for the current ServiceAccount. Undo: nothing to restore — the old pods cannot come back, and the new ones are the same workload.",
-		Diff:        Diff("spec.template.metadata.annotations:\n", "spec.template.metadata.annotations:\n  "+RestartedAtAnnotation+": NOW\n"),
-		Reversible:  false,
-		Commands:    []string{"kubectl rollout restart " + w.kubectl(), "kubectl rollout status " + w.kubectl()},
-		WaitTimeout: RolloutWaitTimeout,
+		Diff:          Diff("spec.template.metadata.annotations:\n", "spec.template.metadata.annotations:\n  "+RestartedAtAnnotation+": NOW\n"),
+		Reversible:    false,
+		Commands:      []string{"kubectl rollout restart " + w.kubectl(), "kubectl rollout status " + w.kubectl()},
+		WaitTimeout:   RolloutWaitTimeout,
+		JudgedAgainst: []string{"every pod of " + w.String() + " (replaced one by one, under its rollout strategy); no other workload"},
 	}
 	var started time.Time
 	p.Snapshot = func(ctx context.Context) (Snapshot, error) {
@@ -322,8 +323,11 @@ func NewTokenSecretPlan(deps *Deps, s TokenSecretSpec) *Plan {
 			"kubectl rollout status "+s.Workload.kubectl())
 	}
 	p := &Plan{ID: id, Title: title, Description: desc, Reversible: true, Commands: cmds,
-		Diff: Diff("# Secret: absent\n", secretManifest(want)), WaitTimeout: RolloutWaitTimeout}
+		Diff: Diff("# Secret: absent\n", secretManifest(want)), WaitTimeout: RolloutWaitTimeout,
+		JudgedAgainst: []string{"a new Secret only; ServiceAccount " + s.Namespace + "/" + s.ServiceAccount + " and its other Secrets are not changed"}}
 	if s.Workload != nil {
+		p.JudgedAgainst = []string{"every pod of " + s.Workload.String() + " (they roll to mount the new Secret)",
+			"Secret " + s.Namespace + "/" + s.Replaces + " stays as it is for anything else that mounts it"}
 		p.Diff += Diff(fmt.Sprintf("%s volume: secretName: %s\n", s.Workload, s.Replaces), fmt.Sprintf("%s volume: secretName: %s\n", s.Workload, "NEW-SECRET"))
 	}
 	var started time.Time
@@ -588,9 +592,10 @@ func NewRemoveInvalidSincePlan(deps *Deps, ns, name string) *Plan {
 		Title: fmt.Sprintf("Re-activate the legacy token Secret %s (remove %s)", ref, legacyInvalidSince),
 		Description: "The legacy token cleaner labelled this Secret after a year without use, and the authenticator rejects labelled tokens. Removing the label " +
 			"re-activates it (the cleaner will label it again if it stays unused). Undo puts the label back. Moving the consumer to a bound token is better: see the advice.",
-		Diff:       Diff(fmt.Sprintf("metadata.labels:\n  %s: …\n", legacyInvalidSince), "metadata.labels: {}\n"),
-		Reversible: true,
-		Commands:   []string{fmt.Sprintf("kubectl label secret %s -n %s %s-", name, ns, legacyInvalidSince)},
+		Diff:          Diff(fmt.Sprintf("metadata.labels:\n  %s: …\n", legacyInvalidSince), "metadata.labels: {}\n"),
+		Reversible:    true,
+		Commands:      []string{fmt.Sprintf("kubectl label secret %s -n %s %s-", name, ns, legacyInvalidSince)},
+		JudgedAgainst: []string{"everyone who holds the token of Secret " + ref + ": it authenticates again for all of them, not only this workload"},
 	}
 	p.Snapshot = func(ctx context.Context) (Snapshot, error) {
 		k, err := tokenKube(deps)
@@ -704,9 +709,10 @@ func NewRoleBindingPlan(deps *Deps, s RoleBindingSpec) *Plan {
 		Title: fmt.Sprintf("Grant ServiceAccount %s/%s %s (new Role and RoleBinding %s)", s.Namespace, s.ServiceAccount, strings.Join(verbs, "; "), s.RoleName()),
 		Description: "The token authenticates; the 403 comes from RBAC. This creates a Role with exactly the denied verbs in the namespace and binds it to the " +
 			"ServiceAccount. Undo deletes both.",
-		Diff:       Diff("# Role and RoleBinding "+ref+": absent\n", manifest),
-		Reversible: true,
-		Commands:   []string{"cat <<'EOF' | kubectl create -f -\n" + manifest + "EOF"},
+		Diff:          Diff("# Role and RoleBinding "+ref+": absent\n", manifest),
+		Reversible:    true,
+		Commands:      []string{"cat <<'EOF' | kubectl create -f -\n" + manifest + "EOF"},
+		JudgedAgainst: []string{"every pod that runs as ServiceAccount " + s.Namespace + "/" + s.ServiceAccount + " gets exactly these verbs in namespace " + s.Namespace + "; no existing Role or binding changes"},
 	}
 	p.Snapshot = func(ctx context.Context) (Snapshot, error) {
 		k, err := tokenKube(deps)

@@ -70,6 +70,16 @@ func NewTokenAdvice(a TokenAdvice) *Plan {
 		p.Title = "Send a token the API server accepts"
 		p.Commands = []string{fmt.Sprintf("kubectl create token %s -n %s", a.ServiceAccount, a.Namespace)}
 	}
+	if len(p.JudgedAgainst) == 0 {
+		switch {
+		case a.Kind == "create-sa":
+			p.JudgedAgainst = []string{"every workload in namespace " + a.Namespace + " that runs as ServiceAccount " + a.ServiceAccount + " (restarted to get tokens for the new UID)"}
+		case a.Workload != "":
+			p.JudgedAgainst = []string{"the pods and code of " + a.Workload + " only"}
+		default:
+			p.JudgedAgainst = []string{"the pods that use ServiceAccount " + sa + " only"}
+		}
+	}
 	return p
 }
 

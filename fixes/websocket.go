@@ -55,5 +55,8 @@ func NewWebSocketAdvice(a WebSocketAdvice) *Plan {
 			"gcloud container clusters get-credentials CLUSTER --location LOCATION --internal-ip   # connect to the private endpoint directly",
 		}
 	}
+	if len(p.JudgedAgainst) == 0 {
+		p.JudgedAgainst = []string{"the code and pods of " + orDash(a.Workload, "the client") + " only; the API server " + orDash(a.Server, "(unknown)") + " is not changed"}
+	}
 	return p
 }

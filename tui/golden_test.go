@@ -76,6 +76,7 @@ var goldenStates = []goldenState{
 			p.Title = "Delete forwarding zone gke-cluster-dns-forwarding and create private zone svc-internal"
 			p.Destructive, p.VPCWide = true, true
 			p.Affects = "every VM, GKE node and Cloud Run service on network default that resolves cluster.local."
+			p.JudgedAgainst = []string{"networks bound: default", "every name under cluster.local. for clients of default: it forwards only to 34.118.224.10"}
 		})}
 	}, setup: func(t *testing.T, m *Model, tc *testChecks) { press(m, "f") }},
 	{name: "pick", plans: func(tc *testChecks) []*fixes.Plan {

@@ -246,7 +246,8 @@ func (w *world) plan(id int32, opts ...func(*fixes.Plan)) *fixes.Plan {
 		Title: "Create an internal LoadBalancer Service development-agent-ilb beside development-agent",
 		Diff: fixes.Diff("", "apiVersion: v1\nkind: Service\nmetadata:\n  name: development-agent-ilb\n  annotations:\n"+
 			"    networking.gke.io/load-balancer-type: Internal\nspec:\n  type: LoadBalancer\n  ports:\n  - port: 80"),
-		Reversible: true,
+		Reversible:    true,
+		JudgedAgainst: []string{"Service default/development-agent selects 2 pod(s), 2 ready", "the LB is regional (global access off)"},
 		Commands: []string{"kubectl -n default expose service development-agent --name development-agent-ilb --type LoadBalancer " +
 			"--port 80 --overrides '{\"metadata\":{\"annotations\":{\"networking.gke.io/load-balancer-type\":\"Internal\"}}}'"},
 		WaitTimeout: 5 * time.Minute,

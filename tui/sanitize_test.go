@@ -36,6 +36,7 @@ func poisonPlan(p *fixes.Plan) {
 	p.Title += " " + poison.Value("fix-title")
 	p.Description += " " + poison.Value("fix-description")
 	p.Affects += " " + poison.Value("fix-affects")
+	p.JudgedAgainst = append(p.JudgedAgainst, poison.Value("fix-judged-against"))
 	p.Diff += "- URL=" + poison.Value("diff-old") + "\n+ URL=" + poison.Value("diff-new") + "\n"
 	p.Commands = append(p.Commands, "gcloud run services update x --update-env-vars "+poison.Value("fix-command"))
 }

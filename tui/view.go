@@ -713,6 +713,25 @@ func planFlags(s *styles, p *fixes.Plan, recommended bool) string {
 	return strings.Join(f, " ")
 }
 
+// judgedLines is the one "judged against" block, shared by the detail pane and the confirm dialog:
+// what else uses what the fix changes, as judged when the plan was built.
+func judgedLines(s *styles, p *fixes.Plan, w int) []string {
+	if len(p.JudgedAgainst) == 0 {
+		return nil
+	}
+	out := []string{s.Dim.Render("judged against:")}
+	for _, j := range p.JudgedAgainst {
+		for i, l := range wrapText(clean(j), max(4, w-2)) {
+			if i == 0 {
+				out = append(out, s.Dim.Render("· "+l))
+			} else {
+				out = append(out, s.Dim.Render("  "+l))
+			}
+		}
+	}
+	return out
+}
+
 func (m *Model) planLines(n int, p *fixes.Plan, w int, recommended bool) []string {
 	s := m.st
 	const ind = "     "
@@ -733,6 +752,7 @@ func (m *Model) planLines(n int, p *fixes.Plan, w int, recommended bool) []strin
 	if p.Affects != "" {
 		out = append(out, indentLines(wrapText("affects: "+clean(p.Affects), max(4, w-len(ind))), ind)...)
 	}
+	out = append(out, indentLines(judgedLines(s, p, max(4, w-len(ind))), ind)...)
 	if p.Description != "" {
 		out = append(out, indentLines(wrapText(clean(p.Description), max(4, w-len(ind))), ind)...)
 	}
@@ -894,6 +914,7 @@ func (m *Model) confirmBox(w int) string {
 				lines = append(lines, "  "+s.MsgWarn.Render(l))
 			}
 		}
+		lines = append(lines, indentLines(judgedLines(s, p, inner-2), "  ")...)
 	}
 	lines = append(lines, "", truncate(fmt.Sprintf("%s yes, apply   %s no (default)", m.keys.Yes.Help().Key, m.keys.No.Help().Key), inner))
 	return s.DialogDanger.Width(inner + 4).Render(strings.Join(lines, "\n"))

@@ -365,6 +365,13 @@ func printPlans(w io.Writer, plans []*fixes.Plan) {
 		if p.Affects != "" {
 			fmt.Fprintf(w, "  affects: %s\n", safeout.Line(p.Affects))
 		}
+		for i, j := range p.JudgedAgainst {
+			lead := "  judged against: "
+			if i > 0 {
+				lead = "                  "
+			}
+			fmt.Fprintf(w, "%s%s\n", lead, safeout.Line(j))
+		}
 		if p.Diff != "" {
 			for _, l := range strings.Split(strings.TrimRight(safeout.Text(p.Diff), "\n"), "\n") {
 				fmt.Fprintf(w, "    %s\n", l)

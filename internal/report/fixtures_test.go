@@ -138,7 +138,8 @@ func fixtures() []fixture {
 				},
 				Fixes: []*fixes.Plan{
 					{ID: "export-custom-routes/default/partner-vpc", Title: "Export custom routes over the peering", Reversible: true, VPCWide: true,
-						Affects: "all peers of network default",
+						Affects:       "all peers of network default",
+						JudgedAgainst: []string{"every custom route of network default (exported to partner-vpc)", "every custom route of network partner-vpc (imported into default)"},
 						Commands: []string{
 							"gcloud compute networks peerings update default-to-partner --network default --export-custom-routes",
 							"gcloud compute networks peerings update partner-to-default --network partner-vpc --import-custom-routes --project partner-data",

@@ -174,6 +174,9 @@ func mdFix(b *strings.Builder, n int, f Fix) {
 	if f.Affects != "" {
 		fmt.Fprintf(b, "\n   Affects: %s\n", mdText(oneLine(f.Affects)))
 	}
+	if len(f.JudgedAgainst) > 0 {
+		fmt.Fprintf(b, "\n   Judged against: %s\n", mdText(oneLine(strings.Join(f.JudgedAgainst, "; "))))
+	}
 	if len(f.Commands) > 0 {
 		b.WriteString("\n")
 		mdFence(b, "   ", "sh", strings.Join(f.Commands, "\n"))

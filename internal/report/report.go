@@ -92,18 +92,20 @@ type Evidence struct {
 
 // Fix is a proposed fix as the report shows it: what it is, how risky, and the equivalent commands.
 type Fix struct {
-	ID          string   `json:"id"`
-	Check       string   `json:"check,omitempty"`
-	Title       string   `json:"title"`
-	Description string   `json:"description,omitempty"`
-	Destructive bool     `json:"destructive"`
-	Reversible  bool     `json:"reversible"`
-	VPCWide     bool     `json:"vpcWide"`
-	Advice      bool     `json:"advice"`
-	Alternative bool     `json:"alternative,omitempty"`
-	Affects     string   `json:"affects,omitempty"`
-	Diff        string   `json:"diff,omitempty"`
-	Commands    []string `json:"commands"` // never null
+	ID          string `json:"id"`
+	Check       string `json:"check,omitempty"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	Destructive bool   `json:"destructive"`
+	Reversible  bool   `json:"reversible"`
+	VPCWide     bool   `json:"vpcWide"`
+	Advice      bool   `json:"advice"`
+	Alternative bool   `json:"alternative,omitempty"`
+	Affects     string `json:"affects,omitempty"`
+	// JudgedAgainst is what else uses what the fix changes, as judged when the plan was built.
+	JudgedAgainst []string `json:"judgedAgainst,omitempty"`
+	Diff          string   `json:"diff,omitempty"`
+	Commands      []string `json:"commands"` // never null
 }
 
 // Summary counts results by status.
@@ -208,7 +210,17 @@ func fromPlan(p *fixes.Plan) Fix {
 		Alternative: p.Alternative,
 		Affects:     p.Affects,
 		Diff:        Redact(p.Diff),
-		Commands:    make([]string, 0, len(p.Commands)),
+		JudgedAgainst: func() []string {
+			if len(p.JudgedAgainst) == 0 {
+				return nil
+			}
+			out := make([]string, 0, len(p.JudgedAgainst))
+			for _, j := range p.JudgedAgainst {
+				out = append(out, Redact(j))
+			}
+			return out
+		}(),
+		Commands: make([]string, 0, len(p.Commands)),
 	}
 	for _, c := range p.Commands {
 		f.Commands = append(f.Commands, Redact(c))

@@ -49,6 +49,9 @@ func (res Result) mapStrings(f func(string) string) Result {
 		x.Title = f(x.Title)
 		x.Description = f(x.Description)
 		x.Affects = f(x.Affects)
+		if x.JudgedAgainst != nil {
+			x.JudgedAgainst = mapSlice(x.JudgedAgainst, f)
+		}
 		x.Diff = f(x.Diff)
 		x.Commands = mapSlice(x.Commands, f)
 		fx[i] = x

@@ -20,7 +20,7 @@ func TestEveryRendererIsSanitisedAndRedacted(t *testing.T) {
 		Path:     []string{p("path")},
 		Evidence: []checks.Evidence{{Step: p("step"), Status: checks.Fail, Detail: p("detail"), Command: p("command")}},
 		Fixes: []*fixes.Plan{{ID: p("fix-id"), Title: p("fix-title"), Description: p("fix-description"), Affects: p("affects"),
-			Diff: p("diff"), Commands: []string{p("fix-command")}}},
+			JudgedAgainst: []string{p("judged-against")}, Diff: p("diff"), Commands: []string{p("fix-command")}}},
 		Duration: time.Second}
 	target := checks.Target{Project: p("project"), Location: p("location"), Cluster: p("cluster"), Namespace: p("ns"), Context: p("context")}
 	rep := New("audit", p("version"), target, time.Unix(0, 0), time.Second, []checks.Result{res})

@@ -185,6 +185,9 @@ func (t *Text) attention(b *strings.Builder, res Result) {
 			if f.Affects != "" {
 				fmt.Fprintf(b, "      affects: %s\n", indentRest(f.Affects, "        "))
 			}
+			if len(f.JudgedAgainst) > 0 {
+				fmt.Fprintf(b, "      judged against: %s\n", indentRest(strings.Join(f.JudgedAgainst, "; "), "        "))
+			}
 			for _, c := range f.Commands {
 				fmt.Fprintf(b, "      $ %s\n", indentRest(c, "        "))
 			}

@@ -196,6 +196,7 @@ func (c *CloudRun) Run(ctx context.Context, plan probe.Plan) (obs Observation) {
 	fp := &fixes.Plan{
 		ID: "probe-job/" + p + "/" + l + "/" + id, Check: c.Check, Title: "Create probe job " + id,
 		Reversible: true, Commands: c.Preview().Commands,
+		JudgedAgainst: []string{"a new Cloud Run job " + id + " only (deleted after the probe); no existing service changes"},
 		Snapshot: func(context.Context) (fixes.Snapshot, error) {
 			return fixes.Snapshot{Prior: []fixes.Object{{API: "run.googleapis.com", Kind: "Job", Name: name, Absent: true}},
 				Undo: []fixes.UndoAction{fixes.NewUndo(undoDeleteProbeJob, ref)}}, nil

@@ -176,9 +176,10 @@ func (c *Cluster) Run(ctx context.Context, plan probe.Plan) (obs Observation) {
 	ref := probePodRef{Namespace: c.Namespace, Name: name}
 	p := &fixes.Plan{
 		ID: "probe-pod/" + c.Namespace + "/" + name, Check: c.Check,
-		Title:      "Create probe pod " + c.Namespace + "/" + name,
-		Reversible: true,
-		Commands:   c.Preview().Commands,
+		Title:         "Create probe pod " + c.Namespace + "/" + name,
+		Reversible:    true,
+		JudgedAgainst: []string{"a new pod " + c.Namespace + "/" + name + " only (deleted after the probe); no existing object changes"},
+		Commands:      c.Preview().Commands,
 		Snapshot: func(context.Context) (fixes.Snapshot, error) {
 			return fixes.Snapshot{Prior: []fixes.Object{{API: "kubernetes", Kind: "Pod", Name: c.Namespace + "/" + name, Absent: true}},
 				Undo: []fixes.UndoAction{fixes.NewUndo(undoDeleteProbePod, ref)}}, nil

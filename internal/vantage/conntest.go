@@ -137,6 +137,7 @@ func (c *ConnTest) Run(ctx context.Context) (op SecondOpinion) {
 	fp := &fixes.Plan{
 		ID: "connectivity-test/" + c.Project + "/" + id, Check: c.Check, Title: "Create connectivity test " + id,
 		Reversible: true, Commands: c.Preview().Commands,
+		JudgedAgainst: []string{"a new connectivity test " + id + " only (deleted after the run); no network configuration changes"},
 		Snapshot: func(context.Context) (fixes.Snapshot, error) {
 			return fixes.Snapshot{Prior: []fixes.Object{{API: "networkmanagement.googleapis.com", Kind: "ConnectivityTest", Name: name, Absent: true}},
 				Undo: []fixes.UndoAction{fixes.NewUndo(undoDeleteConnTest, connTestRef{Name: name})}}, nil
