@@ -54,7 +54,7 @@ func (k *keyMap) actions() []action {
 		{"rerun", &k.Rerun, "re-run"},
 		{"rerun-all", &k.RerunAll, "re-run all"},
 		{"undo", &k.Undo, "undo last fix"},
-		{"observe", &k.Observe, "observe live (probe pod/job)"},
+		{"observe", &k.Observe, "observe live"},
 		{"copy", &k.Copy, "copy commands"},
 		{"export", &k.Export, "export report"},
 		{"filter", &k.Filter, "filter"},

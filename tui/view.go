@@ -827,7 +827,7 @@ func (m *Model) helpBody(w, h int) []string {
 	lines = append(lines, "")
 	notes := []string{
 		"Statuses: ✓ pass · ✗ fail · ! warn · – skip (could not look; the reason is shown) · ⊘ error (the check broke) · ○ planned (not in this build).",
-		"f applies the selected check's fix on one key; destructive or VPC-wide fixes ask once more (default No). Every fix is journaled first; u undoes the newest one.",
+		"f applies the selected check's fix on one key; destructive or VPC-wide fixes ask once more (default No). Every fix is journaled first; u undoes the newest one. o observes the check live from where the client runs (a probe pod or job, deleted after).",
 		"Keys can be remapped in " + keysFileForHelp() + " (action: [keys]).",
 	}
 	if m.cfg.readOnly {
