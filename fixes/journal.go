@@ -212,7 +212,16 @@ func (j *Journal) Scan() (Listing, error) {
 		}
 		out.Entries = append(out.Entries, e)
 	}
-	sort.Slice(out.Entries, func(a, b int) bool { return out.Entries[a].ID < out.Entries[b].ID })
+	// Oldest first by creation time (nanoseconds): ids carry seconds and a random suffix, so fixes
+	// applied within one second (a set in the demo world) would otherwise sort at random and "the
+	// newest" (undo --last, u) would be a coin toss. The id breaks ties.
+	sort.SliceStable(out.Entries, func(a, b int) bool {
+		ea, eb := out.Entries[a], out.Entries[b]
+		if !ea.CreatedAt.Equal(eb.CreatedAt) {
+			return ea.CreatedAt.Before(eb.CreatedAt)
+		}
+		return ea.ID < eb.ID
+	})
 	return out, nil
 }
 
