@@ -217,12 +217,26 @@ func (j *Journal) Scan() (Listing, error) {
 	// newest" (undo --last, u) would be a coin toss. The id breaks ties.
 	sort.SliceStable(out.Entries, func(a, b int) bool {
 		ea, eb := out.Entries[a], out.Entries[b]
-		if !ea.CreatedAt.Equal(eb.CreatedAt) {
-			return ea.CreatedAt.Before(eb.CreatedAt)
+		ta, tb := createdAt(ea), createdAt(eb)
+		if !ta.Equal(tb) {
+			return ta.Before(tb)
 		}
 		return ea.ID < eb.ID
 	})
 	return out, nil
+}
+
+// createdAt is when e was made: its CreatedAt, or (an entry written without one) the time in its id.
+func createdAt(e *Entry) time.Time {
+	if !e.CreatedAt.IsZero() {
+		return e.CreatedAt
+	}
+	if len(e.ID) >= 16 {
+		if t, err := time.Parse("20060102T150405Z", e.ID[:16]); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 func readEntry(path string) (*Entry, error) {
