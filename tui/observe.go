@@ -28,9 +28,10 @@ type observePlannedMsg struct {
 }
 
 type observedMsg struct {
-	check string
-	lines []string
-	err   error
+	check     string
+	lines     []string
+	disagrees bool
+	err       error
 }
 
 func (m *Model) observeSelected() tea.Cmd {
@@ -118,12 +119,14 @@ func (m *Model) startObserve(a *observeState) tea.Cmd {
 	m.setStatus(levelInfo, fmt.Sprintf("observing %s live from %d vantage point(s): creating, probing, deleting…", a.check, len(a.plans)))
 	obs, ctx := m.cfg.observer, m.ctx
 	return tea.Batch(func() tea.Msg {
-		var lines []string
+		msg := observedMsg{check: a.check}
 		for _, vp := range a.plans {
 			live := obs.Run(ctx, vp)
-			lines = append(lines, live.Lines()...)
+			msg.lines = append(msg.lines, live.Lines()...)
+			msg.disagrees = msg.disagrees || live.Disagrees()
 		}
-		return observedMsg{check: a.check, lines: lines, err: ctx.Err()}
+		msg.err = ctx.Err()
+		return msg
 	}, m.startSpinner())
 }
 
@@ -135,11 +138,8 @@ func (m *Model) observedDone(msg observedMsg) tea.Cmd {
 	m.observed[msg.check] = msg.lines
 	m.bumpCheck(msg.check)
 	level, text := levelInfo, "observed "+msg.check+" live: see \"Observed live\" in the detail pane"
-	for _, l := range msg.lines {
-		if strings.Contains(l, "; disagrees)") {
-			level, text = levelWarn, "observed "+msg.check+" live: an observation DISAGREES with the prediction (detail pane)"
-			break
-		}
+	if msg.disagrees {
+		level, text = levelWarn, "observed "+msg.check+" live: an observation DISAGREES with the prediction (detail pane)"
 	}
 	if msg.err != nil {
 		level, text = levelWarn, "observation of "+msg.check+" stopped: "+msg.err.Error()

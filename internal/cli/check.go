@@ -15,6 +15,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/internal/app"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/iostreams"
 	"github.com/gkedoctor/gkedoctor/internal/report"
 	"github.com/gkedoctor/gkedoctor/internal/vantage"
@@ -227,17 +228,7 @@ func (o *checkOptions) connectivityTests(ctx context.Context, w io.Writer, s *ap
 		fmt.Fprintf(w, "--connectivity-test: skipped: %v\n", err)
 		return nil
 	}
-	predicted, why := "", ""
-	for _, r := range results {
-		if r.ID == "clusterip-unreachable" {
-			switch r.Status {
-			case checks.Pass:
-				predicted, why = vantage.Reachable, "clusterip-unreachable passed"
-			case checks.Fail:
-				predicted, why = vantage.Unreachable, "clusterip-unreachable failed"
-			}
-		}
-	}
+	predicted, why := vantage.PredictFrom(results, "clusterip-unreachable", vantage.Reachable, vantage.Unreachable)
 	var out []liveResult
 	for _, src := range path.Sources {
 		if src.Service == nil || src.Service.LatestReadyRevision == "" {
@@ -291,10 +282,7 @@ func (o *checkOptions) connectivityTests(ctx context.Context, w io.Writer, s *ap
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 
+// projectLocation is P and L of projects/P/locations/L/….
 func projectLocation(name string) (string, string) {
-	parts := strings.Split(name, "/")
-	if len(parts) >= 4 && parts[0] == "projects" && parts[2] == "locations" {
-		return parts[1], parts[3]
-	}
-	return "", ""
+	return gref.ProjectOf(name), gref.LocationOf(name)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 	"github.com/gkedoctor/gkedoctor/internal/probe"
 )
 
@@ -74,11 +75,7 @@ func (c *CloudRun) deadline() time.Duration {
 }
 
 func (c *CloudRun) where() (project, location string) {
-	parts := strings.Split(c.Service.Name, "/")
-	if len(parts) >= 4 && parts[0] == "projects" && parts[2] == "locations" {
-		return parts[1], parts[3]
-	}
-	return "", ""
+	return gref.ProjectOf(c.Service.Name), gref.LocationOf(c.Service.Name)
 }
 
 // describeVPC says how the service (and so the job) reaches the VPC, for the vantage's name.
@@ -91,16 +88,16 @@ func describeVPC(v *run.GoogleCloudRunV2VpcAccess) string {
 		egress = "PRIVATE_RANGES_ONLY"
 	}
 	if v.Connector != "" {
-		return "via connector " + v.Connector[strings.LastIndex(v.Connector, "/")+1:] + ", egress " + egress
+		return "via connector " + gref.ShortName(v.Connector) + ", egress " + egress
 	}
 	if len(v.NetworkInterfaces) > 0 {
 		ni := v.NetworkInterfaces[0]
 		s := "Direct VPC egress"
 		if ni.Network != "" {
-			s += " network " + ni.Network[strings.LastIndex(ni.Network, "/")+1:]
+			s += " network " + gref.ShortName(ni.Network)
 		}
 		if ni.Subnetwork != "" {
-			s += " subnet " + ni.Subnetwork[strings.LastIndex(ni.Subnetwork, "/")+1:]
+			s += " subnet " + gref.ShortName(ni.Subnetwork)
 		}
 		if len(ni.Tags) > 0 {
 			s += " tags " + strings.Join(ni.Tags, ",")
@@ -121,7 +118,7 @@ func (c *CloudRun) JobSpec(id string, plan probe.Plan, now time.Time) (*run.Goog
 	if tmpl == nil {
 		tmpl = &run.GoogleCloudRunV2RevisionTemplate{}
 	}
-	svcName := c.Service.Name[strings.LastIndex(c.Service.Name, "/")+1:]
+	svcName := gref.ShortName(c.Service.Name)
 	vantage := fmt.Sprintf("Cloud Run job %s (as service %s: %s)", id, svcName, describeVPC(tmpl.VpcAccess))
 	return &run.GoogleCloudRunV2Job{
 		Labels: map[string]string{jobLabelManagedBy: ManagedBy, jobLabelProbe: "true", jobLabelAsService: svcName,
@@ -151,7 +148,7 @@ func (c *CloudRun) Preview() Preview {
 		vpc = tmpl.VpcAccess
 	}
 	what := "a Cloud Run job gkedoctor-probe-XXXXXX running " + c.Image + " once, with the VPC settings of " +
-		c.Service.Name[strings.LastIndex(c.Service.Name, "/")+1:] + " (" + describeVPC(vpc) + ")"
+		gref.ShortName(c.Service.Name) + " (" + describeVPC(vpc) + ")"
 	if !strings.Contains(c.Image, "docker.pkg.dev/") && !strings.Contains(c.Image, "gcr.io/") && !strings.HasPrefix(c.Image, "docker.io/") {
 		what += "; note: Cloud Run pulls only from Artifact Registry, Container Registry or Docker Hub — mirror the image and pass --probe-image"
 	}
@@ -272,7 +269,7 @@ func (c *CloudRun) execute(ctx context.Context, job string) (string, error) {
 		}
 		ex = *got
 	}
-	return ex.Name[strings.LastIndex(ex.Name, "/")+1:], nil
+	return gref.ShortName(ex.Name), nil
 }
 
 // readLog reads the execution's output lines from Cloud Logging, retrying while they are not yet

@@ -12,6 +12,7 @@ import (
 	"github.com/gkedoctor/gkedoctor/fixes"
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
+	"github.com/gkedoctor/gkedoctor/internal/gref"
 )
 
 const undoDeleteConnTest = "delete-connectivity-test"
@@ -91,7 +92,7 @@ func endpointText(e *nm.Endpoint) string {
 	case e == nil:
 		return "?"
 	case e.CloudRunRevision != nil:
-		return "Cloud Run revision " + e.CloudRunRevision.Uri[strings.LastIndex(e.CloudRunRevision.Uri, "/")+1:]
+		return "Cloud Run revision " + gref.ShortName(e.CloudRunRevision.Uri)
 	case e.GkePod != "":
 		return "pod " + e.GkePod
 	case e.Port != 0:

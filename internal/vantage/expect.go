@@ -55,8 +55,8 @@ func statusOf(results []checks.Result, id string) (checks.Status, bool) {
 	return "", false
 }
 
-// predictFrom turns a check's status into a prediction: pass → yes, fail → no, anything else → none.
-func predictFrom(results []checks.Result, id, yes, no string) (string, string) {
+// PredictFrom turns a check's status into a prediction: pass → yes, fail → no, anything else → none.
+func PredictFrom(results []checks.Result, id, yes, no string) (string, string) {
 	st, ok := statusOf(results, id)
 	switch {
 	case !ok:
@@ -125,14 +125,14 @@ func cloudRunPlan(src *checks.Source, dests []checks.Dest, results []checks.Resu
 			pr := probe.Probe{Kind: probe.KindDNS, ID: "dns " + d.Host, Name: d.Host, Type: "A"}
 			e := Expectation{Probe: pr, Check: "dns-servfail"}
 			if d.Kind == checks.TargetClusterDNS {
-				e.Predicted, e.Why = predictFrom(results, "dns-servfail", Answer, NoAnswer)
+				e.Predicted, e.Why = PredictFrom(results, "dns-servfail", Answer, NoAnswer)
 			}
 			vp.Plan.Probes = append(vp.Plan.Probes, pr)
 			vp.Expect = append(vp.Expect, e)
 		}
 		pr := probe.Probe{Kind: probe.KindTCP, ID: "tcp " + hostPort, Addr: hostPort}
 		e := Expectation{Probe: pr, Check: "clusterip-unreachable"}
-		e.Predicted, e.Why = predictFrom(results, "clusterip-unreachable", Reachable, Unreachable)
+		e.Predicted, e.Why = PredictFrom(results, "clusterip-unreachable", Reachable, Unreachable)
 		vp.Plan.Probes = append(vp.Plan.Probes, pr)
 		vp.Expect = append(vp.Expect, e)
 	}
@@ -168,7 +168,7 @@ func clusterPlan(from string, dests []checks.Dest, peers []string, results []che
 		pr := probe.Probe{Kind: probe.KindTCP, ID: "tcp " + addr, Addr: addr}
 		e := Expectation{Probe: pr, Check: "pod-egress-cross-project"}
 		if from == FromCluster {
-			e.Predicted, e.Why = predictFrom(results, "pod-egress-cross-project", Reachable, Unreachable)
+			e.Predicted, e.Why = PredictFrom(results, "pod-egress-cross-project", Reachable, Unreachable)
 		} else {
 			e.Why = "the node's view: compared with the pod's to tell a return-route/SNAT cause"
 		}
