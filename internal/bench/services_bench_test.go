@@ -110,7 +110,7 @@ func buildGkedoctor(b *testing.B) string {
 	// temp dir is removed before the measured one runs. One fixed path, overwritten by every run.
 	out := filepath.Join(os.TempDir(), "gkedoctor-bench", "gkedoctor")
 	// Built as released (.goreleaser.yaml): static, stripped.
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "github.com/gkedoctor/gkedoctor/cmd/gkedoctor")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags=grpcnotrace", "-ldflags", "-s -w", "-o", out, "github.com/gkedoctor/gkedoctor/cmd/gkedoctor")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("build gkedoctor: %v\n%s", err, msg)
