@@ -103,7 +103,7 @@ func TestKrewManifestAndArchive(t *testing.T) {
 		t.Fatalf("manifest sha256 %s is not the archive's %x", p.Sha256, sum)
 	}
 
-	files := archiveFiles(t, archive)
+	files := archiveListing(t, archive)
 	for _, f := range []string{"gkedoctor", "README.md", "man/man1/gkedoctor.1", "man/man1/gkedoctor-audit.1", "man/man1/gkedoctor-undo.1",
 		"man/man1/gkedoctor-completion-bash.1", "completions/gkedoctor.bash", "completions/_gkedoctor", "completions/gkedoctor.fish", "completions/gkedoctor.ps1"} {
 		if !files[f] {

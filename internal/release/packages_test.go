@@ -1,19 +1,17 @@
 package release
 
 import (
-	"archive/tar"
 	"bufio"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -65,11 +63,29 @@ func fileSHA256(t *testing.T, path string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// listing reads an archive's file list once per test binary (decompressing it is slow under -race).
+var listing = struct {
+	sync.Mutex
+	files map[string]map[string]bool
+}{files: map[string]map[string]bool{}}
+
+func archiveListing(t *testing.T, archive string) map[string]bool {
+	t.Helper()
+	listing.Lock()
+	defer listing.Unlock()
+	if fs, ok := listing.files[archive]; ok {
+		return fs
+	}
+	fs := archiveFiles(t, archive)
+	listing.files[archive] = fs
+	return fs
+}
+
 // archiveManPages lists the man pages the archive ships (man/man1/*.1), the set the packages must install.
 func archiveManPages(t *testing.T, archive string) []string {
 	t.Helper()
 	var pages []string
-	for f := range archiveFiles(t, archive) {
+	for f := range archiveListing(t, archive) {
 		if strings.HasPrefix(f, "man/man1/") && strings.HasSuffix(f, ".1") {
 			pages = append(pages, strings.TrimPrefix(f, "man/man1/"))
 		}
@@ -325,7 +341,7 @@ func TestHomebrewCask(t *testing.T) {
 		t.Fatalf("cask sha256 %s is not the archive's", p.Sha256)
 	}
 	// Everything the cask links is in the archive: the binary, every man page, the completions.
-	files := archiveFiles(t, archive)
+	files := archiveListing(t, archive)
 	pages := archiveManPages(t, archive)
 	if len(c.Manpage) != len(pages) {
 		t.Errorf("the cask links %d man pages, the archive has %d", len(c.Manpage), len(pages))
@@ -493,40 +509,12 @@ func TestSBOM(t *testing.T) {
 	}
 }
 
-// extract copies one file out of a .tar.gz.
+// extract copies one file out of a .tar.gz, with tar (gzip in the race-instrumented test is slow).
 func extract(t *testing.T, archive, name, dst string) {
 	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
+	dir := t.TempDir()
+	run(t, nil, "tar", "-xzf", archive, "-C", dir, name)
+	if err := os.Rename(filepath.Join(dir, name), dst); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			t.Fatalf("%s has no %s", archive, name)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Name != name {
-			continue
-		}
-		out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(out, tr); err != nil {
-			t.Fatal(err)
-		}
-		if err := out.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return
 	}
 }
