@@ -4,6 +4,9 @@
 #   unbound  - a real recursive resolver (internal/testenv/unbound)
 #   tmux     - end-to-end TUI tests (send-keys / capture-pane)
 #   dnsutils - dig, so the equivalent commands the tool prints can be tried
+#   rpm      - reads and installs the release's .rpm into a temporary root
+#              (internal/release/packages_test.go; dpkg, for the .deb, is Debian's own)
+#   ruby     - evaluates the release's Homebrew cask (internal/release/packages_test.go)
 #
 # Idempotent: a package whose command is already on PATH is skipped, and apt is
 # touched only when something is missing ("apt-get update" at most once).
@@ -17,10 +20,12 @@ declare -A want=(
 	[unbound]=unbound
 	[tmux]=tmux
 	[dnsutils]=dig
+	[rpm]=rpm
+	[ruby]=ruby
 )
 
 missing=()
-for pkg in unbound tmux dnsutils; do
+for pkg in unbound tmux dnsutils rpm ruby; do
 	cmd=${want[$pkg]}
 	# unbound lives in /usr/sbin, which is not always on a non-root PATH.
 	if command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ]; then

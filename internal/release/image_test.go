@@ -322,6 +322,9 @@ var native struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if snap.tmp != "" {
+		os.RemoveAll(snap.tmp)
+	}
 	if native.dir != "" {
 		os.RemoveAll(native.dir)
 	}
