@@ -1,3 +1,24 @@
+// The TUI is a root Model and one component per screen (soft-serve's pattern; the interface is in
+// component.go). The root (this file, view.go, actions.go) owns the shared state — rows, selection,
+// size, styles, key map, mailbox, spinner, fix job, status line — routes keys and pastes to the active
+// component (m.screen), handles every other message itself, and composes the frame: header, the active
+// component's body, footer (status line and that component's short help). Each component lives in its
+// own file with its screen id, its key map (a func of *keyMap: every binding it takes, its short and
+// full help) and its Update/View/SetSize: checklist.go, detail.go, helpscreen.go, filter.go,
+// confirm.go, pick.go, guided.go.
+//
+// Adding a screen (a triage screen, a first-run setup screen):
+//  1. one file, tui/NAME.go: `const screenNAME screen = "NAME"`, a type implementing component (keep
+//     a *Model for the shared state and actions; call m.commonOrExplain for keys it does not take),
+//     its key map func, and a constructor func(*Model) component;
+//  2. one line in screens below: {screenNAME, NAMEKeys, newNAME};
+//  3. its key binding: an action in keyMap.actions and defaultKeys (keys.go), and the line that opens
+//     it — in Model.common for a key every main screen shares (then list the binding in those
+//     screens' key maps), or a root method the way openHelp and openFilter do.
+// A component closes itself with m.post(closeMsg{}) (back where it was opened from) or switches with
+// m.post(openMsg{to: …}); the root handles those at once, so the next frame shows the result. Golden
+// tests: a state in goldenStates (golden_test.go, the whole frame) and one in componentGoldens
+// (component_test.go, the component alone); the read-only walk (readonly_test.go) needs its opener.
 package tui
 
 import (
