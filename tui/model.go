@@ -1,3 +1,5 @@
+package tui
+
 // The TUI is a root Model and one component per screen (soft-serve's pattern; the interface is in
 // component.go). The root (this file, view.go, actions.go) owns the shared state — rows, selection,
 // size, styles, key map, mailbox, spinner, fix job, status line — routes keys and pastes to the active
@@ -15,11 +17,11 @@
 //  3. its key binding: an action in keyMap.actions and defaultKeys (keys.go), and the line that opens
 //     it — in Model.common for a key every main screen shares (then list the binding in those
 //     screens' key maps), or a root method the way openHelp and openFilter do.
+//
 // A component closes itself with m.post(closeMsg{}) (back where it was opened from) or switches with
 // m.post(openMsg{to: …}); the root handles those at once, so the next frame shows the result. Golden
 // tests: a state in goldenStates (golden_test.go, the whole frame) and one in componentGoldens
 // (component_test.go, the component alone); the read-only walk (readonly_test.go) needs its opener.
-package tui
 
 import (
 	"context"
