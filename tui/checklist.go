@@ -40,7 +40,8 @@ func (c *checklist) Init() tea.Cmd             { return nil }
 func (c *checklist) SetSize(w, h int)          { c.width, c.height = w, h }
 
 // View is the checklist with the focus, beside the detail pane.
-func (c *checklist) View() string { return c.m.splitBody(c.width, c.height, true) }
+func (c *checklist) View() string        { return strings.Join(c.viewLines(), "\n") }
+func (c *checklist) viewLines() []string { return c.m.splitLines(c.width, c.height, true) }
 
 func (c *checklist) Update(msg tea.Msg) (component, tea.Cmd) {
 	kp, ok := msg.(tea.KeyPressMsg)

@@ -30,11 +30,13 @@ func (c *confirmDialog) FullHelp() [][]key.Binding { return confirmKeys(c.m.keys
 func (c *confirmDialog) Init() tea.Cmd             { return nil }
 func (c *confirmDialog) SetSize(w, h int)          { c.width, c.height = w, h }
 
-func (c *confirmDialog) View() string {
+func (c *confirmDialog) View() string { return strings.Join(c.viewLines(), "\n") }
+
+func (c *confirmDialog) viewLines() []string {
 	if c.m.observeAsk != nil {
-		return dialogBody(c.width, c.height, c.observeBox(c.width))
+		return dialogLines(c.width, c.height, c.observeBox(c.width))
 	}
-	return dialogBody(c.width, c.height, c.confirmBox(c.width))
+	return dialogLines(c.width, c.height, c.confirmBox(c.width))
 }
 
 func (c *confirmDialog) Update(msg tea.Msg) (component, tea.Cmd) {

@@ -41,7 +41,8 @@ func (d *detail) SetSize(w, h int)          { d.width, d.height = w, h }
 func (d *detail) detailOnly(w int) bool { return w < 100 }
 
 // View is the detail pane with the focus, beside the checklist unless the terminal is narrow.
-func (d *detail) View() string { return d.m.splitBody(d.width, d.height, false) }
+func (d *detail) View() string        { return strings.Join(d.viewLines(), "\n") }
+func (d *detail) viewLines() []string { return d.m.splitLines(d.width, d.height, false) }
 
 // resize sizes the viewport to a pane of w×h (one column of margin after the separator, one line
 // for the title) and makes the next sync redraw.

@@ -49,8 +49,9 @@ func (f *filterBar) open() tea.Cmd {
 	return f.input.Focus()
 }
 
-func (f *filterBar) View() string       { return f.m.splitBody(f.width, f.height, true) }
-func (f *filterBar) statusView() string { return f.input.View() }
+func (f *filterBar) View() string        { return strings.Join(f.viewLines(), "\n") }
+func (f *filterBar) viewLines() []string { return f.m.splitLines(f.width, f.height, true) }
+func (f *filterBar) statusView() string  { return f.input.View() }
 
 func (f *filterBar) Update(msg tea.Msg) (component, tea.Cmd) {
 	m, k := f.m, f.m.keys

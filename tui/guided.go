@@ -66,9 +66,8 @@ func (g *guided) SetSize(w, h int)          { g.width, g.height = w, h }
 // detailOnly: guided mode's step takes the whole width.
 func (g *guided) detailOnly(int) bool { return true }
 
-func (g *guided) View() string {
-	return strings.Join(g.m.detail.pane(g.width, g.height, "Guided", true), "\n")
-}
+func (g *guided) View() string        { return strings.Join(g.viewLines(), "\n") }
+func (g *guided) viewLines() []string { return g.m.detail.pane(g.width, g.height, "Guided", true) }
 
 func (g *guided) Update(msg tea.Msg) (component, tea.Cmd) {
 	kp, ok := msg.(tea.KeyPressMsg)

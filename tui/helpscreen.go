@@ -44,9 +44,11 @@ func (c *helpScreen) Update(msg tea.Msg) (component, tea.Cmd) {
 	return c, nil
 }
 
-// View is the full help of the screen the help was opened from, then notes on statuses, fixes and
-// the keys file.
-func (c *helpScreen) View() string {
+func (c *helpScreen) View() string { return strings.Join(c.viewLines(), "\n") }
+
+// viewLines is the full help of the screen the help was opened from, then notes on statuses, fixes
+// and the keys file.
+func (c *helpScreen) viewLines() []string {
 	m, w, h := c.m, c.width, c.height
 	s := m.st
 	from, ok := m.panes[m.prevScreen]
@@ -81,5 +83,5 @@ func (c *helpScreen) View() string {
 	for len(out) < h {
 		out = append(out, strings.Repeat(" ", w))
 	}
-	return strings.Join(out, "\n")
+	return out
 }

@@ -34,7 +34,8 @@ func (c *pickDialog) FullHelp() [][]key.Binding { return pickKeys(c.m.keys).Full
 func (c *pickDialog) Init() tea.Cmd             { return nil }
 func (c *pickDialog) SetSize(w, h int)          { c.width, c.height = w, h }
 
-func (c *pickDialog) View() string { return dialogBody(c.width, c.height, c.pickBox(c.width)) }
+func (c *pickDialog) View() string        { return strings.Join(c.viewLines(), "\n") }
+func (c *pickDialog) viewLines() []string { return dialogLines(c.width, c.height, c.pickBox(c.width)) }
 
 func (c *pickDialog) Update(msg tea.Msg) (component, tea.Cmd) {
 	kp, ok := msg.(tea.KeyPressMsg)

@@ -37,7 +37,7 @@ func (m *Model) render() string {
 	lines := make([]string, 0, h+1)
 	lines = append(lines, header...)
 	lines = append(lines, m.st.Rule.Render(strings.Repeat("─", max(m.width, 20))))
-	lines = append(lines, strings.Split(m.active().View(), "\n")...)
+	lines = append(lines, bodyLines(m.active())...)
 	lines = append(lines, m.footerLines(max(m.width, 20))...)
 	if len(lines) > h {
 		lines = lines[:h]
@@ -135,12 +135,20 @@ func (m *Model) headerLines(w int) []string {
 	return out
 }
 
-// splitBody is the checklist and the detail pane side by side, as the checklist, the detail pane and
-// the filter draw it; listFocused says which of the two has the keyboard.
-func (m *Model) splitBody(w, h int, listFocused bool) string {
-	return strings.Join(m.splitLines(w, h, listFocused), "\n")
+// lineViewer is implemented by a component that can hand the root its body as lines (View joins
+// them): the frame is composed from lines, and this saves joining and splitting the body each frame.
+type lineViewer interface{ viewLines() []string }
+
+// bodyLines is a component's body as lines.
+func bodyLines(c component) []string {
+	if lv, ok := c.(lineViewer); ok {
+		return lv.viewLines()
+	}
+	return strings.Split(c.View(), "\n")
 }
 
+// splitLines is the checklist and the detail pane side by side, as the checklist, the detail pane and
+// the filter draw it; listFocused says which of the two has the keyboard.
 func (m *Model) splitLines(w, h int, listFocused bool) []string {
 	lw := m.listWidth()
 	if lw == 0 {
@@ -629,8 +637,8 @@ func keysFileForHelp() string {
 	return "$XDG_CONFIG_HOME/gkedoctor/keys.yaml"
 }
 
-// dialogBody centres a dialog's box in a body of w×h (the confirm and pick components).
-func dialogBody(w, h int, box string) string {
+// dialogLines centres a dialog's box in a body of w×h (the confirm and pick components).
+func dialogLines(w, h int, box string) []string {
 	placed := lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
 	lines := strings.Split(placed, "\n")
 	out := make([]string, 0, h)
@@ -643,7 +651,7 @@ func dialogBody(w, h int, box string) string {
 	for len(out) < h {
 		out = append(out, strings.Repeat(" ", w))
 	}
-	return strings.Join(out, "\n")
+	return out
 }
 
 // Text helpers. Every string from a result may come from a cluster or an API: it goes through the
