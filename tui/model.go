@@ -357,7 +357,9 @@ func (m *Model) post(msg tea.Msg) {
 	}
 }
 
-// route hands a key or a paste to the active component.
+// route hands a key or a paste to the active component. The components here return themselves (the
+// root also reaches the checklist, detail, filter and guided components by their typed fields); a
+// replacement is kept for the screen it was routed for.
 func (m *Model) route(msg tea.Msg) tea.Cmd {
 	sc := m.screen
 	next, cmd := m.active().Update(msg)
