@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,8 +14,8 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/safeout"
 )
 
-// handleKey routes a key to the active screen. ctrl+c always quits (twice while a fix runs), whatever
-// the key map says, so nobody is trapped by a remapping.
+// handleKey routes a key to the active component. ctrl+c always quits (twice while a fix runs),
+// whatever the key map says, so nobody is trapped by a remapping.
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" {
 		return m.quit()
@@ -24,27 +23,13 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if !key.Matches(msg, m.keys.Quit) {
 		m.quitArmed = false
 	}
-	switch m.screen {
-	case screenFilter:
-		return m.keyFilter(msg)
-	case screenConfirm:
-		return m.keyConfirm(msg)
-	case screenPick:
-		return m.keyPick(msg)
-	case screenHelp:
-		return m.keyHelp(msg)
-	case screenGuided:
-		return m.keyGuided(msg)
-	case screenDetail:
-		return m.keyDetail(msg)
-	default:
-		return m.keyList(msg)
-	}
+	return m.route(msg)
 }
 
-// explainDisabled shows why a disabled key does nothing; it reports whether msg was such a key.
-func (m *Model) explainDisabled(msg tea.KeyPressMsg, sc screen) bool {
-	name, reason, ok := m.keys.disabledReason(msg, m.keys.screenBindings(sc)...)
+// explainDisabled shows why a disabled key of a component (bs: the bindings it reacts to) does
+// nothing; it reports whether msg was such a key.
+func (m *Model) explainDisabled(msg tea.KeyPressMsg, bs []key.Binding) bool {
+	name, reason, ok := m.keys.disabledReason(msg, bs...)
 	if !ok {
 		return false
 	}
@@ -66,7 +51,8 @@ func (m *Model) bindingByName(name string) key.Binding {
 	return key.Binding{}
 }
 
-// common handles the keys shared by the checklist, the detail pane and guided mode.
+// common handles the actions the checklist, the detail pane and guided mode share (a component
+// passes on the keys it does not take itself; guided mode takes g, r, R and / first).
 func (m *Model) common(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	k := m.keys
 	switch {
@@ -80,7 +66,7 @@ func (m *Model) common(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return m.observeSelected(), true
 	case key.Matches(msg, k.Rerun):
 		return m.rerunSelected(), true
-	case key.Matches(msg, k.RerunAll) && m.screen != screenGuided:
+	case key.Matches(msg, k.RerunAll):
 		return m.rerunAll(), true
 	case key.Matches(msg, k.Copy):
 		return m.copyCommands(), true
@@ -90,114 +76,25 @@ func (m *Model) common(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, k.Help):
 		m.openHelp()
 		return nil, true
-	case key.Matches(msg, k.Filter) && m.screen != screenGuided:
+	case key.Matches(msg, k.Filter):
 		return m.openFilter(), true
 	case key.Matches(msg, k.Guided):
-		if m.screen == screenGuided {
-			m.leaveGuided()
-		} else {
-			m.enterGuided(false)
-		}
+		m.enterGuided(false)
 		return nil, true
 	}
 	return nil, false
 }
 
-func (m *Model) keyList(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Up):
-		m.move(-1)
-	case key.Matches(msg, k.Down):
-		m.move(1)
-	case key.Matches(msg, k.PageUp):
-		m.move(-max(1, m.bodyHeight()-1))
-	case key.Matches(msg, k.PageDown):
-		m.move(max(1, m.bodyHeight()-1))
-	case key.Matches(msg, k.Top):
-		m.move(-len(m.rows))
-	case key.Matches(msg, k.Bottom):
-		m.move(len(m.rows))
-	case key.Matches(msg, k.Expand):
-		m.fold(true)
-	case key.Matches(msg, k.Collapse):
-		m.fold(false)
-	case key.Matches(msg, k.Toggle):
-		if r := m.current(); r != nil {
-			if len(r.children) > 0 {
-				m.fold(!r.expanded)
-			} else if r.parent != nil {
-				m.fold(false)
-			}
-		}
-	case key.Matches(msg, k.Focus):
-		m.screen = screenDetail
-		m.layout()
-	default:
-		if cmd, ok := m.common(msg); ok {
-			return cmd
-		}
-		m.explainDisabled(msg, screenList)
+// commonOrExplain is a component's last resort for a key: a shared action, or why it is disabled.
+func (m *Model) commonOrExplain(msg tea.KeyPressMsg, bs []key.Binding) tea.Cmd {
+	if cmd, ok := m.common(msg); ok {
+		return cmd
 	}
+	m.explainDisabled(msg, bs)
 	return nil
 }
 
-// fold expands or collapses the selected primary; collapsing on a child moves to its parent.
-func (m *Model) fold(open bool) {
-	r := m.current()
-	if r == nil {
-		return
-	}
-	m.userMoved = true
-	if r.parent != nil && !open {
-		r.parent.expanded = false
-		m.selected = r.parent.id()
-		return
-	}
-	if len(r.children) > 0 {
-		r.expanded = open
-	}
-}
-
-// scroll handles the viewport's movement keys (detail pane and guided mode); it reports whether msg
-// was one of them.
-func (m *Model) scroll(msg tea.KeyPressMsg) bool {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Up):
-		m.vp.ScrollUp(1)
-	case key.Matches(msg, k.Down):
-		m.vp.ScrollDown(1)
-	case key.Matches(msg, k.PageUp):
-		m.vp.PageUp()
-	case key.Matches(msg, k.PageDown):
-		m.vp.PageDown()
-	case key.Matches(msg, k.Top):
-		m.vp.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		m.vp.GotoBottom()
-	default:
-		return false
-	}
-	return true
-}
-
-func (m *Model) keyDetail(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	switch {
-	case m.scroll(msg):
-	case key.Matches(msg, k.Back), key.Matches(msg, k.Focus):
-		m.screen = screenList
-		m.layout()
-	default:
-		if cmd, ok := m.common(msg); ok {
-			return cmd
-		}
-		m.explainDisabled(msg, screenDetail)
-	}
-	return nil
-}
-
+// openHelp opens the help over the active screen.
 func (m *Model) openHelp() {
 	if m.screen != screenHelp {
 		m.prevScreen = m.screen
@@ -206,52 +103,17 @@ func (m *Model) openHelp() {
 	m.help.ShowAll = true
 }
 
-func (m *Model) keyHelp(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Help), key.Matches(msg, k.Back):
-		m.screen = m.prevScreen
-		m.help.ShowAll = false
-		m.layout()
-	case key.Matches(msg, k.Quit):
-		return m.quit()
-	}
-	return nil
-}
-
+// openFilter opens the filter line over the checklist (from the detail pane too: the filter returns
+// to the checklist).
 func (m *Model) openFilter() tea.Cmd {
 	m.prevScreen = m.screen
 	if m.prevScreen == screenDetail {
 		m.prevScreen = screenList
 	}
 	m.screen = screenFilter
-	m.input.SetValue(m.filter)
-	m.input.CursorEnd()
+	cmd := m.filterBar.open()
 	m.layout()
-	return m.input.Focus()
-}
-
-func (m *Model) keyFilter(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Accept):
-		m.filter = strings.TrimSpace(m.input.Value())
-	case key.Matches(msg, k.Clear):
-		m.filter = ""
-	default:
-		var cmd tea.Cmd
-		m.input, cmd = m.input.Update(msg)
-		m.filter = m.input.Value()
-		if vis := m.visible(); len(vis) > 0 && m.cursorIndex(vis) < 0 {
-			m.selected = vis[0].id()
-		}
-		return cmd
-	}
-	m.input.Blur()
-	m.screen = m.prevScreen
-	m.userMoved = true
-	m.layout()
-	return nil
+	return cmd
 }
 
 func (m *Model) quit() tea.Cmd {
@@ -386,60 +248,14 @@ func (m *Model) startApply(check string, plans []*fixes.Plan) tea.Cmd {
 	return tea.Batch(m.applyFix(job.id, plans[0]), m.startSpinner())
 }
 
-func (m *Model) keyConfirm(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	c := m.confirm
-	if m.observeAsk != nil {
-		return m.keyObserveConfirm(msg)
-	}
-	switch {
-	case key.Matches(msg, k.Yes) && c != nil:
-		m.confirm = nil
-		m.screen = m.returnScreen()
-		return m.startApply(c.check, c.plans)
-	case key.Matches(msg, k.No), key.Matches(msg, k.Quit) && msg.String() == "q":
-		m.confirm = nil
-		m.screen = m.returnScreen()
-		m.setStatus(levelInfo, "not applied")
-	}
-	return nil
-}
-
+// returnScreen is where an overlay returns to: the detail pane or guided mode it was opened from,
+// else the checklist.
 func (m *Model) returnScreen() screen {
 	switch m.prevScreen {
 	case screenDetail, screenGuided:
 		return m.prevScreen
 	}
 	return screenList
-}
-
-func (m *Model) keyPick(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	p := m.pick
-	if p == nil {
-		m.screen = m.returnScreen()
-		return nil
-	}
-	if n, err := strconv.Atoi(msg.String()); err == nil && n >= 1 && n <= len(p.plans) {
-		m.pick = nil
-		m.screen = m.returnScreen() // requestApply may open the confirmation from here
-		return m.requestApply(p.check, []*fixes.Plan{p.plans[n-1]})
-	}
-	switch {
-	case key.Matches(msg, k.ApplySet):
-		m.pick = nil
-		m.screen = m.returnScreen()
-		if len(p.recommended) == 0 {
-			m.setStatus(levelInfo, "no recommended set: pick one fix by its number")
-			return nil
-		}
-		return m.requestApply(p.check, p.recommended)
-	case key.Matches(msg, k.Cancel), key.Matches(msg, k.Quit) && msg.String() == "q":
-		m.pick = nil
-		m.screen = m.returnScreen()
-		m.setStatus(levelInfo, "not applied")
-	}
-	return nil
 }
 
 // fixApplied records one plan's outcome in the set and goes on with the next, or — the set done or
@@ -570,7 +386,7 @@ func (m *Model) rerunSelected() tea.Cmd {
 		return nil
 	}
 	if m.screen == screenGuided {
-		m.guided.phase = phaseRunning
+		m.guided.phase = phaseRunning // the step's result is what comes back
 	}
 	m.userMoved = true
 	m.setStatus(levelInfo, "re-running "+r.id()+" on fresh facts…")

@@ -23,3 +23,8 @@ type component interface {
 
 // closeMsg asks the root to close the active component and return to the screen it came from.
 type closeMsg struct{}
+
+// openMsg asks the root to make a full screen active (the checklist and the detail pane switch with
+// it); overlays (help, filter, confirm, pick) are opened by the root's actions, which remember where
+// to return.
+type openMsg struct{ to screen }

@@ -37,6 +37,58 @@ func (g guidedState) current() string {
 	return ""
 }
 
+const screenGuided screen = "guided"
+
+// guided is guided mode: one failure mode at a time in the detail pane's viewport (the whole body).
+// enter runs the step, then shows the result, then goes on; esc or g leaves for the checklist. The
+// shared actions (f, u, r, c, e, ?, q) go to the root; R and / do nothing here.
+type guided struct {
+	m             *Model
+	width, height int
+	guidedState
+}
+
+func newGuided(m *Model) component { return &guided{m: m} }
+
+// guidedKeys is guided mode's key map.
+func guidedKeys(k *keyMap) screenKeys {
+	return screenKeys{k: k, short: append(append([]key.Binding{k.Next}, k.fixUndoHelp()...), k.Back, k.Help, k.Quit, k.moveHelp()),
+		full: [][]key.Binding{{k.Next, k.Up, k.Down, k.PageUp, k.PageDown}, {k.Fix, k.Undo, k.Rerun, k.Copy, k.Export}, {k.Back, k.Guided, k.Help, k.Quit}},
+		all: []key.Binding{k.Next, k.Up, k.Down, k.PageUp, k.PageDown, k.Fix, k.Rerun, k.Undo, k.Copy, k.Export,
+			k.Back, k.Guided, k.Help, k.Quit}}
+}
+
+func (g *guided) ShortHelp() []key.Binding  { return guidedKeys(g.m.keys).ShortHelp() }
+func (g *guided) FullHelp() [][]key.Binding { return guidedKeys(g.m.keys).FullHelp() }
+func (g *guided) Init() tea.Cmd             { return nil }
+func (g *guided) SetSize(w, h int)          { g.width, g.height = w, h }
+
+// detailOnly: guided mode's step takes the whole width.
+func (g *guided) detailOnly(int) bool { return true }
+
+func (g *guided) View() string        { return strings.Join(g.viewLines(), "\n") }
+func (g *guided) viewLines() []string { return g.m.detail.pane(g.width, g.height, "Guided", true) }
+
+func (g *guided) Update(msg tea.Msg) (component, tea.Cmd) {
+	kp, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return g, nil
+	}
+	m, k := g.m, g.m.keys
+	switch {
+	case key.Matches(kp, k.Next):
+		return g, g.next()
+	case m.detail.scroll(kp):
+	case key.Matches(kp, k.Back), key.Matches(kp, k.Guided):
+		g.leave()
+	case key.Matches(kp, k.RerunAll), key.Matches(kp, k.Filter):
+		m.explainDisabled(kp, guidedKeys(k).all) // not in guided mode
+	default:
+		return g, m.commonOrExplain(kp, guidedKeys(k).all)
+	}
+	return g, nil
+}
+
 // enterGuided starts guided mode at the selected failure mode (or the first one).
 func (m *Model) enterGuided(atStart bool) {
 	var ids []string
@@ -61,39 +113,22 @@ func (m *Model) enterGuided(atStart bool) {
 			}
 		}
 	}
-	m.guided = guidedState{on: true, ids: ids, idx: idx, phase: phaseExplain}
+	m.guided.guidedState = guidedState{on: true, ids: ids, idx: idx, phase: phaseExplain}
 	m.selected = ids[idx]
 	m.screen = screenGuided
 	m.setStatus(levelInfo, "guided mode: enter runs each step; esc returns to the checklist")
 	m.layout()
 }
 
-func (m *Model) leaveGuided() {
-	m.guided.on = false
-	m.screen = screenList
-	m.setStatus(levelInfo, "")
-	m.layout()
+// leave ends guided mode for the checklist.
+func (g *guided) leave() {
+	g.on = false
+	g.m.setStatus(levelInfo, "")
+	g.m.post(openMsg{to: screenList})
 }
 
-func (m *Model) keyGuided(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Next):
-		return m.guidedNext()
-	case m.scroll(msg):
-	case key.Matches(msg, k.Back):
-		m.leaveGuided()
-	default:
-		if cmd, ok := m.common(msg); ok {
-			return cmd
-		}
-		m.explainDisabled(msg, screenGuided)
-	}
-	return nil
-}
-
-func (m *Model) guidedNext() tea.Cmd {
-	g := &m.guided
+func (g *guided) next() tea.Cmd {
+	m := g.m
 	switch g.phase {
 	case phaseExplain:
 		r := m.byID[g.current()]
@@ -120,14 +155,14 @@ func (m *Model) guidedNext() tea.Cmd {
 		m.selected = g.current()
 		return nil
 	case phaseFinished:
-		m.leaveGuided()
+		g.leave()
 	}
 	return nil
 }
 
-// guidedLines renders the guided step for the viewport.
-func (m *Model) guidedLines(w int) []string {
-	g := m.guided
+// lines renders the guided step for the viewport.
+func (g *guided) lines(w int) []string {
+	m := g.m
 	s := m.st
 	var out []string
 	if g.phase == phaseFinished {

@@ -303,34 +303,22 @@ func screenHas(k *keyMap, sc screen, b key.Binding) bool {
 	return false
 }
 
-// screenBindings lists every binding a screen reacts to, in help order. The read-only test walks
-// exactly these.
+// screenBindings lists every binding a screen reacts to, in help order (the component's key map says
+// which). The read-only test walks exactly these.
 func (k *keyMap) screenBindings(sc screen) []key.Binding {
-	switch sc {
-	case screenList:
-		return []key.Binding{k.Up, k.Down, k.Expand, k.Collapse, k.Toggle, k.Focus, k.PageUp, k.PageDown, k.Top, k.Bottom,
-			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}
-	case screenDetail:
-		return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Back, k.Focus,
-			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}
-	case screenHelp:
-		return []key.Binding{k.Help, k.Back, k.Quit}
-	case screenFilter:
-		return []key.Binding{k.Accept, k.Clear}
-	case screenConfirm:
-		return []key.Binding{k.Yes, k.No}
-	case screenPick:
-		return []key.Binding{k.ApplySet, k.Cancel}
-	case screenGuided:
-		return []key.Binding{k.Next, k.Up, k.Down, k.PageUp, k.PageDown, k.Fix, k.Rerun, k.Undo, k.Copy, k.Export,
-			k.Back, k.Guided, k.Help, k.Quit}
+	for _, d := range screens {
+		if d.id == sc {
+			return d.keys(k).all
+		}
 	}
 	return nil
 }
 
-// screenKeys adapts one screen's bindings to help.KeyMap.
+// screenKeys is one component's key map: every binding it reacts to (all), and its short and full
+// help. It adapts to help.KeyMap, showing disabled actions with their reason.
 type screenKeys struct {
 	k     *keyMap
+	all   []key.Binding
 	short []key.Binding
 	full  [][]key.Binding
 }
@@ -344,41 +332,26 @@ func (s screenKeys) FullHelp() [][]key.Binding {
 	return out
 }
 
-// helpFor returns the short and full help of a screen.
-func (k *keyMap) helpFor(sc screen) screenKeys {
-	move := key.NewBinding(key.WithKeys("\x00display"), key.WithHelp(helpKeys([]string{k.Up.Keys()[0], k.Down.Keys()[0]}), "move"))
-	// One short entry for both write keys when both are disabled for the same reason, so the
-	// reason fits on the line.
-	fixUndo := []key.Binding{k.Fix, k.Undo}
+// moveHelp is the one short-help entry for up and down.
+func (k *keyMap) moveHelp() key.Binding {
+	return key.NewBinding(key.WithKeys("\x00display"), key.WithHelp(helpKeys([]string{k.Up.Keys()[0], k.Down.Keys()[0]}), "move"))
+}
+
+// fixUndoHelp is f and u for the short help: one entry for both when both are disabled for the same
+// reason, so the reason fits on the line.
+func (k *keyMap) fixUndoHelp() []key.Binding {
 	if !k.Fix.Enabled() && !k.Undo.Enabled() && k.reasons["fix"] != "" && k.reasons["fix"] == k.reasons["undo"] {
-		fixUndo = []key.Binding{key.NewBinding(key.WithKeys("\x00display"),
+		return []key.Binding{key.NewBinding(key.WithKeys("\x00display"),
 			key.WithHelp(k.Fix.Help().Key+"/"+k.Undo.Help().Key, "fix/undo — disabled: "+k.reasons["fix"]))}
 	}
-	switch sc {
-	case screenList, screenDetail:
-		short := append([]key.Binding{}, fixUndo...)
-		short = append(short, k.Rerun, k.Focus, k.Filter, k.Help, k.Quit, move)
-		if sc == screenDetail {
-			short = append([]key.Binding{}, fixUndo...)
-			short = append(short, k.Rerun, k.Back, k.Help, k.Quit, move)
-		}
-		return screenKeys{k: k, short: short, full: [][]key.Binding{
-			{k.Up, k.Down, k.Expand, k.Collapse, k.Toggle, k.PageUp, k.PageDown},
-			{k.Focus, k.Back, k.Filter, k.Guided, k.Help, k.Quit},
-			{k.Fix, k.Undo, k.Rerun, k.RerunAll, k.Observe, k.Copy, k.Export},
-		}}
-	case screenHelp:
-		return screenKeys{k: k, short: []key.Binding{k.Help, k.Back, k.Quit}}
-	case screenFilter:
-		return screenKeys{k: k, short: []key.Binding{k.Accept, k.Clear}}
-	case screenConfirm:
-		return screenKeys{k: k, short: []key.Binding{k.Yes, k.No}}
-	case screenPick:
-		digits := key.NewBinding(key.WithKeys("\x00display"), key.WithHelp("1-9", "apply that fix"))
-		return screenKeys{k: k, short: []key.Binding{digits, k.ApplySet, k.Cancel}}
-	case screenGuided:
-		return screenKeys{k: k, short: append(append([]key.Binding{k.Next}, fixUndo...), k.Back, k.Help, k.Quit, move),
-			full: [][]key.Binding{{k.Next, k.Up, k.Down, k.PageUp, k.PageDown}, {k.Fix, k.Undo, k.Rerun, k.Copy, k.Export}, {k.Back, k.Guided, k.Help, k.Quit}}}
+	return []key.Binding{k.Fix, k.Undo}
+}
+
+// mainFullHelp is the full help of the checklist and the detail pane (they share their keys).
+func (k *keyMap) mainFullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.Expand, k.Collapse, k.Toggle, k.PageUp, k.PageDown},
+		{k.Focus, k.Back, k.Filter, k.Guided, k.Help, k.Quit},
+		{k.Fix, k.Undo, k.Rerun, k.RerunAll, k.Observe, k.Copy, k.Export},
 	}
-	return screenKeys{k: k}
 }

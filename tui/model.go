@@ -1,5 +1,28 @@
 package tui
 
+// The TUI is a root Model and one component per screen (soft-serve's pattern; the interface is in
+// component.go). The root (this file, view.go, actions.go) owns the shared state — rows, selection,
+// size, styles, key map, mailbox, spinner, fix job, status line — routes keys and pastes to the active
+// component (m.screen), handles every other message itself, and composes the frame: header, the active
+// component's body, footer (status line and that component's short help). Each component lives in its
+// own file with its screen id, its key map (a func of *keyMap: every binding it takes, its short and
+// full help) and its Update/View/SetSize: checklist.go, detail.go, helpscreen.go, filter.go,
+// confirm.go, pick.go, guided.go.
+//
+// Adding a screen (a triage screen, a first-run setup screen):
+//  1. one file, tui/NAME.go: `const screenNAME screen = "NAME"`, a type implementing component (keep
+//     a *Model for the shared state and actions; call m.commonOrExplain for keys it does not take),
+//     its key map func, and a constructor func(*Model) component;
+//  2. one line in screens below: {screenNAME, NAMEKeys, newNAME};
+//  3. its key binding: an action in keyMap.actions and defaultKeys (keys.go), and the line that opens
+//     it — in Model.common for a key every main screen shares (then list the binding in those
+//     screens' key maps), or a root method the way openHelp and openFilter do.
+//
+// A component closes itself with m.post(closeMsg{}) (back where it was opened from) or switches with
+// m.post(openMsg{to: …}); the root handles those at once, so the next frame shows the result. Golden
+// tests: a state in goldenStates (golden_test.go, the whole frame) and one in componentGoldens
+// (component_test.go, the component alone); the read-only walk (readonly_test.go) needs its opener.
+
 import (
 	"context"
 	"strings"
@@ -7,8 +30,6 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/spinner"
-	"charm.land/bubbles/v2/textinput"
-	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/gkedoctor/gkedoctor/checks"
@@ -17,24 +38,40 @@ import (
 	"github.com/gkedoctor/gkedoctor/internal/vantage"
 )
 
-// screen is what has the keyboard. The root model routes keys and drawing by it.
-type screen int
+// screen names a component: the one that has the keyboard is the root's m.screen. Each component
+// declares its own screen id in its file; screens (below) registers it.
+type screen string
 
-const (
-	screenList screen = iota
-	screenDetail
-	screenHelp
-	screenFilter
-	screenConfirm
-	screenPick
-	screenGuided
-)
+func (s screen) String() string { return string(s) }
 
-var allScreens = []screen{screenList, screenDetail, screenHelp, screenFilter, screenConfirm, screenPick, screenGuided}
-
-func (s screen) String() string {
-	return [...]string{"checklist", "detail", "help", "filter", "confirm", "fix picker", "guided"}[s]
+// screenDef registers one component: its id, its key map (a function of the key map alone, so
+// loadKeyMap can check a remapping for conflicts before any model exists) and its constructor.
+type screenDef struct {
+	id   screen
+	keys func(k *keyMap) screenKeys
+	make func(m *Model) component
 }
+
+// screens is every component of the TUI, in the order the key-conflict check and the read-only walk
+// visit them. Adding a screen is one line here (see the top of this file).
+var screens = []screenDef{
+	{screenList, checklistKeys, newChecklist},
+	{screenDetail, detailKeys, newDetail},
+	{screenHelp, helpScreenKeys, newHelpScreen},
+	{screenFilter, filterKeys, newFilter},
+	{screenConfirm, confirmKeys, newConfirm},
+	{screenPick, pickKeys, newPick},
+	{screenGuided, guidedKeys, newGuided},
+}
+
+// allScreens lists the registered screens in order.
+var allScreens = func() []screen {
+	out := make([]screen, len(screens))
+	for i, d := range screens {
+		out[i] = d.id
+	}
+	return out
+}()
 
 // applier is what the TUI needs of fixes.Applier (declared here so tests can put a spy in front of it).
 type applier interface {
@@ -141,8 +178,12 @@ type pickState struct {
 	recommended []*fixes.Plan
 }
 
-// Model is the root model: it owns the shared state (size, styles, keys, rows) and routes keys and
-// drawing to the screen that is active. Children render strings; only the root returns a tea.View.
+// Model is the root model. It owns the shared state — the size, styles, keys, rows and selection,
+// the spinner, the mailbox, the fix job, the pending confirmation or pick and the status line — and
+// holds one component per screen (screens, above). It routes keys and pastes to the active component
+// (m.screen), handles every other message itself, and composes the frame: header, the active
+// component's body, footer. Components draw strings of the size SetSize gave them; only the root
+// returns a tea.View.
 type Model struct {
 	ctx  context.Context
 	cfg  config
@@ -159,18 +200,21 @@ type Model struct {
 	top      []*row
 	selected string
 	// userMoved stops the automatic selection of the first failure once the user picked something.
-	userMoved  bool
-	listOffset int
+	userMoved bool
+	filter    string // the checklist's filter, kept by the filter component
 
+	// The components, by screen, and the active one. prevScreen is where an overlay (help, filter,
+	// confirm, pick) returns to when it closes.
+	panes      map[screen]component
 	screen     screen
 	prevScreen screen
-	filter     string
-	input      textinput.Model
-	help       help.Model
+	outbox     []tea.Cmd // commands from messages components posted while handling a key
+	list       *checklist
+	detail     *detail
+	filterBar  *filterBar
+	guided     *guided
 
-	vp        viewport.Model
-	detailKey string
-	detailSel string
+	help help.Model // draws the footer's short help and the help screen's full help
 
 	spin     spinner.Model
 	spinning bool
@@ -178,20 +222,18 @@ type Model struct {
 	nextRun int
 	jobSeq  int
 	fix     *fixJob
-	confirm *confirmState
-	pick    *pickState
+	confirm *confirmState // what the confirm component asks about
+	pick    *pickState    // what the pick component offers
 	undoing bool
 	verify  map[string]string // check id → "fix" or "undo": say how the re-check came out
 
-	observeAsk *observeState       // the preview waiting for y/n
+	observeAsk *observeState       // the observation preview the confirm component asks about
 	observing  string              // the check being observed live ("" when none)
 	observed   map[string][]string // check id → what its vantage points saw, for the detail pane
 
 	status    statusLine
 	quitArmed bool
 	started   time.Time
-
-	guided guidedState
 }
 
 // newModel builds the model; nothing runs until Init's commands do.
@@ -256,12 +298,17 @@ func newModel(ctx context.Context, cfg config) *Model {
 	if len(m.top) > 0 {
 		m.selected = m.top[0].id()
 	}
-	m.input = textinput.New()
-	m.input.Prompt = "/"
-	m.input.Placeholder = "filter by id, title or status"
 	m.help = help.New()
 	m.spin = spinner.New(spinner.WithSpinner(spinner.MiniDot))
-	m.vp = viewport.New()
+	m.panes = make(map[screen]component, len(screens))
+	for _, d := range screens {
+		m.panes[d.id] = d.make(m)
+	}
+	m.list = m.panes[screenList].(*checklist)
+	m.detail = m.panes[screenDetail].(*detail)
+	m.filterBar = m.panes[screenFilter].(*filterBar)
+	m.guided = m.panes[screenGuided].(*guided)
+	m.screen, m.prevScreen = screenList, screenList
 	m.applyStyles()
 	if cfg.guided {
 		m.enterGuided(true)
@@ -270,6 +317,9 @@ func newModel(ctx context.Context, cfg config) *Model {
 	m.syncDetail()
 	return m
 }
+
+// syncDetail keeps the detail pane's viewport in step with the selection (see detail.sync).
+func (m *Model) syncDetail() { m.detail.sync() }
 
 // Init starts listening to the mailbox, asks the terminal for its background colour and, unless in
 // guided mode (where each step runs when asked), runs every registered check.
@@ -287,8 +337,42 @@ func (m *Model) applyStyles() {
 	m.help.Styles = m.st.Help
 	m.help.ShortSeparator = " · "
 	m.help.FullSeparator = "   "
-	ti := textinput.DefaultStyles(m.st.dark)
-	m.input.SetStyles(ti)
+	m.filterBar.applyStyles()
+}
+
+// active returns the component that has the keyboard.
+func (m *Model) active() component {
+	if c, ok := m.panes[m.screen]; ok {
+		return c
+	}
+	return m.list
+}
+
+// post hands the root a message from a component (closeMsg, openMsg) and handles it at once, so
+// what the component does next (a pick opening the confirmation) happens on the screen it returned
+// to, and the next frame shows it. Commands it yields go out with the routed key's.
+func (m *Model) post(msg tea.Msg) {
+	if cmd := m.update(msg); cmd != nil {
+		m.outbox = append(m.outbox, cmd)
+	}
+}
+
+// route hands a key or a paste to the active component. The components here return themselves (the
+// root also reaches the checklist, detail, filter and guided components by their typed fields); a
+// replacement is kept for the screen it was routed for.
+func (m *Model) route(msg tea.Msg) tea.Cmd {
+	sc := m.screen
+	next, cmd := m.active().Update(msg)
+	if next != nil {
+		if _, ok := m.panes[sc]; ok {
+			m.panes[sc] = next
+		}
+	}
+	if len(m.outbox) > 0 {
+		cmd = tea.Batch(append([]tea.Cmd{cmd}, m.outbox...)...)
+		m.outbox = nil
+	}
+	return cmd
 }
 
 // registered returns the runnable rows' checks in catalogue order.
@@ -436,22 +520,6 @@ func (m *Model) ensureSelection() {
 	}
 }
 
-func (m *Model) move(delta int) {
-	vis := m.visible()
-	if len(vis) == 0 {
-		return
-	}
-	i := m.cursorIndex(vis)
-	if i < 0 {
-		i = 0
-	} else {
-		i += delta
-	}
-	i = max(0, min(len(vis)-1, i))
-	m.selected = vis[i].id()
-	m.userMoved = true
-}
-
 // autoSelect selects the first failing visible check, until the user moves.
 func (m *Model) autoSelect() {
 	if m.userMoved || m.screen == screenGuided {
@@ -487,12 +555,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
 	case tea.PasteMsg:
-		if m.screen == screenFilter {
-			var cmd tea.Cmd
-			m.input, cmd = m.input.Update(msg)
-			m.filter = m.input.Value()
-			return cmd
-		}
+		return m.route(msg)
+	case closeMsg:
+		m.screen = m.returnScreen()
+		m.layout()
+		return nil
+	case openMsg:
+		m.screen = msg.to
+		m.layout()
 		return nil
 	case spinner.TickMsg:
 		if !m.busy() {

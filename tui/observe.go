@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/gkedoctor/gkedoctor/internal/vantage"
@@ -95,22 +94,6 @@ func (m *Model) observePlanned(msg observePlannedMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) keyObserveConfirm(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	a := m.observeAsk
-	switch {
-	case key.Matches(msg, k.Yes):
-		m.observeAsk = nil
-		m.screen = m.returnScreen()
-		return m.startObserve(a)
-	case key.Matches(msg, k.No), key.Matches(msg, k.Quit) && msg.String() == "q":
-		m.observeAsk = nil
-		m.screen = m.returnScreen()
-		m.setStatus(levelInfo, "nothing created")
-	}
-	return nil
-}
-
 func (m *Model) startObserve(a *observeState) tea.Cmd {
 	if m.cfg.readOnly || m.cfg.observer == nil { // the applier and the guards refuse too; the UI stays honest
 		return nil
@@ -146,22 +129,4 @@ func (m *Model) observedDone(msg observedMsg) tea.Cmd {
 	}
 	m.setStatus(level, text)
 	return nil
-}
-
-func (m *Model) observeBox(w int) string {
-	s := m.st
-	a := m.observeAsk
-	inner := max(20, min(w-6, 76))
-	lines := []string{s.DialogTitle.Render("Observe " + a.check + " live?"), ""}
-	for _, l := range a.lines {
-		for _, wl := range wrapText(clean(l), inner) {
-			lines = append(lines, wl)
-		}
-	}
-	lines = append(lines, "")
-	for _, l := range wrapText("Each creation is journaled with its cleanup first and deleted afterwards, whatever happens.", inner) {
-		lines = append(lines, s.Dim.Render(l))
-	}
-	lines = append(lines, "", truncate(fmt.Sprintf("%s create, probe, delete   %s cancel (default)", m.keys.Yes.Help().Key, m.keys.No.Help().Key), inner))
-	return s.Dialog.Width(inner + 4).Render(strings.Join(lines, "\n"))
 }

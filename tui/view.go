@@ -29,32 +29,16 @@ func (m *Model) View() tea.View {
 	return v
 }
 
+// render composes the frame: the header, a rule, the active component's body (exactly the body's
+// height) and the footer.
 func (m *Model) render() string {
-	w, h := max(m.width, 20), max(m.height, 6)
-	header := m.headerLines(w)
-	bodyH := m.bodyHeight()
-	var body []string
-	switch m.screen {
-	case screenHelp:
-		body = m.helpBody(w, bodyH)
-	case screenConfirm:
-		if m.observeAsk != nil {
-			body = m.dialogBody(w, bodyH, m.observeBox(w))
-		} else {
-			body = m.dialogBody(w, bodyH, m.confirmBox(w))
-		}
-	case screenPick:
-		body = m.dialogBody(w, bodyH, m.pickBox(w))
-	case screenGuided:
-		body = m.detailPane(w, bodyH, "Guided")
-	default:
-		body = m.mainBody(w, bodyH)
-	}
-	lines := make([]string, 0, h)
+	h := max(m.height, 6)
+	header := m.headerLines(max(m.width, 20))
+	lines := make([]string, 0, h+1)
 	lines = append(lines, header...)
-	lines = append(lines, m.st.Rule.Render(strings.Repeat("─", w)))
-	lines = append(lines, body...)
-	lines = append(lines, m.footerLines(w)...)
+	lines = append(lines, m.st.Rule.Render(strings.Repeat("─", max(m.width, 20))))
+	lines = append(lines, bodyLines(m.active())...)
+	lines = append(lines, m.footerLines(max(m.width, 20))...)
 	if len(lines) > h {
 		lines = lines[:h]
 	}
@@ -72,16 +56,18 @@ func (m *Model) bodyHeight() int {
 	return max(1, max(m.height, 6)-m.headerHeight()-1-footerHeight)
 }
 
-// listWidth is 0 when the list is hidden: in guided mode, and when the detail pane has the focus on a
-// narrow terminal (it then takes the whole width).
+// detailOnly is implemented by a component that gives the detail pane the whole width of a
+// terminal w columns wide (guided mode always, the focused detail pane on a narrow terminal).
+type detailOnly interface{ detailOnly(w int) bool }
+
+// listWidth is 0 when the list is hidden (the active component says when), the whole width on a very
+// narrow terminal, else two fifths of it.
 func (m *Model) listWidth() int {
 	w := max(m.width, 20)
-	switch {
-	case m.screen == screenGuided:
+	if d, ok := m.active().(detailOnly); ok && d.detailOnly(w) {
 		return 0
-	case m.screen == screenDetail && w < 100:
-		return 0
-	case w < 60:
+	}
+	if w < 60 {
 		return w
 	}
 	return min(60, max(38, w*2/5))
@@ -99,13 +85,15 @@ func (m *Model) detailWidth() int {
 	return w - lw - 1
 }
 
+// layout gives every component the body's size and the detail viewport the width the active
+// component leaves it.
 func (m *Model) layout() {
-	dw := m.detailWidth()
-	m.vp.SetWidth(max(1, dw-1)) // one column of margin after the separator
-	m.vp.SetHeight(max(1, m.bodyHeight()-1))
-	m.help.SetWidth(max(m.width, 20))
-	m.input.SetWidth(max(10, m.width-4))
-	m.detailKey = ""
+	w, h := max(m.width, 20), m.bodyHeight()
+	for _, c := range m.panes {
+		c.SetSize(w, h)
+	}
+	m.detail.resize(m.detailWidth(), h)
+	m.help.SetWidth(w)
 }
 
 func (m *Model) headerLines(w int) []string {
@@ -147,16 +135,30 @@ func (m *Model) headerLines(w int) []string {
 	return out
 }
 
-func (m *Model) mainBody(w, h int) []string {
+// lineViewer is implemented by a component that can hand the root its body as lines (View joins
+// them): the frame is composed from lines, and this saves joining and splitting the body each frame.
+type lineViewer interface{ viewLines() []string }
+
+// bodyLines is a component's body as lines.
+func bodyLines(c component) []string {
+	if lv, ok := c.(lineViewer); ok {
+		return lv.viewLines()
+	}
+	return strings.Split(c.View(), "\n")
+}
+
+// splitLines is the checklist and the detail pane side by side, as the checklist, the detail pane and
+// the filter draw it; listFocused says which of the two has the keyboard.
+func (m *Model) splitLines(w, h int, listFocused bool) []string {
 	lw := m.listWidth()
 	if lw == 0 {
-		return m.detailPane(w, h, "")
+		return m.detail.pane(w, h, "", !listFocused)
 	}
-	list := m.listPane(lw, h)
+	list := m.list.pane(lw, h, listFocused)
 	if lw >= w {
 		return list
 	}
-	detail := m.detailPane(w-lw-1, h, "")
+	detail := m.detail.pane(w-lw-1, h, "", !listFocused)
 	sep := m.st.Separator.Render("│")
 	out := make([]string, h)
 	for i := 0; i < h; i++ {
@@ -168,66 +170,6 @@ func (m *Model) mainBody(w, h int) []string {
 			d = detail[i]
 		}
 		out[i] = l + sep + d
-	}
-	return out
-}
-
-// listPane is the checklist: a title with the counts, then one row per visible check.
-func (m *Model) listPane(w, h int) []string {
-	s := m.st
-	vis := m.visible()
-	counts := map[checks.Status]int{}
-	running := 0
-	for _, r := range m.rows {
-		switch {
-		case r.state == stateQueued || r.state == stateRunning:
-			running++
-		case r.result != nil:
-			counts[r.result.Status]++
-		}
-	}
-	title := "Checks"
-	if m.filter != "" {
-		title = fmt.Sprintf("Checks · filter %q · %d of %d", m.filter, len(vis), len(m.rows))
-	}
-	var parts []string
-	if running > 0 {
-		parts = append(parts, fmt.Sprintf("%d running", running))
-	}
-	for _, st := range checks.Statuses {
-		if counts[st] > 0 {
-			parts = append(parts, s.statusStyle(st).Render(fmt.Sprintf("%d %s", counts[st], st)))
-		}
-	}
-	tstyle := s.PaneTitle
-	if m.screen == screenList || m.screen == screenFilter {
-		tstyle = s.PaneTitleFocused
-	}
-	head := tstyle.Render(title)
-	if len(parts) > 0 {
-		head += " " + strings.Join(parts, " ")
-	}
-	out := make([]string, 0, h)
-	out = append(out, padRight(" "+head, w))
-	rowsH := h - 1
-	cur := m.cursorIndex(vis)
-	if cur >= 0 {
-		if cur < m.listOffset {
-			m.listOffset = cur
-		}
-		if cur >= m.listOffset+rowsH {
-			m.listOffset = cur - rowsH + 1
-		}
-	}
-	m.listOffset = max(0, min(m.listOffset, max(0, len(vis)-rowsH)))
-	for i := m.listOffset; i < len(vis) && len(out) < h; i++ {
-		out = append(out, m.rowLine(vis[i], w, i == cur))
-	}
-	if len(vis) == 0 && len(out) < h {
-		out = append(out, padRight(s.Dim.Render("  no check matches the filter (/ then esc clears it)"), w))
-	}
-	for len(out) < h {
-		out = append(out, strings.Repeat(" ", w))
 	}
 	return out
 }
@@ -250,68 +192,6 @@ func (m *Model) statusWord(r *row) (string, string) {
 	return string(r.result.Status), glyph(r.result.Status)
 }
 
-func (m *Model) rowLine(r *row, w int, selected bool) string {
-	s := m.st
-	word, gl := m.statusWord(r)
-	var stStyle lipgloss.Style
-	switch {
-	case r.state == statePlanned:
-		stStyle = s.Planned
-	case r.state == stateIdle || r.state == stateQueued:
-		stStyle = s.Dim
-	case r.state == stateRunning:
-		stStyle = s.Running
-	default:
-		stStyle = s.statusStyle(r.result.Status)
-	}
-	nameStyle := s.Row
-	if r.state == statePlanned {
-		nameStyle = s.Planned
-	}
-	base := s.Row
-	if selected {
-		base = s.RowSelected
-		if m.screen != screenList && m.screen != screenFilter {
-			base = s.RowBlur
-		}
-		stStyle = stStyle.Inherit(base)
-		nameStyle = nameStyle.Inherit(base)
-	}
-	marker := "  "
-	if selected {
-		marker = "› "
-	}
-	fold := "  "
-	if len(r.children) > 0 {
-		fold = "▸ "
-		if r.expanded || m.filter != "" {
-			fold = "▾ "
-		}
-	}
-	indent := ""
-	if r.parent != nil {
-		indent = "  "
-	}
-	dur := ""
-	if w >= 44 {
-		dur = m.durationText(r)
-	}
-	fixed := 2 + 2 + 8 + len(indent) + 2
-	nameW := w - fixed
-	if dur != "" {
-		nameW -= len(dur) + 1
-	}
-	name := r.id()
-	name = truncate(name, max(1, nameW))
-	gap := max(0, nameW-ansi.StringWidth(name))
-	line := base.Render(marker) + stStyle.Render(gl+" "+fmt.Sprintf("%-7s", word)) + base.Render(" "+indent+fold) +
-		nameStyle.Render(name) + base.Render(strings.Repeat(" ", gap))
-	if dur != "" {
-		line += base.Render(" ") + s.Dim.Inherit(base).Render(dur)
-	}
-	return padRight(line, w)
-}
-
 func (m *Model) durationText(r *row) string {
 	switch {
 	case r.state == stateRunning && !r.startedAt.IsZero():
@@ -332,79 +212,6 @@ func fmtDuration(d time.Duration) string {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-// detailPane is the title line and the viewport.
-func (m *Model) detailPane(w, h int, prefix string) []string {
-	s := m.st
-	r := m.current()
-	title := ""
-	if r != nil {
-		title = r.info.Title
-		if title == "" {
-			title = r.id()
-		}
-	}
-	if prefix != "" {
-		title = prefix + " · " + title
-	}
-	tstyle := s.PaneTitle
-	if m.screen == screenDetail || m.screen == screenGuided {
-		tstyle = s.PaneTitleFocused
-	}
-	out := make([]string, 0, h)
-	scroll := ""
-	switch {
-	case m.vp.TotalLineCount() <= m.vp.Height():
-	case m.vp.YOffset() == 0:
-		scroll = " ↓ more"
-	default:
-		scroll = fmt.Sprintf(" %3.0f%%", m.vp.ScrollPercent()*100)
-	}
-	out = append(out, padRight(" "+tstyle.Render(truncate(clean(title), max(1, w-2-len(scroll))))+s.Dim.Render(scroll), w))
-	for _, l := range strings.Split(m.vp.View(), "\n") {
-		if len(out) >= h {
-			break
-		}
-		out = append(out, padRight(" "+l, w))
-	}
-	for len(out) < h {
-		out = append(out, strings.Repeat(" ", w))
-	}
-	return out
-}
-
-// syncDetail refreshes the viewport when the selected check, its state, the size or the styles
-// changed; a new selection starts at the top.
-func (m *Model) syncDetail() {
-	r := m.current()
-	if r == nil {
-		m.vp.SetContent("")
-		return
-	}
-	w := m.vp.Width()
-	key := fmt.Sprintf("%s/%d/%d/%d/%d/%d/%v", r.id(), r.version, w, m.styleGen, m.screen, m.guided.phase, m.guided.on)
-	if r.state == stateRunning || m.fix != nil {
-		key += "/" + m.spin.View() // running times and the spinner move
-	}
-	if key == m.detailKey {
-		return
-	}
-	m.detailKey = key
-	var lines []string
-	if m.screen == screenGuided {
-		lines = m.guidedLines(max(10, w))
-	} else {
-		lines = m.detailLines(r, max(10, w))
-	}
-	for i, l := range lines {
-		lines[i] = truncate(l, w)
-	}
-	m.vp.SetContentLines(lines)
-	if m.detailSel != r.id()+fmt.Sprint(m.screen == screenGuided, m.guided.idx) {
-		m.detailSel = r.id() + fmt.Sprint(m.screen == screenGuided, m.guided.idx)
-		m.vp.GotoTop()
-	}
 }
 
 // detailLines renders everything about one check for the viewport.
@@ -781,8 +588,7 @@ func (m *Model) footerLines(w int) []string {
 	s := m.st
 	var status string
 	switch {
-	case m.screen == screenFilter:
-		status = m.input.View()
+	case m.statusFromActive(&status):
 	case m.fix != nil:
 		// Deadline and the latest progress first: the title is the part that may be cut.
 		f := m.fix
@@ -808,45 +614,20 @@ func (m *Model) footerLines(w int) []string {
 		st := map[level]lipgloss.Style{levelInfo: s.MsgInfo, levelOK: s.MsgOK, levelWarn: s.MsgWarn, levelErr: s.MsgErr}[m.status.level]
 		status = st.Render(clean(m.status.text))
 	}
-	helpLine := m.help.ShortHelpView(m.keys.helpFor(m.screen).ShortHelp())
+	helpLine := m.help.ShortHelpView(m.active().ShortHelp())
 	return []string{padRight(" "+status, w), padRight(" "+helpLine, w)}
 }
 
-func (m *Model) helpBody(w, h int) []string {
-	s := m.st
-	sc := m.prevScreen
-	if sc == screenHelp {
-		sc = screenList
+// statusViewer is implemented by a component that draws the footer's status line itself (the
+// filter draws its input there).
+type statusViewer interface{ statusView() string }
+
+func (m *Model) statusFromActive(status *string) bool {
+	if sv, ok := m.active().(statusViewer); ok {
+		*status = sv.statusView()
+		return true
 	}
-	var lines []string
-	lines = append(lines, s.Section.Render(" Keys"), "")
-	full := m.help.FullHelpView(m.keys.helpFor(sc).FullHelp())
-	for _, l := range strings.Split(full, "\n") {
-		lines = append(lines, " "+l)
-	}
-	lines = append(lines, "")
-	notes := []string{
-		"Statuses: ✓ pass · ✗ fail · ! warn · – skip (could not look; the reason is shown) · ⊘ error (the check broke) · ○ planned (not in this build).",
-		"f applies the selected check's fix on one key; destructive or VPC-wide fixes ask once more (default No). Every fix is journaled first; u undoes the newest one. o observes the check live from where the client runs (a probe pod or job, deleted after).",
-		"Keys can be remapped in " + keysFileForHelp() + " (action: [keys]).",
-	}
-	if m.cfg.readOnly {
-		notes = append(notes, "Read-only: fix and undo are disabled; the Kubernetes and Google API transports refuse every write below the UI.")
-	}
-	for _, n := range notes {
-		lines = append(lines, indentLines(wrapText(n, w-2), " ")...)
-	}
-	out := make([]string, 0, h)
-	for _, l := range lines {
-		if len(out) >= h {
-			break
-		}
-		out = append(out, padRight(l, w))
-	}
-	for len(out) < h {
-		out = append(out, strings.Repeat(" ", w))
-	}
-	return out
+	return false
 }
 
 func keysFileForHelp() string {
@@ -856,7 +637,8 @@ func keysFileForHelp() string {
 	return "$XDG_CONFIG_HOME/gkedoctor/keys.yaml"
 }
 
-func (m *Model) dialogBody(w, h int, box string) []string {
+// dialogLines centres a dialog's box in a body of w×h (the confirm and pick components).
+func dialogLines(w, h int, box string) []string {
 	placed := lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
 	lines := strings.Split(placed, "\n")
 	out := make([]string, 0, h)
@@ -870,108 +652,6 @@ func (m *Model) dialogBody(w, h int, box string) []string {
 		out = append(out, strings.Repeat(" ", w))
 	}
 	return out
-}
-
-func (m *Model) confirmBox(w int) string {
-	s := m.st
-	c := m.confirm
-	if c == nil {
-		return ""
-	}
-	inner := max(20, min(w-6, 76))
-	if len(c.plans) > 0 && c.plans[0].CarriedOut {
-		return m.carriedOutBox(inner)
-	}
-	var lines []string
-	q := "Apply this fix?"
-	if len(c.plans) > 1 {
-		q = fmt.Sprintf("Apply these %d fixes?", len(c.plans))
-	}
-	lines = append(lines, s.DialogTitle.Render(q), "")
-	for _, p := range c.plans {
-		for i, l := range wrapText(clean(p.Title), inner-2) {
-			if i == 0 {
-				lines = append(lines, "• "+l)
-			} else {
-				lines = append(lines, "  "+l)
-			}
-		}
-		if fl := planFlags(s, p, false); fl != "" {
-			lines = append(lines, "  "+fl)
-		}
-		if p.NeedsConfirmation() {
-			what := "destructive"
-			if p.VPCWide && p.Destructive {
-				what = "destructive and VPC-wide"
-			} else if p.VPCWide {
-				what = "VPC-wide"
-			}
-			affects := p.Affects
-			if affects == "" {
-				affects = "more than the checked object"
-			}
-			for _, l := range wrapText("This fix is "+what+". It affects: "+clean(affects), inner-2) {
-				lines = append(lines, "  "+s.MsgWarn.Render(l))
-			}
-		}
-		lines = append(lines, indentLines(judgedLines(s, p, inner-2), "  ")...)
-	}
-	lines = append(lines, "", truncate(fmt.Sprintf("%s yes, apply   %s no (default)", m.keys.Yes.Help().Key, m.keys.No.Help().Key), inner))
-	return s.DialogDanger.Width(inner + 4).Render(strings.Join(lines, "\n"))
-}
-
-// carriedOutBox asks whether the person made the change an advice describes: gkedoctor cannot make
-// it, only record it and look again.
-func (m *Model) carriedOutBox(inner int) string {
-	s := m.st
-	lines := []string{s.DialogTitle.Render("Have you made this change?"), ""}
-	for _, p := range m.confirm.plans {
-		for i, l := range wrapText(clean(strings.TrimPrefix(p.Title, "Carried out outside gkedoctor: ")), inner-2) {
-			if i == 0 {
-				lines = append(lines, "• "+l)
-			} else {
-				lines = append(lines, "  "+l)
-			}
-		}
-	}
-	lines = append(lines, "")
-	for _, l := range wrapText("gkedoctor cannot make this change (it is in code or elsewhere). Once you have made and deployed it, yes records that in the journal (nothing to undo) and runs the check again on fresh facts.", inner) {
-		lines = append(lines, s.Dim.Render(l))
-	}
-	lines = append(lines, "", truncate(fmt.Sprintf("%s yes, it is done: re-check   %s not yet (default)", m.keys.Yes.Help().Key, m.keys.No.Help().Key), inner))
-	return s.Dialog.Width(inner + 4).Render(strings.Join(lines, "\n"))
-}
-
-func (m *Model) pickBox(w int) string {
-	s := m.st
-	p := m.pick
-	if p == nil {
-		return ""
-	}
-	inner := max(20, min(w-6, 76))
-	lines := []string{s.DialogTitle.Render("Which fix?"), ""}
-	for i, pl := range p.plans {
-		if i >= 9 {
-			lines = append(lines, s.Dim.Render(fmt.Sprintf("(%d more: use `gkedoctor fix FIX-ID`)", len(p.plans)-9)))
-			break
-		}
-		for j, l := range wrapText(clean(pl.Title), inner-4) {
-			if j == 0 {
-				lines = append(lines, fmt.Sprintf("%d. %s", i+1, l))
-			} else {
-				lines = append(lines, "   "+l)
-			}
-		}
-		lines = append(lines, "   "+planFlags(s, pl, contains(p.recommended, pl)))
-	}
-	lines = append(lines, "")
-	if len(p.recommended) > 0 {
-		lines = append(lines, truncate(fmt.Sprintf("1-%d apply that fix · %s apply the recommended set (%d) · %s cancel",
-			min(9, len(p.plans)), m.keys.ApplySet.Help().Key, len(p.recommended), m.keys.Cancel.Help().Key), inner))
-	} else {
-		lines = append(lines, truncate(fmt.Sprintf("1-%d apply that fix · %s cancel", min(9, len(p.plans)), m.keys.Cancel.Help().Key), inner))
-	}
-	return s.Dialog.Width(inner + 4).Render(strings.Join(lines, "\n"))
 }
 
 // Text helpers. Every string from a result may come from a cluster or an API: it goes through the
