@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,22 @@ const (
 )
 
 // mSizes are the Service counts measured, in order (the cluster grows from one to the next).
-var mSizes = []int{5000, 20000}
+// GKEDOCTOR_BENCH_MODEL_SIZES=200,1000 measures other sizes (a quick look: the full run's set-up,
+// creating 20,000 Services, takes most of half an hour on 2 cores).
+var mSizes = modelSizes(os.Getenv("GKEDOCTOR_BENCH_MODEL_SIZES"), []int{5000, 20000})
+
+func modelSizes(env string, def []int) []int {
+	var out []int
+	for _, f := range strings.Split(env, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 && (len(out) == 0 || n > out[len(out)-1]) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return def
+	}
+	return out
+}
 
 // mNames places the i-th Service of the cluster: namespace i%200, index i/200 in it. So every size
 // is spread over all 200 namespaces, and the first 5,000 Services are the same at both sizes.

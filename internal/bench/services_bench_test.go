@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,6 +28,10 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type run struct {
 	wall  time.Duration
 	rssKB int64
+	// anonKB and fileKB are the largest RssAnon (heap, stacks, written data) and RssFile (pages of the
+	// binary and libraries mapped from the page cache, shared and reclaimable) sampled: together they
+	// make VmRSS, whose high-water mark is rssKB.
+	anonKB, fileKB int64
 }
 
 func measure(b *testing.B, name string, args ...string) run {
@@ -49,16 +54,16 @@ func measureEvery(b *testing.B, poll time.Duration, name string, args ...string)
 	// Linux carries the high-water mark across execve, so it would report the forked copy of this
 	// (large) test process instead of the program measured.
 	done := make(chan struct{})
-	var hwm int64
+	var hwm, anon, file int64
 	go func() {
 		defer close(done)
 		path := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
 		for {
-			if kb := vmHWM(path); kb > hwm {
-				hwm = kb
-			} else if kb < 0 {
+			m := procStatus(path, "VmHWM", "RssAnon", "RssFile")
+			if m == nil {
 				return
 			}
+			hwm, anon, file = max(hwm, m["VmHWM"]), max(anon, m["RssAnon"]), max(file, m["RssFile"])
 			time.Sleep(poll)
 		}
 	}()
@@ -70,23 +75,30 @@ func measureEvery(b *testing.B, poll time.Duration, name string, args ...string)
 			b.Fatalf("%s %v: %v\n%s", filepath.Base(name), args, err, stderr.String())
 		}
 	}
-	return run{wall: wall, rssKB: hwm}
+	return run{wall: wall, rssKB: hwm, anonKB: anon, fileKB: file}
 }
 
-// vmHWM reads VmHWM (kB) from a /proc status file; -1 when the process is gone (or a zombie).
-func vmHWM(path string) int64 {
+// procStatus reads the named fields (kB) from a /proc status file; nil when the process is gone (or
+// a zombie, which has no VmHWM).
+func procStatus(path string, fields ...string) map[string]int64 {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return -1
+		return nil
 	}
+	out := map[string]int64{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
-			return kb
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || !slices.Contains(fields, name) {
+			continue
 		}
+		var kb int64
+		fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+		out[name] = kb
 	}
-	return -1
+	if _, ok := out["VmHWM"]; !ok {
+		return nil
+	}
+	return out
 }
 
 func median(b *testing.B, n int, name string, args ...string) run {
@@ -97,9 +109,7 @@ func median(b *testing.B, n int, name string, args ...string) run {
 	sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
 	m := rs[len(rs)/2]
 	for _, r := range rs {
-		if r.rssKB > m.rssKB {
-			m.rssKB = r.rssKB
-		}
+		m.rssKB, m.anonKB, m.fileKB = max(m.rssKB, r.rssKB), max(m.anonKB, r.anonKB), max(m.fileKB, r.fileKB)
 	}
 	return m
 }
