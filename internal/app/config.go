@@ -279,7 +279,8 @@ func (o *Options) decideReadOnly(ctxName string, rule *config.Rule) {
 		said = true
 		if rule.ReadOnly.Value {
 			why = &ReadOnlyReason{
-				Short: fmt.Sprintf("context %s (%s)", ctxName, f.ShortWhere(rule.ReadOnly.Line)),
+				// The entry's key: a pattern is often shorter than the name, and the header shows the name.
+				Short: fmt.Sprintf("context %s (%s)", rule.Pattern, f.ShortWhere(rule.ReadOnly.Line)),
 				Long:  fmt.Sprintf("the config %s marks kubeconfig context %q read-only (%s: true)", f.Where(rule.ReadOnly.Line), ctxName, rule.ReadOnly.Key),
 			}
 		}
