@@ -36,7 +36,7 @@ func (m *Model) explainDisabled(msg tea.KeyPressMsg, bs []key.Binding) bool {
 	b := m.bindingByName(name)
 	text := fmt.Sprintf("%s %s — disabled: %s", b.Help().Key, b.Help().Desc, reason)
 	if reason == "read-only" {
-		text += " (started with --read-only: nothing can be changed from this session)"
+		text += " (" + m.readOnlyNote() + ")"
 	}
 	m.setStatus(levelWarn, text)
 	return true
@@ -151,7 +151,7 @@ func applicable(res *checks.Result) (all, recommended []*fixes.Plan, advice int)
 // and letting the user pick when there are several.
 func (m *Model) fixSelected() tea.Cmd {
 	if m.cfg.readOnly {
-		m.setStatus(levelWarn, "f fix — disabled: read-only (started with --read-only: nothing can be changed from this session)")
+		m.setStatus(levelWarn, "f fix — disabled: read-only ("+m.readOnlyNote()+")")
 		return nil
 	}
 	if m.fix != nil || m.undoing {
@@ -228,7 +228,7 @@ func (m *Model) requestApply(check string, plans []*fixes.Plan) tea.Cmd {
 // asked: the guard transports are the real protection, this keeps the UI honest.
 func (m *Model) startApply(check string, plans []*fixes.Plan) tea.Cmd {
 	if m.cfg.readOnly {
-		m.setStatus(levelWarn, "f fix — disabled: read-only (started with --read-only: nothing can be changed from this session)")
+		m.setStatus(levelWarn, "f fix — disabled: read-only ("+m.readOnlyNote()+")")
 		return nil
 	}
 	if m.fix != nil || m.undoing || len(plans) == 0 {
@@ -335,7 +335,7 @@ func (m *Model) fixApplied(msg fixAppliedMsg) tea.Cmd {
 // undo is u: revert the newest fix in the journal, then re-check what it touched.
 func (m *Model) undo() tea.Cmd {
 	if m.cfg.readOnly {
-		m.setStatus(levelWarn, "u undo last fix — disabled: read-only (started with --read-only: nothing can be changed from this session)")
+		m.setStatus(levelWarn, "u undo last fix — disabled: read-only ("+m.readOnlyNote()+")")
 		return nil
 	}
 	if m.fix != nil || m.undoing {

@@ -106,6 +106,8 @@ type config struct {
 	noColor    bool
 	now        func() time.Time
 	exportDirs func() []string
+	// readOnlyShort and readOnlyLong say why (the session's app.ReadOnlyReason); empty: --read-only.
+	readOnlyShort, readOnlyLong string
 	// observer runs vantage points (the o key); nil when this session cannot create them.
 	observer *vantage.Runner
 }

@@ -35,7 +35,11 @@ type observedMsg struct {
 
 func (m *Model) observeSelected() tea.Cmd {
 	if m.cfg.readOnly {
-		m.setStatus(levelWarn, "o observe — disabled: read-only (observing creates a probe pod or job; started with --read-only)")
+		why := "started with --read-only"
+		if m.cfg.readOnlyLong != "" && m.cfg.readOnlyShort != "--read-only" {
+			why = m.readOnlyNote()
+		}
+		m.setStatus(levelWarn, "o observe — disabled: read-only (observing creates a probe pod or job; "+why+")")
 		return nil
 	}
 	if m.cfg.observer == nil {

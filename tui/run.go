@@ -78,6 +78,7 @@ func sessionConfig(s *app.Session) config {
 		gcpErr:   s.GCPErr,
 		readOnly: s.Env.ReadOnly,
 	}
+	cfg.readOnlyShort, cfg.readOnlyLong = s.ReadOnlyWhy.Short, s.ReadOnlyWhy.Long
 	if s.Applier != nil {
 		cfg.applier = s.Applier
 		cfg.target = s.Applier.Target

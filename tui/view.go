@@ -119,7 +119,7 @@ func (m *Model) headerLines(w int) []string {
 	line2 := s.Dim.Render(" context ") + orNone(t.Context, "context") + s.Dim.Render(" · ns ") + orNone(t.Namespace, "namespace") +
 		s.Dim.Render(" · runs from ") + safeout.Line(where)
 	if m.cfg.readOnly {
-		line2 += s.Dim.Render(" · read-only: fixes disabled")
+		line2 += s.Dim.Render(" · " + m.readOnlyHeader())
 	}
 	out := []string{padRight(line1, w), padRight(line2, w)}
 	if m.cfg.kubeErr != nil || m.cfg.gcpErr != nil {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/gkedoctor/gkedoctor/checks"
+	"github.com/gkedoctor/gkedoctor/internal/config"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
 	"github.com/gkedoctor/gkedoctor/internal/kube"
 )
@@ -51,10 +52,27 @@ type Options struct {
 	// JournalDir overrides the journal location (tests).
 	JournalDir string
 
+	// ConfigPath is --config: the config file to read instead of $GKEDOCTOR_CONFIG or the XDG one.
+	ConfigPath string
+	// Write is --write: open read-write even where the config marks the context or project read-only.
+	Write bool
+	// FlagChanged tells whether a flag was given on the command line (cobra's Flags().Changed); nil
+	// in tests that build Options directly (then a non-default value counts as given).
+	FlagChanged func(name string) bool
+	// ReadOnlyWhy says why the session is read-only (set by Complete, or by ForceReadOnly).
+	ReadOnlyWhy ReadOnlyReason
+
 	// filled by Complete
 	resolved       kube.Resolved
 	kubeResolveErr error
 	services       []checks.NamespacedName
+
+	config          *config.File
+	configLoc       config.Location
+	configLoaded    bool
+	configNamespace string
+	overridden      string
+	sources         map[string]source
 }
 
 // NewOptions returns options with kubectl's flags.
@@ -63,7 +81,7 @@ func NewOptions() *Options {
 	// kubectl's --cluster names a kubeconfig cluster entry; here --cluster is the GKE cluster (DESIGN
 	// §1). The kubeconfig cluster is chosen through --context, as usual.
 	kf.ClusterName = nil
-	return &Options{Kube: kf, Timeout: 5 * time.Minute}
+	return &Options{Kube: kf, Timeout: defaultTimeout}
 }
 
 // ParseGKEContext splits a gke_PROJECT_LOCATION_CLUSTER context name. Project ids cannot contain
@@ -80,12 +98,19 @@ func ParseGKEContext(name string) (project, location, cluster string, ok bool) {
 	return parts[0], parts[1], parts[2], true
 }
 
-// Complete fills defaults: the kubeconfig context and namespace, and project/location/cluster from a
-// GKE context name when the flags do not give them. Explicitly named but broken input is returned as
-// an error (a *kube.UsageError); an absent kubeconfig is remembered, not an error.
+// Complete fills defaults: the kubeconfig context and namespace, the config file's defaults (its
+// entry for the context, then project/location/cluster from a GKE context name, then its global
+// defaults) where the flags do not give them, and whether the session is read-only (config.go).
+// Explicitly named but broken input is returned as an error (a *kube.UsageError, or a *UsageError
+// naming the config file and line); an absent kubeconfig is remembered, not an error. The demo
+// world ignores the config file: its target is fixed and nothing in it is real.
 func (o *Options) Complete() error {
 	if o.Demo {
+		o.decideReadOnly("", nil)
 		return nil
+	}
+	if err := o.loadConfig(); err != nil {
+		return err
 	}
 	res, err := kube.ResolveContext(o.Kube)
 	if err != nil {
@@ -95,19 +120,9 @@ func (o *Options) Complete() error {
 		o.kubeResolveErr = err
 	}
 	o.resolved = res
-	if p, l, c, ok := ParseGKEContext(res.Context); ok {
-		// A context named like GKE's but holding something that is not an id is not GKE's: its parts
-		// are not used (and never sent to an API).
-		if o.Project == "" && validProject(p) {
-			o.Project = p
-		}
-		if o.Location == "" && validLocation(l) {
-			o.Location = l
-		}
-		if o.Cluster == "" && validCluster(c) {
-			o.Cluster = c
-		}
-	}
+	rule := o.config.MatchContext(res.Context)
+	o.applyConfig(res, rule)
+	o.decideReadOnly(res.Context, rule)
 	return nil
 }
 
@@ -146,6 +161,9 @@ func validatePeer(p string) error {
 func (o *Options) namespace() string {
 	if o.Kube != nil && o.Kube.Namespace != nil && *o.Kube.Namespace != "" {
 		return *o.Kube.Namespace
+	}
+	if o.configNamespace != "" {
+		return o.configNamespace
 	}
 	if o.resolved.Namespace != "" {
 		return o.resolved.Namespace

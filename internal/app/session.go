@@ -49,7 +49,10 @@ type Session struct {
 	World   World
 	KubeErr error // why there is no Kubernetes client (nil when there is one)
 	GCPErr  error // why there are no Google clients
-	closers []func()
+	// ReadOnlyWhy says why the session is read-only (zero when it is not): the TUI's header shows
+	// Short, refusals say Long. The guards themselves only know read-only or not.
+	ReadOnlyWhy ReadOnlyReason
+	closers     []func()
 }
 
 // Close releases the session (stops the demo world).
@@ -64,6 +67,12 @@ func (s *Session) Close() {
 // kubeconfig are recorded and make the dependent checks skip.
 func Build(ctx context.Context, o *Options) (*Session, error) {
 	s := &Session{Options: o}
+	if o.ReadOnly {
+		s.ReadOnlyWhy = o.ReadOnlyWhy
+		if s.ReadOnlyWhy.Short == "" {
+			s.ReadOnlyWhy = flagReadOnly
+		}
+	}
 	var (
 		kc      kubernetes.Interface
 		kdyn    dynamic.Interface

@@ -70,7 +70,7 @@ set-up error, 130/143 when stopped by SIGINT/SIGTERM.`,
 }
 
 func (o *auditOptions) complete() error {
-	o.App.ReadOnly = true // audit is read-only by construction
+	o.App.ForceReadOnly("audit", "audit is read-only by construction") // whatever the config says
 	return o.App.Complete()
 }
 

@@ -119,6 +119,10 @@ func (o *checkOptions) validate() error {
 	if err := o.App.Complete(); err != nil {
 		return err
 	}
+	if o.App.ReadOnly && !o.DryRun {
+		// Read-only by the config file (the flag was refused above).
+		return usageErrorf("--from and --connectivity-test create a probe pod, job or test, and this session is read-only: %s (or add --dry-run to see what would be created)", o.App.ReadOnlyWhy.Long)
+	}
 	if err := o.App.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}

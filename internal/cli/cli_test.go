@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 		"XDG_STATE_HOME":                 filepath.Join(tmp, "state"),
 		"XDG_CONFIG_HOME":                filepath.Join(tmp, "config"),
 		"GKEDOCTOR_GCP_ENDPOINT":         "",
+		"GKEDOCTOR_CONFIG":               "",
 	} {
 		os.Setenv(k, v)
 	}

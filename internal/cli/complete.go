@@ -59,6 +59,7 @@ func addCompletions(root *cobra.Command, o *app.Options) {
 		}
 	}
 	_ = root.RegisterFlagCompletionFunc("world", fixedValues(app.DemoWorlds...))
+	_ = root.MarkPersistentFlagFilename("config", "yaml", "yml")
 	_ = root.RegisterFlagCompletionFunc("context", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return completeContexts(o, toComplete), noFiles
 	})

@@ -84,6 +84,10 @@ func (o *fixOptions) validate() error {
 		return usageErrorf("--done records advice you carried out: name it (an advice id or a check id), not --all")
 	}
 	if o.App.ReadOnly && !o.DryRun {
+		if o.App.ReadOnlyWhy.Short != "" && o.App.ReadOnlyWhy.Short != "--read-only" {
+			// Read-only by the config file: say which file, line and rule, and the way out.
+			return usageErrorf("fix cannot apply anything: this session is read-only: %s, or --dry-run to see the plans", o.App.ReadOnlyWhy.Long)
+		}
 		return usageErrorf("fix cannot apply anything with --read-only; use --dry-run to see the plans")
 	}
 	if err := o.App.Validate(); err != nil {
@@ -94,7 +98,7 @@ func (o *fixOptions) validate() error {
 
 func (o *fixOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	if o.DryRun {
-		o.App.ReadOnly = true // a dry run changes nothing, by construction
+		o.App.ForceReadOnly("--dry-run", "a dry run changes nothing") // by construction
 	}
 	if err := o.App.Complete(); err != nil {
 		return err

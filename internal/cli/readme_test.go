@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gkedoctor/gkedoctor/internal/config"
 )
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite README.md's generated sections")
@@ -40,4 +42,16 @@ func TestREADMEPermissionsAreTheCatalogue(t *testing.T) {
 		return
 	}
 	t.Fatalf("README.md's permissions table differs from `gkedoctor checks -o markdown`; run: go test ./internal/cli -run README -update-readme")
+}
+
+// TestREADMEConfigExampleIsTheLoadersExample: the Configuration section shows config.Example verbatim
+// (which internal/config's tests parse), so the README's example cannot stop loading.
+func TestREADMEConfigExampleIsTheLoadersExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "```yaml\n"+config.Example+"```\n") {
+		t.Fatal("README.md's Configuration section does not hold internal/config's Example verbatim in a yaml block")
+	}
 }

@@ -142,6 +142,10 @@ simulated project without any cloud account.`,
 	addSharedFlags(root.PersistentFlags(), opts)
 	// Every command, even one that ignores them, refuses malformed flag values (exit 2).
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		opts.FlagChanged = cmd.Flags().Changed
+		if opts.ReadOnly && opts.Write {
+			return usageErrorf("--read-only and --write contradict each other: give one")
+		}
 		if err := opts.ValidateInput(); err != nil {
 			return usageErrorf("%v", err)
 		}
@@ -158,6 +162,7 @@ simulated project without any cloud account.`,
 		newVersionCmd(ios),
 		newProbeCmd(ios, opts),
 		newCheckCmd(ios, opts),
+		newConfigCmd(ios, opts),
 	)
 	addCompletions(root, opts)
 	return root
@@ -180,6 +185,8 @@ func addSharedFlags(fs *pflag.FlagSet, o *app.Options) {
 	fs.StringArrayVar(&o.Peers, "peer", nil, "a peered destination for pod egress checks, CIDR|IP[:PORT] (repeatable)")
 	fs.BoolVar(&o.InternalGateway, "internal", false, "gateway fixes (knative-gateway-address) put the gateway on an internal load balancer, not an external one")
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "change nothing: fixes are disabled (audit is always read-only)")
+	fs.BoolVar(&o.Write, "write", false, "allow changes even where the config file marks the context or project read-only")
+	fs.StringVar(&o.ConfigPath, "config", "", "the config file (default: $GKEDOCTOR_CONFIG, else $XDG_CONFIG_HOME/gkedoctor/config.yaml; see gkedoctor config path)")
 	fs.StringVar(&o.Resolver, "resolver", "", "DNS server for live probes, HOST:PORT (default: the VPC resolver on GCE, else the system resolver)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "time limit for the whole run")
 	fs.BoolVar(&o.NoGCP, "no-gcp", false, "call no Google API; the checks that need one are skipped")

@@ -81,6 +81,10 @@ func (o *undoOptions) run(ctx context.Context, ios *iostreams.IOStreams) error {
 	if err := o.App.Complete(); err != nil {
 		return err
 	}
+	if o.App.ReadOnly {
+		// Read-only by the config file (the flag was refused above).
+		return usageErrorf("undo changes things and this session is read-only: %s", o.App.ReadOnlyWhy.Long)
+	}
 	if err := o.App.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}

@@ -37,6 +37,9 @@ type Client struct {
 type Resolved struct {
 	Context   string
 	Namespace string
+	// KubeconfigNamespace is the namespace the kubeconfig context itself names ("" when it names none;
+	// Namespace is then "default").
+	KubeconfigNamespace string
 }
 
 // ResolveContext reads the kubeconfig named by the flags and returns the context and namespace that
@@ -79,7 +82,11 @@ func ResolveContext(f *genericclioptions.ConfigFlags) (Resolved, error) {
 			Remedy: "gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT",
 			Err:    errors.New("no kubeconfig found")}
 	}
-	return Resolved{Context: ctxName, Namespace: ns}, nil
+	var ctxNS string
+	if c, ok := raw.Contexts[ctxName]; ok && c != nil {
+		ctxNS = c.Namespace
+	}
+	return Resolved{Context: ctxName, Namespace: ns, KubeconfigNamespace: ctxNS}, nil
 }
 
 // New builds the client. readOnly installs the guard that refuses every write below client-go.
