@@ -3,6 +3,7 @@ package safeout
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -187,6 +188,10 @@ func FuzzText(f *testing.F) {
 		if !mayHoldSecret(s) && redactOnce(s) != s {
 			t.Fatalf("mayHoldSecret(%q) is false but a rule matches: %q", s, redactOnce(s))
 		}
+		// So are the per-rule gates: gated and ungated passes agree.
+		if g, all := redactOnceGated(s, true), redactOnceGated(s, false); g != all {
+			t.Fatalf("gates change the result on %q:\n gated %q\n   all %q", s, g, all)
+		}
 		san := Sanitize(s)
 		if Sanitize(san) != san {
 			t.Fatalf("Sanitize not idempotent on %q", s)
@@ -212,4 +217,49 @@ func FuzzText(f *testing.F) {
 			t.Fatalf("Writer %q != Text %q", b.String(), out)
 		}
 	})
+}
+
+// gateCases are texts at the edge of a gate: a rule's literal just present or just absent, Unicode
+// folding that (?i) applies (the Kelvin sign, the long s), keys followed by quotes and white space.
+var gateCases = []string{
+	"status: pass", `"status": "pass"`, `{"pass": "x1"}`, "paſsword=hunter2", "toKen=abc", "TOKEN \n= x", `\"token\" : \"v\"`,
+	"key 'k' : value", "api_key='x'", "client-key-data:\tabc", "-----begin private key----- x", "authorization= basic Zm9vOmJhcg==",
+	"https://user:pw@host", "https://user@host:pw", "a://:b@", "x://u:@h", "--TOKEN abc", "--client-secret  s", "bearer  x1",
+	"sk-proj-" + strings.Repeat("a", 24), "sk_live_abcdefghij", "1//" + strings.Repeat("b", 24), "eyJabcd.ef.gh",
+}
+
+func TestGatesAgreeWithTheRules(t *testing.T) {
+	var inputs []string
+	for _, tc := range secretCases {
+		inputs = append(inputs, tc.in, tc.want)
+	}
+	inputs = append(inputs, gateCases...)
+	for _, in := range inputs {
+		if g, all := redactOnceGated(in, true), redactOnceGated(in, false); g != all {
+			t.Errorf("gates change the result on %q:\n gated %q\n   all %q", in, g, all)
+		}
+	}
+	// And they do skip: a report-like text with statuses, URLs and e-mail addresses runs no rule.
+	doc := `{"status": "pass", "url": "https://run.example/x", "sa": "a@b.iam.gserviceaccount.com", "why": "a key reason"}`
+	if g := gatesOf(doc); g != (gates{}) {
+		t.Errorf("gates on a text no rule can match: %+v", g)
+	}
+}
+
+// BenchmarkRedactReport is the output layer's cost on a large JSON report that holds no secret but
+// the words a report has ("pass", URLs, e-mail addresses): what `gkedoctor audit -o json` pays at
+// the end of a 20,000-Service run.
+func BenchmarkRedactReport(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("{\n  \"results\": [\n")
+	for i := 0; sb.Len() < 1<<20; i++ {
+		fmt.Fprintf(&sb, `    {"id": "ilb-provisioned", "status": "pass", "summary": "ns-%03d/svc-%03d at 10.132.4.%d has a healthy backend", "url": "https://console.cloud.google.com/x?project=p", "sa": "run-%d@p.iam.gserviceaccount.com"},`+"\n", i%200, i, i%250, i)
+	}
+	sb.WriteString("  ]\n}\n")
+	doc := sb.String()
+	b.SetBytes(int64(len(doc)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Redact(doc)
+	}
 }
