@@ -180,7 +180,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		}
 	}
 	if kc == nil && s.KubeErr == nil {
-		s.KubeErr = apierr.NotConfiguredf("gcloud container clusters get-credentials CLUSTER --location LOCATION", "no Kubernetes client")
+		s.KubeErr = apierr.NotConfiguredf("gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT, or pass --kubeconfig", "no Kubernetes client")
 	}
 	s.Inv = inventory.New(inventory.Scope{Project: target.Project, Location: target.Location, Cluster: target.Cluster}, kc, s.KubeErr, g, s.GCPErr)
 	if kdyn != nil {
