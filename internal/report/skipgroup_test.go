@@ -85,7 +85,9 @@ func TestTextGroupsSkipsByReason(t *testing.T) {
 	if err := WriteJSON(&js, firstRunReport()); err != nil {
 		t.Fatal(err)
 	}
-	var doc struct{ Results []struct{ ID, Summary string } }
+	var doc struct {
+		Results []struct{ ID, Summary string }
+	}
 	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}

@@ -158,7 +158,7 @@ func TestEntryIsGcloudsAndLoadsBack(t *testing.T) {
 		t.Error(GcloudCommand(c))
 	}
 	for _, bad := range []Cluster{
-		{Project: "p", Location: "l", Name: "c", CA: ca},                       // no endpoint yet
+		{Project: "p", Location: "l", Name: "c", CA: ca},                        // no endpoint yet
 		{Project: "p", Location: "l", Name: "c", Endpoint: "1.2.3.4", CA: "%%"}, // CA not base64
 		{Project: "p", Location: "l", Name: "c", Endpoint: "h/evil", CA: ca},
 		{Location: "l", Name: "c", Endpoint: "h", CA: ca},
