@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/internal/inventory"
@@ -51,6 +52,11 @@ type Options struct {
 	// JournalDir overrides the journal location (tests).
 	JournalDir string
 
+	// KubeconfigOverride, when set, is the kubeconfig the session connects with instead of the files
+	// (its current context): the setup screen's in-process connection to a GKE cluster picked from
+	// the Google APIs, the entry gcloud's get-credentials would write, written nowhere.
+	KubeconfigOverride *clientcmdapi.Config
+
 	// filled by Complete
 	resolved       kube.Resolved
 	kubeResolveErr error
@@ -87,6 +93,16 @@ func (o *Options) Complete() error {
 	if o.Demo {
 		return nil
 	}
+	o.kubeResolveErr = nil // Complete may run again after the setup screen chose a context
+	if kc := o.KubeconfigOverride; kc != nil {
+		ns := "default"
+		if c := kc.Contexts[kc.CurrentContext]; c != nil && c.Namespace != "" {
+			ns = c.Namespace
+		}
+		o.resolved = kube.Resolved{Context: kc.CurrentContext, Namespace: ns}
+		o.fillFromGKEContext(kc.CurrentContext)
+		return nil
+	}
 	res, err := kube.ResolveContext(o.Kube)
 	if err != nil {
 		if _, usage := err.(*kube.UsageError); usage {
@@ -95,7 +111,13 @@ func (o *Options) Complete() error {
 		o.kubeResolveErr = err
 	}
 	o.resolved = res
-	if p, l, c, ok := ParseGKEContext(res.Context); ok {
+	o.fillFromGKEContext(res.Context)
+	return nil
+}
+
+// fillFromGKEContext fills --project, --location and --cluster left empty from a GKE context name.
+func (o *Options) fillFromGKEContext(name string) {
+	if p, l, c, ok := ParseGKEContext(name); ok {
 		// A context named like GKE's but holding something that is not an id is not GKE's: its parts
 		// are not used (and never sent to an API).
 		if o.Project == "" && validProject(p) {
@@ -108,7 +130,6 @@ func (o *Options) Complete() error {
 			o.Cluster = c
 		}
 	}
-	return nil
 }
 
 // Validate checks the flags' syntax; each problem is one clear error.

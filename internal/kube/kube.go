@@ -79,6 +79,11 @@ func ResolveContext(f *genericclioptions.ConfigFlags) (Resolved, error) {
 			Remedy: "gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT, or pass --kubeconfig",
 			Err:    errors.New("no kubeconfig found")}
 	}
+	if ctxName == "" && len(raw.Contexts) > 0 && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return Resolved{Namespace: ns}, &apierr.Error{Kind: apierr.NotConfigured, Op: "load kubeconfig",
+			Remedy: "kubectl config use-context NAME, or pass --context NAME",
+			Err:    fmt.Errorf("the kubeconfig has %d contexts and none is current", len(raw.Contexts))}
+	}
 	return Resolved{Context: ctxName, Namespace: ns}, nil
 }
 
