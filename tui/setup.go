@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gkedoctor/gkedoctor/internal/app"
@@ -432,9 +433,9 @@ func (m *setupComponent) View() string {
 		m.st.HeaderDim.Render(padRight(" "+m.statusLine(), w)),
 		m.st.Rule.Render(strings.Repeat("─", w)),
 	}
-	body := m.bodyLines(w)
 	footer := m.footerLines(w)
 	room := h - len(lines) - len(footer)
+	body := m.bodyLines(w, room)
 	if len(body) > room {
 		body = body[:max(room, 0)]
 	}
@@ -452,11 +453,11 @@ func (m *setupComponent) View() string {
 func (m *setupComponent) statusLine() string {
 	k := "Kubernetes: no cluster"
 	if m.env.kubeErr != nil {
-		k += " (" + firstClause(m.env.kubeErr.Error()) + ")"
+		k = "Kubernetes: " + firstClause(m.env.kubeErr.Error())
 	}
 	g := "Google: credentials usable"
 	if m.env.gcp == nil {
-		g = "Google: no usable credentials"
+		g = "Google: no credentials"
 	}
 	return clean(k + " · " + g)
 }
@@ -469,7 +470,9 @@ func firstClause(s string) string {
 	return s
 }
 
-func (m *setupComponent) bodyLines(w int) []string {
+// bodyLines are the step's text, its rows (scrolled to keep the cursor visible) and, on the entry
+// step, the entry itself below the rows, cut to the room left.
+func (m *setupComponent) bodyLines(w, room int) []string {
 	var out []string
 	add := func(s string) { out = append(out, truncate(s, w)) }
 	wrap := func(s string) {
@@ -477,12 +480,12 @@ func (m *setupComponent) bodyLines(w int) []string {
 			add(" " + l)
 		}
 	}
-	section := func(s string) { add(m.st.Section.Render(" " + s)) }
+	section := func(s string) { add(m.st.Section.Render(truncate(" "+clean(s), w))) }
 	switch m.step {
 	case stepHome:
 		section("Choose what to diagnose")
 		if len(m.env.kube.Contexts) == 0 {
-			where := "no kubeconfig file"
+			where := "No kubeconfig file"
 			if len(m.env.kube.Files) > 0 {
 				where = strings.Join(m.env.kube.Files, ", ") + " has no contexts"
 			}
@@ -499,10 +502,7 @@ func (m *setupComponent) bodyLines(w int) []string {
 		section("GKE clusters of " + m.project)
 	case stepEntry:
 		section("Connect to " + m.cluster.ContextName())
-		wrap("The kubeconfig entry `" + setup.GcloudCommand(m.cluster) + "` writes (its user runs " + setup.AuthPlugin + "):")
-		for _, l := range strings.Split(strings.TrimRight(m.entryYML, "\n"), "\n") {
-			add("   " + m.st.Cmd.Render(truncate(clean(l), w-3)))
-		}
+		wrap("The kubeconfig entry `" + setup.GcloudCommand(m.cluster) + "` writes; its user runs " + setup.AuthPlugin + ".")
 	case stepServices:
 		section("Cloud Run service to diagnose (" + m.cluster.Project + ", " + m.region + ")")
 	}
@@ -512,47 +512,73 @@ func (m *setupComponent) bodyLines(w int) []string {
 		return out
 	}
 	items := m.items()
-	// The rows that fit below the text, scrolled to keep the cursor visible.
-	room := m.h - 3 - 2 - len(out)
+	rows := room - len(out)
+	if m.step == stepEntry {
+		rows = min(rows, len(items))
+	}
 	cur := min(m.cur[m.step], max(len(items)-1, 0))
 	first := 0
-	if room > 0 && cur >= room {
-		first = cur - room + 1
+	if rows > 0 && cur >= rows {
+		first = cur - rows + 1
 	}
-	for i := first; i < len(items) && (room <= 0 || i < first+room); i++ {
+	labelW := 0
+	for _, it := range items {
+		labelW = max(labelW, ansi.StringWidth(clean(it.label))+4)
+	}
+	labelW = min(labelW, max(w*11/20, 24))
+	for i := first; i < len(items) && i < first+rows; i++ {
 		it := items[i]
 		marker := "  "
 		if i == cur {
 			marker = "› "
 		}
-		label := clean(it.label)
 		detail := clean(it.detail)
 		if it.disabled != "" {
 			detail = "disabled — " + detail
 		}
-		line := padRight(marker+label, max(min(44, w/2), len(marker)+len([]rune(label))+2)) + m.st.Dim.Render(detail)
+		line := padRight(truncate(marker+clean(it.label), labelW-2), labelW) + m.st.Dim.Render(detail)
 		if i == cur {
 			add(m.st.RowSelected.Render(truncate(line, w)))
 		} else {
 			add(line)
 		}
 	}
+	if m.step == stepEntry {
+		add("")
+		yaml := strings.Split(strings.TrimRight(m.entryYML, "\n"), "\n")
+		left := room - len(out)
+		if len(yaml) > left && left > 0 {
+			yaml = append(yaml[:left-1], fmt.Sprintf("… %d more lines", len(yaml)-left+1))
+		}
+		for _, l := range yaml {
+			add("   " + m.st.Cmd.Render(truncate(clean(l), w-3)))
+		}
+	}
 	return out
 }
 
 func (m *setupComponent) footerLines(w int) []string {
-	msg := ""
-	switch {
-	case m.msg != "" && m.msgOK:
-		msg = m.st.MsgOK.Render(truncate(" "+clean(m.msg), w))
-	case m.msg != "":
-		msg = m.st.MsgErr.Render(truncate(" "+clean(m.msg), w))
+	var out []string
+	if m.msg != "" {
+		st := m.st.MsgErr
+		if m.msgOK {
+			st = m.st.MsgOK
+		}
+		lines := wrapText(clean(m.msg), w-2)
+		if len(lines) > 2 {
+			lines = append(lines[:1], truncate(strings.Join(lines[1:], " "), w-2))
+		}
+		for _, l := range lines {
+			out = append(out, st.Render(" "+l))
+		}
+	} else {
+		out = append(out, "")
 	}
 	var hs []string
 	for _, b := range m.ShortHelp() {
 		hs = append(hs, b.Help().Key+" "+b.Help().Desc)
 	}
-	return []string{msg, m.st.Dim.Render(truncate(" "+strings.Join(hs, " · "), w))}
+	return append(out, m.st.Dim.Render(truncate(" "+strings.Join(hs, " · "), w)))
 }
 
 // setupHost runs the setup screen as a program of its own, before the checklist opens.
