@@ -310,7 +310,7 @@ func (m *setupComponent) items() []setupItem {
 		return []setupItem{
 			{label: "Connect in process", detail: "nothing is written; the checklist opens on this cluster",
 				act: func(m *setupComponent) tea.Cmd { return m.toServices() }},
-			{label: "Write it to " + orNone(m.env.kube.WritePath) + ", then connect", detail: "merged, a backup first (w)",
+			{label: "Write it to " + writePathOr(m.env.kube.WritePath) + ", then connect", detail: "merged, a backup first (w)",
 				act: func(m *setupComponent) tea.Cmd { return m.write() }},
 		}
 	case stepServices:
@@ -615,7 +615,7 @@ func (h *setupHost) View() tea.View {
 	return v
 }
 
-func orNone(s string) string {
+func writePathOr(s string) string {
 	if s == "" {
 		return "(no kubeconfig file)"
 	}
@@ -675,8 +675,7 @@ func sessionFor(ctx context.Context, s *app.Session, c setupChoice) (*app.Sessio
 	case setupDemo:
 		o.Demo = true
 	case setupContext:
-		name := c.context
-		o.Kube.Context = &name
+		o.UseContext(c.context)
 	case setupCluster:
 		if c.entry == nil {
 			return nil, errors.New("setup: no kubeconfig entry for the chosen cluster")

@@ -179,3 +179,20 @@ func (o *Options) namespace() string {
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
+
+// UseContext switches to the kubeconfig context name (the setup screen's choice). kubectl's flags
+// cache their loader on first use, so they are rebuilt around name, every other value the user gave
+// kept.
+func (o *Options) UseContext(name string) {
+	nf := genericclioptions.NewConfigFlags(true)
+	nf.ClusterName = nil // see NewOptions
+	if old := o.Kube; old != nil {
+		nf.CacheDir, nf.KubeConfig, nf.AuthInfoName, nf.Namespace, nf.APIServer = old.CacheDir, old.KubeConfig, old.AuthInfoName, old.Namespace, old.APIServer
+		nf.TLSServerName, nf.Insecure, nf.CertFile, nf.KeyFile, nf.CAFile = old.TLSServerName, old.Insecure, old.CertFile, old.KeyFile, old.CAFile
+		nf.BearerToken, nf.Impersonate, nf.ImpersonateUID, nf.ImpersonateGroup = old.BearerToken, old.Impersonate, old.ImpersonateUID, old.ImpersonateGroup
+		nf.ImpersonateUserExtra, nf.Username, nf.Password, nf.Timeout = old.ImpersonateUserExtra, old.Username, old.Password, old.Timeout
+		nf.DisableCompression, nf.ProxyURL, nf.WrapConfigFn = old.DisableCompression, old.ProxyURL, old.WrapConfigFn
+	}
+	nf.Context = &name
+	o.Kube = nf
+}
