@@ -32,11 +32,11 @@ import (
 type setupKind int
 
 const (
-	setupQuit     setupKind = iota // quit without choosing
-	setupContext                   // a kubeconfig context
-	setupCluster                   // a GKE cluster from the Google APIs, in process
-	setupDemo                      // the demo world
-	setupAsItIsKd                  // the checklist on what is configured (everything that needs more skips)
+	setupQuit    setupKind = iota // quit without choosing
+	setupContext                  // a kubeconfig context
+	setupCluster                  // a GKE cluster from the Google APIs, in process
+	setupDemo                     // the demo world
+	setupAsItIs                   // the checklist on what is configured (everything that needs more skips)
 )
 
 // setupChoice is the outcome of the setup screen.
@@ -350,7 +350,7 @@ func (m *setupComponent) homeItems() []setupItem {
 		setupItem{label: "Open the demo world", detail: "a simulated project; nothing real is touched",
 			act: func(*setupComponent) tea.Cmd { return done(setupChoice{kind: setupDemo}) }},
 		setupItem{label: "Open the checklist as it is", detail: "the checks that need a cluster or a project skip",
-			act: func(*setupComponent) tea.Cmd { return done(setupChoice{kind: setupAsItIsKd}) }})
+			act: func(*setupComponent) tea.Cmd { return done(setupChoice{kind: setupAsItIs}) }})
 	return out
 }
 
@@ -670,7 +670,7 @@ func sessionFor(ctx context.Context, s *app.Session, c setupChoice) (*app.Sessio
 	switch c.kind {
 	case setupQuit:
 		return nil, nil
-	case setupAsItIsKd:
+	case setupAsItIs:
 		return s, nil
 	case setupDemo:
 		o.Demo = true

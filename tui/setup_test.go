@@ -194,7 +194,7 @@ func TestSetup_keys(t *testing.T) {
 		want setupKind
 	}{
 		{[]string{"down", "enter"}, setupDemo},
-		{[]string{"down", "down", "enter"}, setupAsItIsKd},
+		{[]string{"down", "down", "enter"}, setupAsItIs},
 		{[]string{"q"}, setupQuit},
 		{[]string{"ctrl+c"}, setupQuit},
 	} {
