@@ -46,6 +46,18 @@ func Run(ctx context.Context, s *app.Session, ios *iostreams.IOStreams, guided b
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// Issue 14 item 6: nothing configured → the setup screen first, then the checklist on its choice.
+	if wantsSetup(s) {
+		next, err := runSetup(ctx, s, ios)
+		if err != nil || next == nil {
+			return err
+		}
+		if next != s {
+			defer next.Close()
+		}
+		s = next
+	}
+
 	cfg := sessionConfig(s)
 	cfg.keys = keys
 	cfg.guided = guided

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/internal/config"
@@ -62,6 +63,11 @@ type Options struct {
 	// ReadOnlyWhy says why the session is read-only (set by Complete, or by ForceReadOnly).
 	ReadOnlyWhy ReadOnlyReason
 
+	// KubeconfigOverride, when set, is the kubeconfig the session connects with instead of the files
+	// (its current context): the setup screen's in-process connection to a GKE cluster picked from
+	// the Google APIs, the entry gcloud's get-credentials would write, written nowhere.
+	KubeconfigOverride *clientcmdapi.Config
+
 	// filled by Complete
 	resolved       kube.Resolved
 	kubeResolveErr error
@@ -111,6 +117,18 @@ func (o *Options) Complete() error {
 	}
 	if err := o.loadConfig(); err != nil {
 		return err
+	}
+	o.kubeResolveErr = nil // Complete may run again after the setup screen chose a context
+	if kc := o.KubeconfigOverride; kc != nil {
+		res := kube.Resolved{Context: kc.CurrentContext, Namespace: "default"}
+		if c := kc.Contexts[kc.CurrentContext]; c != nil && c.Namespace != "" {
+			res.Namespace, res.KubeconfigNamespace = c.Namespace, c.Namespace
+		}
+		o.resolved = res
+		rule := o.config.MatchContext(res.Context)
+		o.applyConfig(res, rule)
+		o.decideReadOnly(res.Context, rule)
+		return nil
 	}
 	res, err := kube.ResolveContext(o.Kube)
 	if err != nil {
@@ -176,3 +194,20 @@ func (o *Options) namespace() string {
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
+
+// UseContext switches to the kubeconfig context name (the setup screen's choice). kubectl's flags
+// cache their loader on first use, so they are rebuilt around name, every other value the user gave
+// kept.
+func (o *Options) UseContext(name string) {
+	nf := genericclioptions.NewConfigFlags(true)
+	nf.ClusterName = nil // see NewOptions
+	if old := o.Kube; old != nil {
+		nf.CacheDir, nf.KubeConfig, nf.AuthInfoName, nf.Namespace, nf.APIServer = old.CacheDir, old.KubeConfig, old.AuthInfoName, old.Namespace, old.APIServer
+		nf.TLSServerName, nf.Insecure, nf.CertFile, nf.KeyFile, nf.CAFile = old.TLSServerName, old.Insecure, old.CertFile, old.KeyFile, old.CAFile
+		nf.BearerToken, nf.Impersonate, nf.ImpersonateUID, nf.ImpersonateGroup = old.BearerToken, old.Impersonate, old.ImpersonateUID, old.ImpersonateGroup
+		nf.ImpersonateUserExtra, nf.Username, nf.Password, nf.Timeout = old.ImpersonateUserExtra, old.Username, old.Password, old.Timeout
+		nf.DisableCompression, nf.ProxyURL, nf.WrapConfigFn = old.DisableCompression, old.ProxyURL, old.WrapConfigFn
+	}
+	nf.Context = &name
+	o.Kube = nf
+}

@@ -1,6 +1,10 @@
 package app
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 func TestParseGKEContext(t *testing.T) {
 	cases := []struct {
@@ -60,5 +64,34 @@ func TestValidate(t *testing.T) {
 		if err := o.Validate(); err == nil {
 			t.Errorf("expected an error for %+v", o)
 		}
+	}
+}
+
+// UseContext after the flags' loader was used (and cached) still switches: the namespace and the
+// client follow the new context, the kubeconfig named by the flags is kept.
+func TestUseContextAfterTheLoaderWasCached(t *testing.T) {
+	kc := filepath.Join(t.TempDir(), "config")
+	const two = "apiVersion: v1\nkind: Config\nclusters:\n- name: dev\n  cluster: {server: \"https://127.0.0.1:1\"}\n- name: staging\n  cluster: {server: \"https://127.0.0.1:2\"}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: dev\n  context: {cluster: dev, user: u}\n- name: staging\n  context: {cluster: staging, user: u, namespace: team-a}\n"
+	if err := os.WriteFile(kc, []byte(two), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := NewOptions()
+	o.Kube.KubeConfig = &kc
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if o.kubeResolveErr == nil {
+		t.Fatal("no current context, yet no error")
+	}
+	o.UseContext("staging")
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if o.kubeResolveErr != nil || o.resolved.Context != "staging" || o.namespace() != "team-a" {
+		t.Fatalf("after UseContext: %v %+v ns %s", o.kubeResolveErr, o.resolved, o.namespace())
+	}
+	rc, err := o.Kube.ToRESTConfig()
+	if err != nil || rc.Host != "https://127.0.0.1:2" {
+		t.Fatalf("rest config: %v %v", rc, err)
 	}
 }

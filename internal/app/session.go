@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
@@ -140,7 +141,18 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 	} else {
 		target = checks.Target{Project: o.Project, Location: o.Location, Cluster: o.Cluster,
 			Namespace: o.namespace(), Context: o.resolved.Context}
-		if o.kubeResolveErr != nil {
+		if o.KubeconfigOverride != nil {
+			// In process, from the entry the setup screen built: the same client, the same guard.
+			c, err := kubeFromOverride(o)
+			if err != nil {
+				s.KubeErr = err
+			} else {
+				kc, kcfg = c.Clientset, c.Config
+				if d, err := dynamic.NewForConfig(c.Config); err == nil {
+					kdyn = d
+				}
+			}
+		} else if o.kubeResolveErr != nil {
 			s.KubeErr = o.kubeResolveErr
 		} else {
 			c, err := kube.New(o.Kube, o.ReadOnly)
@@ -189,7 +201,7 @@ func Build(ctx context.Context, o *Options) (*Session, error) {
 		}
 	}
 	if kc == nil && s.KubeErr == nil {
-		s.KubeErr = apierr.NotConfiguredf("gcloud container clusters get-credentials CLUSTER --location LOCATION", "no Kubernetes client")
+		s.KubeErr = apierr.NotConfiguredf("gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT, or pass --kubeconfig", "no Kubernetes client")
 	}
 	s.Inv = inventory.New(inventory.Scope{Project: target.Project, Location: target.Location, Cluster: target.Cluster}, kc, s.KubeErr, g, s.GCPErr)
 	if kdyn != nil {
@@ -259,4 +271,13 @@ func detectWhere() checks.Where {
 		return checks.InVPC
 	}
 	return checks.Laptop
+}
+
+// kubeFromOverride builds the Kubernetes client from o.KubeconfigOverride's current context.
+func kubeFromOverride(o *Options) (*kube.Client, error) {
+	cfg, err := clientcmd.NewDefaultClientConfig(*o.KubeconfigOverride, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig entry %s: %w", o.KubeconfigOverride.CurrentContext, err)
+	}
+	return kube.FromConfig(cfg, o.resolved, o.ReadOnly)
 }

@@ -79,8 +79,13 @@ func ResolveContext(f *genericclioptions.ConfigFlags) (Resolved, error) {
 	}
 	if len(raw.Contexts) == 0 && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
 		return Resolved{Namespace: ns}, &apierr.Error{Kind: apierr.NotConfigured, Op: "load kubeconfig",
-			Remedy: "gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT",
+			Remedy: "gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT, or pass --kubeconfig",
 			Err:    errors.New("no kubeconfig found")}
+	}
+	if ctxName == "" && len(raw.Contexts) > 0 && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return Resolved{Namespace: ns}, &apierr.Error{Kind: apierr.NotConfigured, Op: "load kubeconfig",
+			Remedy: "kubectl config use-context NAME, or pass --context NAME",
+			Err:    fmt.Errorf("the kubeconfig has %d contexts and none is current", len(raw.Contexts))}
 	}
 	var ctxNS string
 	if c, ok := raw.Contexts[ctxName]; ok && c != nil {
@@ -99,7 +104,7 @@ func New(f *genericclioptions.ConfigFlags, readOnly bool) (*Client, error) {
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
 			return nil, &apierr.Error{Kind: apierr.NotConfigured, Op: "load kubeconfig",
-				Remedy: "gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT", Err: errors.New("no kubeconfig found")}
+				Remedy: "gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT, or pass --kubeconfig", Err: errors.New("no kubeconfig found")}
 		}
 		return nil, &UsageError{Msg: fmt.Sprintf("cannot use kubeconfig context %q: %v", res.Context, err)}
 	}

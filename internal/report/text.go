@@ -138,8 +138,20 @@ func (t *Text) Final(r *Report) error {
 	}
 	if len(skipped) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", t.bold("Skipped (could not look; not a pass):"))
-		for _, res := range skipped {
-			fmt.Fprintf(&b, "  %s  %s  %s\n", t.statusLabel(res.Status), t.bold(res.ID), oneLine(res.Summary))
+		// Checks skipped for one reason share one line with the command that fixes it; a reason
+		// met once keeps its check's own line.
+		for _, g := range groupSkips(skipped) {
+			if len(g.results) == 1 {
+				res := g.results[0]
+				fmt.Fprintf(&b, "  %s  %s  %s\n", t.statusLabel(res.Status), t.bold(res.ID), oneLine(res.Summary))
+				continue
+			}
+			ids := make([]string, len(g.results))
+			for i, res := range g.results {
+				ids[i] = res.ID
+			}
+			fmt.Fprintf(&b, "  %s  %s\n", t.statusLabel(checks.Skip), g.line())
+			fmt.Fprintf(&b, "           %s\n", t.dim(strings.Join(ids, ", ")))
 		}
 	}
 	t.write(b.String())

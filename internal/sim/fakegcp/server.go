@@ -175,7 +175,7 @@ func newServer() *Server {
 		gae:          newGAEState(),
 	}
 	for _, rs := range [][]route{s.containerRoutes(), s.computeRoutes(), s.routerRoutes(), s.dnsRoutes(), s.dnsPolicyRoutes(), s.runRoutes(), s.vpcaccessRoutes(), s.crmRoutes(),
-		s.iamRoutes(), s.appengineRoutes(), s.runJobRoutes(), s.netmgmtRoutes()} {
+		s.iamRoutes(), s.appengineRoutes(), s.runJobRoutes(), s.netmgmtRoutes(), s.crmProjectRoutes()} {
 		s.routes = append(s.routes, rs...)
 	}
 	return s
