@@ -303,7 +303,13 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}
-	if _, err := w.Write(b); err != nil {
+	// Every line of the document stands alone (MarshalJSON indents; no string spans a line): the safe
+	// writer under the command's output redacts it line by line (safeout.Writer.WriteLines).
+	write := w.Write
+	if lw, ok := w.(interface{ WriteLines([]byte) (int, error) }); ok {
+		write = lw.WriteLines
+	}
+	if _, err := write(b); err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}
 	return nil

@@ -263,3 +263,35 @@ func BenchmarkRedactReport(b *testing.B) {
 		Redact(doc)
 	}
 }
+
+func TestWriteLinesRedactsEachLineAndKeepsJSONValid(t *testing.T) {
+	doc := map[string]any{
+		"env":       map[string]string{"DB_PASSWORD": "hunter2", "PORT": "5432"},
+		"a_summary": "the flag was --token=",
+		"next":      "Authorization: Bearer sk8sT0ken.abc/def+ghi==",
+		"pem":       "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := NewWriter(&out, false).WriteLines(b); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil {
+		t.Fatalf("WriteLines broke the JSON: %v\n%s", err, out.String())
+	}
+	for _, secret := range []string{"hunter2", "sk8sT0ken", "MIIE"} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("%q survived:\n%s", secret, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), `"PORT": "5432"`) || !strings.Contains(out.String(), `"a_summary": "the flag was --token="`) {
+		t.Errorf("ordinary members changed:\n%s", out.String())
+	}
+	// Through Write (redacted whole) this document comes out as broken JSON: the key=value rule takes
+	// the quote closing "--token=" and the one opening the next member as a quoted value. That is one
+	// reason JSON reports go through WriteLines.
+}

@@ -2,6 +2,7 @@ package safeout
 
 import (
 	"io"
+	"strings"
 	"sync/atomic"
 )
 
@@ -35,6 +36,30 @@ func (sw *Writer) Write(p []byte) (int, error) {
 	s := string(p)
 	safe := Redact(sanitize(s, sw.color.Load()))
 	if _, err := io.WriteString(sw.w, safe); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteLines is Write for a document whose lines stand alone — indented JSON from encoding/json,
+// where a string never spans a line and every member is on a line of its own: it is redacted line by
+// line, so the rules run only on the few lines that hold what a secret needs (a secret-named key, a
+// token prefix) instead of over the whole document. On such a document no rule can match across a
+// line, except by taking the quote that ends one string and the one that opens the next as a quoted
+// value (token="…",⏎"next"), which whole-document redaction would turn into broken JSON.
+func (sw *Writer) WriteLines(p []byte) (int, error) {
+	s := sanitize(string(p), sw.color.Load())
+	var b strings.Builder
+	b.Grow(len(s))
+	for len(s) > 0 {
+		line, rest, nl := strings.Cut(s, "\n")
+		b.WriteString(Redact(line))
+		if nl {
+			b.WriteByte('\n')
+		}
+		s = rest
+	}
+	if _, err := io.WriteString(sw.w, b.String()); err != nil {
 		return 0, err
 	}
 	return len(p), nil
