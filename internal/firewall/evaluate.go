@@ -146,12 +146,13 @@ type cand struct {
 // EvaluateSet decides p against everything in set, tier by tier (see the package documentation).
 func EvaluateSet(set Set, p Packet) Verdict {
 	p.Direction = dir(p.Direction)
+	want := protoNumber(p.Protocol)
+	inNetwork := networkMatcher(p.Network)
 	var cands []cand
 	for ti, t := range set.tiers() {
 		for i := range t.rules {
 			r := &t.rules[i]
-			if r.Disabled || r.Implied || dir(r.Direction) != p.Direction || !sameNetwork(r.Network, p.Network) ||
-				!protocolMatch(*r, p.Protocol, p.Port) {
+			if r.Disabled || r.Implied || dir(r.Direction) != p.Direction || !protocolNumberMatch(r, want, p.Port) || !inNetwork(r.Network) {
 				continue
 			}
 			c := t.stamp(r)

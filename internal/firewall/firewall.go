@@ -616,10 +616,35 @@ func intersectsFold(a, b []string) bool {
 // sameNetwork compares network references (gref.NetworkMatches).
 func sameNetwork(a, b string) bool { return gref.NetworkMatches(a, b) }
 
+// networkMatcher is sameNetwork(·, packet) for one packet's network, parsed once: a set's rules
+// mostly spell their network the same way, so the last answer is kept for the next rule.
+func networkMatcher(packet string) func(string) bool {
+	pp, pn := gref.SplitNetwork(packet)
+	var last string
+	var lastOK, have bool
+	return func(n string) bool {
+		if packet == "" || n == "" || n == packet {
+			return true
+		}
+		if have && n == last {
+			return lastOK
+		}
+		rp, rn := gref.SplitNetwork(n)
+		last, lastOK, have = n, rn == pn && (rp == "" || pp == "" || rp == pp), true
+		return lastOK
+	}
+}
+
 var protoNumbers = map[string]int{"icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "udp": 17, "esp": 50, "ah": 51, "icmpv6": 58, "sctp": 132}
 
 // protoNumber returns the IP protocol number of a name or number, or -1.
 func protoNumber(s string) int {
+	switch s { // what the API returns, without lower-casing
+	case "tcp":
+		return 6
+	case "udp":
+		return 17
+	}
 	s = strings.ToLower(strings.TrimSpace(s))
 	if n, ok := protoNumbers[s]; ok {
 		return n
@@ -636,9 +661,13 @@ func protoNumber(s string) int {
 func hasPorts(proto int) bool { return proto == 6 || proto == 17 || proto == 132 }
 
 func protocolMatch(r Rule, proto string, port int) bool {
-	want := protoNumber(proto)
+	return protocolNumberMatch(&r, protoNumber(proto), port)
+}
+
+// protocolNumberMatch is protocolMatch with the packet's protocol number already looked up.
+func protocolNumberMatch(r *Rule, want int, port int) bool {
 	for _, e := range r.Protocols {
-		if strings.EqualFold(strings.TrimSpace(e.IPProtocol), "all") {
+		if e.IPProtocol == "all" || strings.EqualFold(strings.TrimSpace(e.IPProtocol), "all") {
 			return true
 		}
 		got := protoNumber(e.IPProtocol)
