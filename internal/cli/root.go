@@ -158,6 +158,7 @@ simulated project without any cloud account.`,
 		newVersionCmd(ios),
 		newProbeCmd(ios, opts),
 		newCheckCmd(ios, opts),
+		newTriageCmd(ios, opts),
 	)
 	addCompletions(root, opts)
 	return root

@@ -37,7 +37,7 @@ type Match struct {
 	Check       string  `json:"check"`
 	Title       string  `json:"title"`
 	FailureMode string  `json:"failureMode"`
-	Signature   string  `json:"signature"`
+	Signature   string  `json:"matchedBy"`
 	Quote       string  `json:"quote"` // the matched text, redacted, on one line
 	Why         string  `json:"why"`
 	Causes      []Cause `json:"causes"`

@@ -89,10 +89,10 @@ Caused by: calling http://10.2.0.1:5432/ready`,
 curl: (28) Connection timed out after 10001 milliseconds
 > GET / HTTP/1.1
 > Host: api.svc.internal.example.com`,
-		sigs: []string{"connect-timeout-named-record", "connect-timeout-name", "connect-timeout-address"},
+		sigs:   []string{"connect-timeout-named-record", "connect-timeout-name", "connect-timeout-address"},
 		checks: []string{"clusterip-unreachable", "dns-stale-record", "pod-egress-cross-project"},
-		hosts: []string{"10.132.0.9", "api.svc.internal.example.com"}[1:],
-		flags: []string{"--dns-name", "api.svc.internal.example.com", "--peer", "10.132.0.9:80"}},
+		hosts:  []string{"10.132.0.9", "api.svc.internal.example.com"}[1:],
+		flags:  []string{"--dns-name", "api.svc.internal.example.com", "--peer", "10.132.0.9:80"}},
 	{name: "Go timeout to a named host", lang: "go", text: `Get "http://api.svc.internal.example.com/": dial tcp 10.132.0.9:80: i/o timeout (Client.Timeout exceeded while awaiting headers)`,
 		sigs: []string{"connect-timeout-named-record", "connect-timeout-name"}, hosts: []string{"api.svc.internal.example.com"}},
 	{name: "Python timeout to a named host", lang: "python", text: `requests.exceptions.ConnectTimeout: HTTPConnectionPool(host='api.svc.internal.example.com', port=80): Max retries exceeded with url: / (Caused by ConnectTimeoutError(<urllib3.connection.HTTPConnection object at 0x7f52e0c8b250>, 'Connection to api.svc.internal.example.com timed out. (connect timeout=3)'))`,
