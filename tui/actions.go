@@ -92,6 +92,8 @@ func (m *Model) common(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return nil, true
 	case key.Matches(msg, k.Filter) && m.screen != screenGuided:
 		return m.openFilter(), true
+	case key.Matches(msg, k.Triage) && m.screen != screenGuided:
+		return m.openTriage(), true
 	case key.Matches(msg, k.Guided):
 		if m.screen == screenGuided {
 			m.leaveGuided()

@@ -20,7 +20,7 @@ type keyMap struct {
 	Focus, Back, PageUp, PageDown      key.Binding
 	Top, Bottom                        key.Binding
 	Fix, Rerun, RerunAll, Undo         key.Binding
-	Observe                            key.Binding
+	Observe, Triage                    key.Binding
 	Copy, Export, Filter, Help, Guided key.Binding
 	Quit                               key.Binding
 
@@ -55,6 +55,7 @@ func (k *keyMap) actions() []action {
 		{"rerun-all", &k.RerunAll, "re-run all"},
 		{"undo", &k.Undo, "undo last fix"},
 		{"observe", &k.Observe, "observe live"},
+		{"triage", &k.Triage, "triage an error text"},
 		{"copy", &k.Copy, "copy commands"},
 		{"export", &k.Export, "export report"},
 		{"filter", &k.Filter, "filter"},
@@ -88,6 +89,7 @@ var defaultKeys = map[string][]string{
 	"rerun-all": {"R"},
 	"undo":      {"u"},
 	"observe":   {"o"},
+	"triage":    {"t"},
 	"copy":      {"c"},
 	"export":    {"e"},
 	"filter":    {"/"},
@@ -309,10 +311,10 @@ func (k *keyMap) screenBindings(sc screen) []key.Binding {
 	switch sc {
 	case screenList:
 		return []key.Binding{k.Up, k.Down, k.Expand, k.Collapse, k.Toggle, k.Focus, k.PageUp, k.PageDown, k.Top, k.Bottom,
-			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}
+			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Triage, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}
 	case screenDetail:
 		return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Back, k.Focus,
-			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}
+			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Triage, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}
 	case screenHelp:
 		return []key.Binding{k.Help, k.Back, k.Quit}
 	case screenFilter:
@@ -364,7 +366,7 @@ func (k *keyMap) helpFor(sc screen) screenKeys {
 		}
 		return screenKeys{k: k, short: short, full: [][]key.Binding{
 			{k.Up, k.Down, k.Expand, k.Collapse, k.Toggle, k.PageUp, k.PageDown},
-			{k.Focus, k.Back, k.Filter, k.Guided, k.Help, k.Quit},
+			{k.Focus, k.Back, k.Filter, k.Guided, k.Triage, k.Help, k.Quit},
 			{k.Fix, k.Undo, k.Rerun, k.RerunAll, k.Observe, k.Copy, k.Export},
 		}}
 	case screenHelp:

@@ -66,6 +66,7 @@ type config struct {
 	runTimeout time.Duration
 	readOnly   bool
 	guided     bool
+	triage     bool // open the triage screen first (gkedoctor --triage)
 	noColor    bool
 	now        func() time.Time
 	exportDirs func() []string
@@ -192,6 +193,7 @@ type Model struct {
 	started   time.Time
 
 	guided guidedState
+	triage component // the triage screen while open (t, --triage); nil otherwise
 }
 
 // newModel builds the model; nothing runs until Init's commands do.
@@ -268,6 +270,9 @@ func newModel(ctx context.Context, cfg config) *Model {
 	}
 	m.layout()
 	m.syncDetail()
+	if cfg.triage {
+		m.openTriage()
+	}
 	return m
 }
 
@@ -474,6 +479,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
+	if m.triage != nil {
+		if cmd, ok := m.routeTriage(msg); ok {
+			return cmd
+		}
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height

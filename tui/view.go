@@ -34,18 +34,20 @@ func (m *Model) render() string {
 	header := m.headerLines(w)
 	bodyH := m.bodyHeight()
 	var body []string
-	switch m.screen {
-	case screenHelp:
+	switch {
+	case m.triage != nil:
+		body = strings.Split(m.triage.View(), "\n")
+	case m.screen == screenHelp:
 		body = m.helpBody(w, bodyH)
-	case screenConfirm:
+	case m.screen == screenConfirm:
 		if m.observeAsk != nil {
 			body = m.dialogBody(w, bodyH, m.observeBox(w))
 		} else {
 			body = m.dialogBody(w, bodyH, m.confirmBox(w))
 		}
-	case screenPick:
+	case m.screen == screenPick:
 		body = m.dialogBody(w, bodyH, m.pickBox(w))
-	case screenGuided:
+	case m.screen == screenGuided:
 		body = m.detailPane(w, bodyH, "Guided")
 	default:
 		body = m.mainBody(w, bodyH)

@@ -148,6 +148,7 @@ simulated project without any cloud account.`,
 		return nil
 	}
 	root.Flags().BoolVar(&guided, "guided", false, "guided mode: one failure mode at a time, each step explained before it runs")
+	root.Flags().BoolVar(&opts.OpenTriage, "triage", false, "open the triage screen first: paste an error text, see what it fits, Enter runs those checks")
 	root.AddCommand(
 		newDemoCmd(ios, opts),
 		newAuditCmd(ios, opts),
