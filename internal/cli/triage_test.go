@@ -190,3 +190,14 @@ func TestTriageRunOnTheDemoWorld(t *testing.T) {
 		t.Errorf("the check's report does not name the extracted pod:\n%s", out)
 	}
 }
+
+// --triage and --guided open different first screens: asking for both is a usage error, on the root
+// command and on demo, before any session starts.
+func TestTriageFlag_notWithGuided(t *testing.T) {
+	for _, args := range [][]string{{"--guided", "--triage"}, {"demo", "--triage", "--guided"}} {
+		code, _, stderr := runStdin(t, "", args...)
+		if code != ExitUsage || !strings.Contains(stderr, "[guided triage]") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
