@@ -37,7 +37,7 @@ type triageRunMsg struct {
 }
 
 func newTriage(m *Model) component {
-	t := &triageScreen{m: m, width: 80, height: 20, cat: checks.Catalogue()}
+	t := &triageScreen{m: m, width: 80, height: 20}
 	t.reset()
 	return t
 }
@@ -76,6 +76,9 @@ func (t *triageScreen) applyStyles() { t.area.SetStyles(textarea.DefaultStyles(t
 
 // open starts a blank triage with the text box focused.
 func (t *triageScreen) open() tea.Cmd {
+	if t.cat == nil {
+		t.cat = checks.Catalogue() // on first use: a session that never triages does not copy it
+	}
 	t.reset()
 	return t.area.Focus()
 }
