@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -83,8 +84,112 @@ type Info struct {
 	Explanation string   `json:"explanation"`
 	Requires    Requires `json:"requires"`
 	Causes      []Cause  `json:"causes,omitempty"`
+	// Signatures are the error texts (tracebacks, log lines, curl -v output) that point at this
+	// failure mode; `gkedoctor triage` matches them (internal/triage).
+	Signatures []Signature `json:"signatures,omitempty"`
 	// Available is true when this build can run the check; false means planned.
 	Available bool `json:"available"`
+}
+
+// Signature is one error text that points at a check and some of its causes.
+type Signature struct {
+	ID string `json:"id"`
+	// Match is an RE2 regular expression, matched case-insensitively against the pasted text.
+	Match string `json:"match"`
+	// Unless, when set, is a pattern that rules the signature out (a more precise one explains the
+	// text instead).
+	Unless string `json:"unless,omitempty"`
+	// When narrows the match by what else the text names (SignatureWhen*); empty means always.
+	When string `json:"when,omitempty"`
+	// Fallback signatures apply only when no other signature of the same entry matched: a vague text
+	// ("UnknownHostException") says less than a precise one ("Name or service not known").
+	Fallback bool `json:"fallback,omitempty"`
+	// Causes are cause ids of the entry (or its parent) the text fits.
+	Causes []string `json:"causes"`
+	// Why says in one sentence why the text points here.
+	Why string `json:"why"`
+}
+
+// The conditions a Signature's When may name.
+const (
+	// SignatureWhenClusterIP: the text names an address in GKE's default services range
+	// (34.118.224.0/20) or a *.svc.cluster.local name.
+	SignatureWhenClusterIP = "clusterip-address"
+	// SignatureWhenOtherAddress: the text names an IP address outside that range (and no ClusterIP).
+	SignatureWhenOtherAddress = "other-address"
+	// SignatureWhenPrivateAddress: the text names a private (RFC 1918) address outside that range.
+	SignatureWhenPrivateAddress = "private-address"
+	// SignatureWhenNamedHost: the text names a host name that is not a cluster name.
+	SignatureWhenNamedHost = "named-host"
+)
+
+// SignatureWhens lists the valid When values.
+var SignatureWhens = []string{"", SignatureWhenClusterIP, SignatureWhenOtherAddress, SignatureWhenPrivateAddress, SignatureWhenNamedHost}
+
+// CompileSignature compiles a signature's Match the way triage uses it (case-insensitive).
+func CompileSignature(s Signature) (*regexp.Regexp, error) {
+	return regexp.Compile("(?i)" + s.Match)
+}
+
+// validateSignatures holds every entry's signatures to the catalogue: unique ids, a pattern that
+// compiles and cannot match empty text, a known When, and causes of the entry (or its parent).
+func validateSignatures(list []Info) error {
+	byID := map[string]Info{}
+	for _, i := range list {
+		byID[i.ID] = i
+	}
+	seen := map[string]string{}
+	for _, i := range list {
+		for _, s := range i.Signatures {
+			where := fmt.Sprintf("catalogue: %s signature %q", i.ID, s.ID)
+			if s.ID == "" {
+				return fmt.Errorf("catalogue: %s has a signature without an id", i.ID)
+			}
+			if other, dup := seen[s.ID]; dup {
+				return fmt.Errorf("%s: id already used by %s", where, other)
+			}
+			seen[s.ID] = i.ID
+			re, err := CompileSignature(s)
+			if err != nil {
+				return fmt.Errorf("%s: match: %w", where, err)
+			}
+			if s.Unless != "" {
+				if _, err := regexp.Compile("(?i)" + s.Unless); err != nil {
+					return fmt.Errorf("%s: unless: %w", where, err)
+				}
+			}
+			if re.MatchString("") {
+				return fmt.Errorf("%s: match %q matches empty text", where, s.Match)
+			}
+			known := false
+			for _, w := range SignatureWhens {
+				known = known || s.When == w
+			}
+			if !known {
+				return fmt.Errorf("%s: when %q is none of %v", where, s.When, SignatureWhens[1:])
+			}
+			if strings.TrimSpace(s.Why) == "" || len(s.Causes) == 0 {
+				return fmt.Errorf("%s: why and causes are required", where)
+			}
+			for _, c := range s.Causes {
+				if !entryHasCause(byID, i, c) {
+					return fmt.Errorf("%s: cause %q is none of %s's (nor its parent's)", where, c, i.ID)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func entryHasCause(byID map[string]Info, i Info, cause string) bool {
+	for _, owner := range []Info{i, byID[i.Parent]} {
+		for _, c := range owner.Causes {
+			if c.ID == cause {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var (
@@ -105,6 +210,7 @@ func loadCatalogue() {
 				}
 				seen[i.ID] = true
 			}
+			catErr = validateSignatures(catList)
 		}
 	})
 }

@@ -358,3 +358,49 @@ func TestEachCheckLivesInAFileNamedAfterItsID(t *testing.T) {
 		}
 	}
 }
+
+// Every failure mode a user can meet as an error text is recognisable by `gkedoctor triage`: each
+// primary and related entry carries signatures, and the loader refuses a malformed one.
+func TestCatalogueSignatures(t *testing.T) {
+	for _, i := range Catalogue() {
+		if i.Kind != "supporting" && len(i.Signatures) == 0 {
+			t.Errorf("%s (%s) has no signatures: gkedoctor triage could not recognise it", i.ID, i.Kind)
+		}
+		if i.Kind == "supporting" && len(i.Signatures) > 0 {
+			t.Errorf("%s is supporting: its signatures belong on its parent %s", i.ID, i.Parent)
+		}
+	}
+	base := func() []Info {
+		return []Info{{ID: "a", Kind: "primary", Causes: []Cause{{ID: "c1"}}},
+			{ID: "b", Kind: "supporting", Parent: "a", Causes: []Cause{{ID: "c2"}}}}
+	}
+	good := Signature{ID: "s", Match: "boom", Causes: []string{"c1"}, Why: "because"}
+	if err := validateSignatures(append(base()[:1], Info{ID: "b", Parent: "a", Signatures: []Signature{good}})); err != nil {
+		t.Fatalf("a signature naming its parent's cause: %v", err)
+	}
+	for name, mutate := range map[string]func(*Signature){
+		"no id":          func(s *Signature) { s.ID = "" },
+		"bad regexp":     func(s *Signature) { s.Match = "(" },
+		"bad unless":     func(s *Signature) { s.Unless = "[" },
+		"matches empty":  func(s *Signature) { s.Match = "x*" },
+		"unknown when":   func(s *Signature) { s.When = "sometimes" },
+		"no why":         func(s *Signature) { s.Why = " " },
+		"no causes":      func(s *Signature) { s.Causes = nil },
+		"unknown cause":  func(s *Signature) { s.Causes = []string{"c2"} },
+		"another's case": func(s *Signature) { s.Causes = []string{"missing-permission"} },
+	} {
+		s := good
+		mutate(&s)
+		list := base()
+		list[0].Signatures = []Signature{s}
+		if err := validateSignatures(list); err == nil {
+			t.Errorf("%s: accepted %+v", name, s)
+		}
+	}
+	list := base()
+	list[0].Signatures = []Signature{good}
+	list[1].Signatures = []Signature{good}
+	if err := validateSignatures(list); err == nil || !strings.Contains(err.Error(), "already used") {
+		t.Errorf("a duplicate signature id: %v", err)
+	}
+}

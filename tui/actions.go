@@ -78,6 +78,8 @@ func (m *Model) common(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return nil, true
 	case key.Matches(msg, k.Filter):
 		return m.openFilter(), true
+	case key.Matches(msg, k.Triage) && m.screen != screenGuided: // guided mode does not offer it
+		return m.openTriage(), true
 	case key.Matches(msg, k.Guided):
 		m.enterGuided(false)
 		return nil, true
@@ -114,6 +116,16 @@ func (m *Model) openFilter() tea.Cmd {
 	cmd := m.filterBar.open()
 	m.layout()
 	return cmd
+}
+
+// openTriage opens a blank triage screen over the checklist or the detail pane (esc returns there).
+func (m *Model) openTriage() tea.Cmd {
+	if m.screen != screenTriage {
+		m.prevScreen = m.screen
+	}
+	m.screen = screenTriage
+	m.layout()
+	return m.triage.open()
 }
 
 func (m *Model) quit() tea.Cmd {

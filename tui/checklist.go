@@ -31,7 +31,7 @@ func checklistKeys(k *keyMap) screenKeys {
 	short := append(k.fixUndoHelp(), k.Rerun, k.Focus, k.Filter, k.Help, k.Quit, k.moveHelp())
 	return screenKeys{k: k, short: short, full: k.mainFullHelp(),
 		all: []key.Binding{k.Up, k.Down, k.Expand, k.Collapse, k.Toggle, k.Focus, k.PageUp, k.PageDown, k.Top, k.Bottom,
-			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}}
+			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Triage, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}}
 }
 
 func (c *checklist) ShortHelp() []key.Binding  { return checklistKeys(c.m.keys).ShortHelp() }

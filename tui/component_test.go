@@ -53,6 +53,10 @@ var componentGoldens = []componentGolden{
 			p.ID, p.Title, p.Alternative = "fw", "Allow 192.168.99.0/28 to the GKE nodes on tcp:80", true
 		}), tc.w.plan(tc.id, func(p *fixes.Plan) { p.ID, p.Title = "peer", "Export custom routes over the peering" })}
 	}, setup: func(t *testing.T, m *Model, tc *testChecks) { press(m, "f") }},
+	{sc: screenTriage, name: "triage", setup: func(t *testing.T, m *Model, tc *testChecks) {
+		press(m, "enter", "t")
+		m.Update(tea.PasteMsg{Content: triagePaste})
+	}},
 	{sc: screenGuided, name: "guided-finished", guided: true, setup: func(t *testing.T, m *Model, tc *testChecks) {
 		for range m.guided.ids {
 			id := m.guided.current()

@@ -29,7 +29,7 @@ func detailKeys(k *keyMap) screenKeys {
 	short := append(k.fixUndoHelp(), k.Rerun, k.Back, k.Help, k.Quit, k.moveHelp())
 	return screenKeys{k: k, short: short, full: k.mainFullHelp(),
 		all: []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Back, k.Focus,
-			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}}
+			k.Fix, k.Rerun, k.RerunAll, k.Undo, k.Observe, k.Triage, k.Copy, k.Export, k.Filter, k.Guided, k.Help, k.Quit}}
 }
 
 func (d *detail) ShortHelp() []key.Binding  { return detailKeys(d.m.keys).ShortHelp() }

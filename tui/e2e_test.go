@@ -39,6 +39,30 @@ func TestE2E_demoInTmux(t *testing.T) {
 		latency = []string{"--latency", "0"}
 	}
 
+	// gkedoctor demo --triage: the triage screen first, with its own keys in the footer; a bracketed
+	// paste is analysed, enter waits for the first run and then runs exactly dns-servfail.
+	t.Run("triage", func(t *testing.T) {
+		s := startTmux(t, tmuxBin, bin, t.TempDir(), append([]string{"demo", "--triage"}, latency...)...)
+		s.waitFor("the triage screen", func(scr string) bool {
+			return strings.Contains(scr, "Triage —") && strings.Contains(scr, "enter run these checks") && !strings.Contains(scr, "f fix")
+		})
+		if err := s.run("set-buffer", "-b", "triage", "Traceback (most recent call last):\nsocket.gaierror: [Errno -2] Name or service not known\n"+
+			"requests.exceptions.ConnectionError: HTTPConnectionPool(host='development-agent.default.svc.cluster.local', port=80)"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.run("paste-buffer", "-p", "-d", "-b", "triage", "-t", s.name); err != nil {
+			t.Fatal(err)
+		}
+		s.waitFor("the analysis", func(scr string) bool {
+			return strings.Contains(scr, "Enter runs dns-servfail") && strings.Contains(scr, "default/development-agent")
+		})
+		s.keys("Enter")
+		s.waitForLong("the triage's run", 2*time.Minute, func(scr string) bool {
+			return strings.Contains(scr, "triage: running dns-servfail") && !listRunning(scr) && rowStatus(scr, "dns-servfail") != ""
+		})
+		s.quit()
+	})
+
 	t.Run("fix_and_undo", func(t *testing.T) {
 		state := t.TempDir()
 		s := startTmux(t, tmuxBin, bin, state, append([]string{"demo"}, latency...)...)

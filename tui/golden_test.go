@@ -62,6 +62,10 @@ var goldenStates = []goldenState{
 	{name: "supporting", setup: func(t *testing.T, m *Model, tc *testChecks) { press(m, "down", "down") }},
 	{name: "help", setup: func(t *testing.T, m *Model, tc *testChecks) { press(m, "?") }},
 	{name: "filter", setup: func(t *testing.T, m *Model, tc *testChecks) { press(m, "/", "d", "n", "s") }},
+	{name: "triage", setup: func(t *testing.T, m *Model, tc *testChecks) {
+		press(m, "t")
+		m.Update(tea.PasteMsg{Content: triagePaste})
+	}},
 	{name: "planned", setup: func(t *testing.T, m *Model, tc *testChecks) { press(m, "end") }},
 	{name: "running", noResults: true, setup: func(t *testing.T, m *Model, tc *testChecks) {
 		m.runIDs(nil, false)

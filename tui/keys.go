@@ -20,12 +20,13 @@ type keyMap struct {
 	Focus, Back, PageUp, PageDown      key.Binding
 	Top, Bottom                        key.Binding
 	Fix, Rerun, RerunAll, Undo         key.Binding
-	Observe                            key.Binding
+	Observe, Triage                    key.Binding
 	Copy, Export, Filter, Help, Guided key.Binding
 	Quit                               key.Binding
 
 	// Dialogs and modes.
 	Yes, No, ApplySet, Cancel, Next, Accept, Clear key.Binding
+	TriageRun, TriageNewline, TriageClear          key.Binding
 
 	reasons map[string]string // action name → why it is disabled
 }
@@ -55,6 +56,7 @@ func (k *keyMap) actions() []action {
 		{"rerun-all", &k.RerunAll, "re-run all"},
 		{"undo", &k.Undo, "undo last fix"},
 		{"observe", &k.Observe, "observe live"},
+		{"triage", &k.Triage, "triage an error text"},
 		{"copy", &k.Copy, "copy commands"},
 		{"export", &k.Export, "export report"},
 		{"filter", &k.Filter, "filter"},
@@ -68,6 +70,9 @@ func (k *keyMap) actions() []action {
 		{"next", &k.Next, "run / next"},
 		{"accept", &k.Accept, "keep filter"},
 		{"clear", &k.Clear, "clear filter"},
+		{"triage-run", &k.TriageRun, "run these checks"},
+		{"triage-newline", &k.TriageNewline, "new line"},
+		{"triage-clear", &k.TriageClear, "clear"},
 	}
 }
 
@@ -88,6 +93,7 @@ var defaultKeys = map[string][]string{
 	"rerun-all": {"R"},
 	"undo":      {"u"},
 	"observe":   {"o"},
+	"triage":    {"t"},
 	"copy":      {"c"},
 	"export":    {"e"},
 	"filter":    {"/"},
@@ -101,6 +107,10 @@ var defaultKeys = map[string][]string{
 	"next":      {"enter"},
 	"accept":    {"enter"},
 	"clear":     {"esc"},
+	// The triage screen's text box takes every other key as typed.
+	"triage-run":     {"enter"},
+	"triage-newline": {"ctrl+j"},
+	"triage-clear":   {"ctrl+l"},
 }
 
 // defaultKeyMap returns the built-in bindings.
@@ -351,7 +361,7 @@ func (k *keyMap) fixUndoHelp() []key.Binding {
 func (k *keyMap) mainFullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.Expand, k.Collapse, k.Toggle, k.PageUp, k.PageDown},
-		{k.Focus, k.Back, k.Filter, k.Guided, k.Help, k.Quit},
+		{k.Focus, k.Back, k.Filter, k.Guided, k.Triage, k.Help, k.Quit},
 		{k.Fix, k.Undo, k.Rerun, k.RerunAll, k.Observe, k.Copy, k.Export},
 	}
 }

@@ -7,7 +7,7 @@ package tui
 // component's body, footer (status line and that component's short help). Each component lives in its
 // own file with its screen id, its key map (a func of *keyMap: every binding it takes, its short and
 // full help) and its Update/View/SetSize: checklist.go, detail.go, helpscreen.go, filter.go,
-// confirm.go, pick.go, guided.go.
+// confirm.go, pick.go, guided.go, triage.go.
 //
 // Adding a screen (a triage screen, a first-run setup screen):
 //  1. one file, tui/NAME.go: `const screenNAME screen = "NAME"`, a type implementing component (keep
@@ -62,6 +62,7 @@ var screens = []screenDef{
 	{screenConfirm, confirmKeys, newConfirm},
 	{screenPick, pickKeys, newPick},
 	{screenGuided, guidedKeys, newGuided},
+	{screenTriage, triageKeys, newTriage},
 }
 
 // allScreens lists the registered screens in order.
@@ -103,6 +104,7 @@ type config struct {
 	runTimeout time.Duration
 	readOnly   bool
 	guided     bool
+	triage     bool // open the triage screen first (gkedoctor --triage)
 	noColor    bool
 	now        func() time.Time
 	exportDirs func() []string
@@ -215,6 +217,7 @@ type Model struct {
 	detail     *detail
 	filterBar  *filterBar
 	guided     *guided
+	triage     *triageScreen
 
 	help help.Model // draws the footer's short help and the help screen's full help
 
@@ -232,6 +235,9 @@ type Model struct {
 	observeAsk *observeState       // the observation preview the confirm component asks about
 	observing  string              // the check being observed live ("" when none)
 	observed   map[string][]string // check id → what its vantage points saw, for the detail pane
+
+	// triageWaiting is the triage run asked for while something else ran; it starts when nothing does.
+	triageWaiting *triageRunMsg
 
 	status    statusLine
 	quitArmed bool
@@ -310,12 +316,16 @@ func newModel(ctx context.Context, cfg config) *Model {
 	m.detail = m.panes[screenDetail].(*detail)
 	m.filterBar = m.panes[screenFilter].(*filterBar)
 	m.guided = m.panes[screenGuided].(*guided)
+	m.triage = m.panes[screenTriage].(*triageScreen)
 	m.screen, m.prevScreen = screenList, screenList
 	m.applyStyles()
 	if cfg.guided {
 		m.enterGuided(true)
 	}
 	m.layout()
+	if cfg.triage {
+		m.openTriage()
+	}
 	m.syncDetail()
 	return m
 }
@@ -340,6 +350,7 @@ func (m *Model) applyStyles() {
 	m.help.ShortSeparator = " · "
 	m.help.FullSeparator = "   "
 	m.filterBar.applyStyles()
+	m.triage.applyStyles()
 }
 
 // active returns the component that has the keyboard.
@@ -538,6 +549,9 @@ func (m *Model) autoSelect() {
 // Update routes a message to the handler of its kind, then keeps the detail pane in step.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
+	if run := m.startWaitingTriage(); run != nil {
+		cmd = tea.Batch(cmd, run)
+	}
 	m.ensureSelection()
 	m.syncDetail()
 	return m, cmd
@@ -566,6 +580,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.screen = msg.to
 		m.layout()
 		return nil
+	case triageRunMsg:
+		return m.triageRequested(msg)
 	case spinner.TickMsg:
 		if !m.busy() {
 			m.spinning = false

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/gkedoctor/gkedoctor/checks"
 	"github.com/gkedoctor/gkedoctor/fixes"
 )
@@ -63,6 +65,11 @@ func TestReadOnly_noBindingOfAnyScreenReachesTheApplier(t *testing.T) {
 			h.m.screen = screenPick
 		},
 		screenGuided: func() { h.m.screen = screenList; h.m.enterGuided(false) },
+		screenTriage: func() {
+			h.m.screen = screenList
+			h.exec(h.m.openTriage())
+			h.send(tea.PasteMsg{Content: triagePaste}) // enter has something to run
+		},
 	}
 	pressed := 0
 	for _, sc := range allScreens {

@@ -61,6 +61,7 @@ func Run(ctx context.Context, s *app.Session, ios *iostreams.IOStreams, guided b
 	cfg := sessionConfig(s)
 	cfg.keys = keys
 	cfg.guided = guided
+	cfg.triage = s.Options != nil && s.Options.OpenTriage
 	cfg.noColor = !ios.ColorEnabled()
 	m := newModel(ctx, cfg)
 

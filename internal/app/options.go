@@ -50,6 +50,9 @@ type Options struct {
 	// DemoLatency scales the demo world's simulated delays (0 in tests).
 	DemoLatency time.Duration
 
+	// OpenTriage is the root's --triage: the TUI opens on the triage screen.
+	OpenTriage bool
+
 	// JournalDir overrides the journal location (tests).
 	JournalDir string
 

@@ -101,6 +101,12 @@ func (o *auditOptions) run(ctx context.Context, ios *iostreams.IOStreams, _ []st
 
 // execute runs the completed and validated audit.
 func (o *auditOptions) execute(ctx context.Context, ios *iostreams.IOStreams) error {
+	return o.executeAs(ctx, ios, "audit", nil)
+}
+
+// executeAs runs the audit under another mode's name (triage --run), with what that mode adds to the
+// report (extra, marshalled into the report's field of that name).
+func (o *auditOptions) executeAs(ctx context.Context, ios *iostreams.IOStreams, mode string, extra any) error {
 	ctx, cancel := runDeadline(ctx, o.App.Timeout)
 	defer cancel()
 	s, err := app.Build(ctx, o.App)
@@ -108,7 +114,12 @@ func (o *auditOptions) execute(ctx context.Context, ios *iostreams.IOStreams) er
 		return err
 	}
 	defer s.Close()
-	rep, results := runChecks(ctx, ios, s, o.list, o.Output, "audit")
+	rep, results := runChecks(ctx, ios, s, o.list, o.Output, mode)
+	if extra != nil {
+		if err := attachExtra(rep, mode, extra); err != nil {
+			return err
+		}
+	}
 	if err := render(ios, o.Output, rep); err != nil {
 		return err
 	}

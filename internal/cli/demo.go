@@ -27,6 +27,8 @@ exactly as on a real project.`,
 		},
 	}
 	cmd.Flags().BoolVar(&guided, "guided", false, "guided mode: one failure mode at a time")
+	cmd.Flags().BoolVar(&shared.OpenTriage, "triage", false, "open the triage screen first")
+	cmd.MarkFlagsMutuallyExclusive("guided", "triage")
 	cmd.Flags().DurationVar(&latency, "latency", latency, "simulated API latency of the demo world")
 	return cmd
 }

@@ -103,7 +103,7 @@ func oneLine(s string) string { return safeout.Line(s) }
 
 func isCobraUsage(err error) bool {
 	m := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag"} {
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag", "if any flags in the group"} {
 		if strings.Contains(m, p) {
 			return true
 		}
@@ -152,6 +152,8 @@ simulated project without any cloud account.`,
 		return nil
 	}
 	root.Flags().BoolVar(&guided, "guided", false, "guided mode: one failure mode at a time, each step explained before it runs")
+	root.Flags().BoolVar(&opts.OpenTriage, "triage", false, "open the triage screen first: paste an error text, see what it fits, Enter runs those checks")
+	root.MarkFlagsMutuallyExclusive("guided", "triage")
 	root.AddCommand(
 		newDemoCmd(ios, opts),
 		newAuditCmd(ios, opts),
@@ -163,6 +165,7 @@ simulated project without any cloud account.`,
 		newProbeCmd(ios, opts),
 		newCheckCmd(ios, opts),
 		newConfigCmd(ios, opts),
+		newTriageCmd(ios, opts),
 	)
 	addCompletions(root, opts)
 	return root

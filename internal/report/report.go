@@ -30,6 +30,11 @@ const ToolName = "gkedoctor"
 //go:embed schema/report-v1.schema.json
 var SchemaJSON []byte
 
+// TriageSchemaJSON is the JSON Schema of what `gkedoctor triage -o json` prints, version 1.
+//
+//go:embed schema/triage-v1.schema.json
+var TriageSchemaJSON []byte
+
 // Report is the JSON object of the contract (DESIGN §2). Fields may be added, never renamed.
 type Report struct {
 	SchemaVersion int    `json:"schemaVersion"`
@@ -50,6 +55,9 @@ type Report struct {
 	// Observations are what `gkedoctor check --from …` saw live from its vantage points, beside the
 	// checks' predictions (absent from audit and fix reports).
 	Observations json.RawMessage `json:"observations,omitempty"`
+	// Triage is what `gkedoctor triage --run` recognised in the text it was given (its matches,
+	// extracted targets and the checks it chose); absent from other reports.
+	Triage json.RawMessage `json:"triage,omitempty"`
 }
 
 // Tool names the program that wrote the report.
