@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	appengine "google.golang.org/api/appengine/v1"
 
@@ -39,16 +40,16 @@ const (
 func ParseAppEngineRef(ref string) (service, version string, err error) {
 	parts := strings.Split(strings.Trim(ref, "/"), "/")
 	switch {
-	case len(parts) == 1 && appEngineIDRE.MatchString(parts[0]):
+	case len(parts) == 1 && appEngineIDRE().MatchString(parts[0]):
 		return parts[0], "", nil
-	case len(parts) == 2 && appEngineIDRE.MatchString(parts[0]) && appEngineIDRE.MatchString(parts[1]):
+	case len(parts) == 2 && appEngineIDRE().MatchString(parts[0]) && appEngineIDRE().MatchString(parts[1]):
 		return parts[0], parts[1], nil
 	}
 	return "", "", fmt.Errorf("%q is not SERVICE or SERVICE/VERSION (lowercase letters, digits and hyphens, at most 63 each)", ref)
 }
 
 // appEngineIDRE is an App Engine service or version id.
-var appEngineIDRE = regexp.MustCompile(`^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
+var appEngineIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$`) })
 
 // AppEngineRegion maps an App Engine location id to its Compute region: "us-central" and
 // "europe-west" are us-central1 and europe-west1 (App Engine's two legacy ids); the others are

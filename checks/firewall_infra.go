@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -176,7 +177,7 @@ func connectorIngress(ctx context.Context, env *Env, fd *connectorFinding) {
 	}
 }
 
-var ruleNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
+var ruleNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`) })
 
 // ruleName is base-suffix shortened to a valid firewall rule name.
 func ruleName(base, suffix string) string {
@@ -186,7 +187,7 @@ func ruleName(base, suffix string) string {
 		base = base[:63-len(suffix)]
 	}
 	n := strings.TrimRight(base, "-") + suffix
-	if !ruleNameRE.MatchString(n) {
+	if !ruleNameRE().MatchString(n) {
 		return "gkedoctor-rule" + suffix
 	}
 	return n

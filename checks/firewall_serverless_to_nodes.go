@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -176,7 +177,7 @@ func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 	})
 }
 
-var defaultComputeSA = regexp.MustCompile(`^[0-9]+-compute@developer\.gserviceaccount\.com$`)
+var defaultComputeSA = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+-compute@developer\.gserviceaccount\.com$`) })
 
 func nodeTargetsOf(f *reachFacts, rules []firewall.Rule, clusterProject string) *nodeTargets {
 	nt := &nodeTargets{}
@@ -211,7 +212,7 @@ func nodeTargetsOf(f *reachFacts, rules []firewall.Rule, clusterProject string) 
 			break
 		}
 		for _, sa := range r.TargetServiceAccounts {
-			if defaultComputeSA.MatchString(sa) {
+			if defaultComputeSA().MatchString(sa) {
 				defaultSAs = append(defaultSAs, sa)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -103,7 +104,7 @@ func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 	})
 }
 
-var backquoted = regexp.MustCompile("`([^`]+)`")
+var backquoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("`([^`]+)`") })
 
 // ilbFor decides whether an internal load balancer exposes the target, in order: the Services could
 // be listed; one exists (not only an external one); it is provisioned (its events say why not); every
@@ -238,7 +239,7 @@ func (fd *ilbFinding) decideProvisioned(ctx context.Context, env *Env, t *target
 		case "SyncLoadBalancerFailed":
 			failed = true
 		case "LoadBalancerManualChange":
-			if m := backquoted.FindStringSubmatch(e.Message); m != nil {
+			if m := backquoted().FindStringSubmatch(e.Message); m != nil {
 				fd.ManualChange = m[1]
 			}
 			failed = true

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	appengine "google.golang.org/api/appengine/v1"
 	run "google.golang.org/api/run/v2"
@@ -130,12 +131,12 @@ type Path struct {
 	ListErrs map[string]error
 }
 
-var urlRE = regexp.MustCompile(`(?i)\b(https?|grpcs?|wss?|tcp)://[^\s,;"'<>]+`)
+var urlRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\b(https?|grpcs?|wss?|tcp)://[^\s,;"'<>]+`) })
 
 // ExtractURLs finds URLs in an environment variable value (several may be listed in one value).
 func ExtractURLs(envVar, value string) []ClientURL {
 	var out []ClientURL
-	for _, m := range urlRE.FindAllString(value, -1) {
+	for _, m := range urlRE().FindAllString(value, -1) {
 		u, err := url.Parse(m)
 		if err != nil || u.Hostname() == "" {
 			continue

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
@@ -368,7 +369,9 @@ func tokenMountOf(spec *corev1.PodSpec, sa *corev1.ServiceAccount) tokenMount {
 }
 
 // pythonClientRE finds a pinned Python kubernetes client version in env values, args or image tags.
-var pythonClientRE = regexp.MustCompile(`(?i)\bkubernetes\s*(?:==|===|@)\s*v?(\d+)\.(\d+)\.(\d+)`)
+var pythonClientRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\bkubernetes\s*(?:==|===|@)\s*v?(\d+)\.(\d+)\.(\d+)`)
+})
 
 // pythonClientVersion returns the kubernetes Python client version a pod spec declares, if any.
 func pythonClientVersion(spec *corev1.PodSpec) (major, minor, patch int, where string, ok bool) {
@@ -380,7 +383,7 @@ func pythonClientVersion(spec *corev1.PodSpec) (major, minor, patch int, where s
 		texts = append(texts, c.Args...)
 		texts = append(texts, c.Command...)
 		for _, t := range texts {
-			if m := pythonClientRE.FindStringSubmatch(t); m != nil {
+			if m := pythonClientRE().FindStringSubmatch(t); m != nil {
 				a, _ := strconv.Atoi(m[1])
 				b, _ := strconv.Atoi(m[2])
 				p, _ := strconv.Atoi(m[3])

@@ -80,12 +80,12 @@ type OwnedZoneParams struct {
 	Deps     *Deps
 }
 
-var dnsZoneNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
+var dnsZoneNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`) })
 
 // ValidateOwnedZone checks a zone name and domain the user proposes: a valid Cloud DNS zone name, a
 // valid DNS domain, and not a domain GKE or Kubernetes own.
 func ValidateOwnedZone(zoneName, domain string, guardDomains []string) error {
-	if !dnsZoneNameRE.MatchString(zoneName) {
+	if !dnsZoneNameRE().MatchString(zoneName) {
 		return fmt.Errorf("zone name %q: use 1-63 lower-case letters, digits and '-', starting with a letter", zoneName)
 	}
 	d, err := probe.NormalizeName(domain)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	compute "google.golang.org/api/compute/v1"
@@ -68,7 +69,7 @@ const (
 	FirewallAdminRole        = "roles/compute.securityAdmin"
 )
 
-var fwNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
+var fwNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`) })
 
 // FirewallRuleName is allow-serverless-to-CLUSTER-PORT-HASH, shortened to a valid rule name. HASH (six
 // hex digits of the source range's SHA-256) keeps the rules of two clients with different source
@@ -83,7 +84,7 @@ func FirewallRuleName(cluster, sourceRange string, port int) string {
 	}
 	base = strings.TrimRight(base, "-")
 	n := base + suffix
-	if !fwNameRE.MatchString(n) {
+	if !fwNameRE().MatchString(n) {
 		n = "allow-serverless-to-nodes" + suffix
 	}
 	return n

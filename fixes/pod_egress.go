@@ -602,7 +602,7 @@ type PeerFirewallRule struct {
 // PeerFirewallRuleName is allow-gke-pods-CLUSTER, shortened to a valid rule name.
 func PeerFirewallRuleName(cluster string) string {
 	n := strings.TrimRight(truncateName("allow-gke-pods-"+strings.ToLower(cluster), 63), "-")
-	if !fwNameRE.MatchString(n) {
+	if !fwNameRE().MatchString(n) {
 		n = "allow-gke-pods"
 	}
 	return n

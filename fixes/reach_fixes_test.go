@@ -46,10 +46,10 @@ func TestFirewallRuleName(t *testing.T) {
 		t.Fatalf("same name %q for two source ranges", a)
 	}
 	n := FirewallRuleName(strings.Repeat("c", 60)+"-x", "10.8.0.0/28", 8080)
-	if len(n) > 63 || !fwNameRE.MatchString(n) || !strings.HasSuffix(n, "-8080-01d314") {
+	if len(n) > 63 || !fwNameRE().MatchString(n) || !strings.HasSuffix(n, "-8080-01d314") {
 		t.Fatalf("%q", n)
 	}
-	if n := FirewallRuleName("Bad_Name", "10.8.0.0/28", 80); !fwNameRE.MatchString(n) {
+	if n := FirewallRuleName("Bad_Name", "10.8.0.0/28", 80); !fwNameRE().MatchString(n) {
 		t.Fatalf("%q", n)
 	}
 }

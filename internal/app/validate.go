@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -25,14 +26,16 @@ import (
 var (
 	// Project ids: 6 to 30 lowercase letters, digits and hyphens, starting with a letter, not ending
 	// with a hyphen; legacy domain-scoped ids are DOMAIN:ID.
-	projectRE = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	projectRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([a-z0-9][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	})
 	// Locations: a region (europe-west1) or a zone (europe-west1-b).
-	locationRE = regexp.MustCompile(`^[a-z]+(-[a-z]+)+[0-9]+(-[a-z])?$`)
+	locationRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]+(-[a-z]+)+[0-9]+(-[a-z])?$`) })
 	// GKE cluster names: up to 40 lowercase letters, digits and hyphens, starting with a letter and
 	// ending with a letter or digit.
-	clusterRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	clusterRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$`) })
 	// Cloud Run service names: up to 49 characters, same alphabet.
-	runServiceRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$`)
+	runServiceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$`) })
 )
 
 // Limits on files the user names: a kubeconfig, a token. Larger files are refused (say, --kubeconfig
@@ -42,9 +45,9 @@ const (
 	MaxDemoLatency    = time.Minute
 )
 
-func validProject(s string) bool  { return projectRE.MatchString(s) }
-func validLocation(s string) bool { return locationRE.MatchString(s) }
-func validCluster(s string) bool  { return clusterRE.MatchString(s) }
+func validProject(s string) bool  { return projectRE().MatchString(s) }
+func validLocation(s string) bool { return locationRE().MatchString(s) }
+func validCluster(s string) bool  { return clusterRE().MatchString(s) }
 
 // ValidateInput checks the syntax of every shared flag's value, without reading the kubeconfig or
 // the environment: every command runs it first (the root command's pre-run), so a malformed value is
@@ -143,7 +146,7 @@ func (o *Options) validateCloudRunService() error {
 	if len(parts) > 1 && !validLocation(location) {
 		return bad(fmt.Sprintf("%q is not a region", location))
 	}
-	if !runServiceRE.MatchString(name) {
+	if !runServiceRE().MatchString(name) {
 		return bad(fmt.Sprintf("%q is not a Cloud Run service name (up to 49 lowercase letters, digits and hyphens)", name))
 	}
 	return nil

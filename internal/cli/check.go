@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	nm "google.golang.org/api/networkmanagement/v1"
@@ -110,7 +111,7 @@ func (o *checkOptions) validate() error {
 	if o.App.ReadOnly && !o.DryRun {
 		return usageErrorf("--from and --connectivity-test create a probe pod, job or test, which --read-only forbids (drop --read-only, or add --dry-run to see what would be created)")
 	}
-	if o.ProbeSA != "" && !dnsLabel.MatchString(o.ProbeSA) {
+	if o.ProbeSA != "" && !dnsLabel().MatchString(o.ProbeSA) {
 		return usageErrorf("--probe-service-account %q is not a ServiceAccount name (a DNS subdomain: lowercase letters, digits, '-' and '.')", o.ProbeSA)
 	}
 	if o.ProbeImage != "" && (strings.ContainsAny(o.ProbeImage, " \t\n\"'`$;|&<>") || len(o.ProbeImage) > 512) {
@@ -284,7 +285,7 @@ func (o *checkOptions) connectivityTests(ctx context.Context, w io.Writer, s *ap
 	return out
 }
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+var dnsLabel = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`) })
 
 // projectLocation is P and L of projects/P/locations/L/….
 func projectLocation(name string) (string, string) {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	dns "google.golang.org/api/dns/v1"
 
@@ -647,7 +648,7 @@ func lookup(name string, z *dns.ManagedZone, rrs []*dns.ResourceRecordSet) looku
 	return lookupResult{}
 }
 
-var gceInternalRE = regexp.MustCompile(`\.c\.[a-z0-9-]+\.internal\.$`)
+var gceInternalRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\.c\.[a-z0-9-]+\.internal\.$`) })
 
 // fallback predicts a name no private zone holds: Compute Engine internal DNS, then public DNS.
 func (m *Model) fallback(p *Prediction) {
@@ -697,7 +698,7 @@ func (m *Model) fallback(p *Prediction) {
 		p.Outcome, p.Situation = probe.OutcomeNXDomain, SitOtherNetwork
 		p.Via = "no private zone visible to network " + gref.NetworkName(p.Network)
 		p.Reason = p.Unseen[0].Why + "; a private zone answers only the networks it is bound to, so the name falls through to public DNS: NXDOMAIN"
-		if nonPublicTLDs[tld(name)] && !gceInternalRE.MatchString(name) {
+		if nonPublicTLDs[tld(name)] && !gceInternalRE().MatchString(name) {
 			break
 		}
 		p.Outcome, p.Situation = 0, SitOtherNetwork
@@ -706,7 +707,7 @@ func (m *Model) fallback(p *Prediction) {
 		p.Outcome, p.Situation = probe.OutcomeNXDomain, SitClusterOnly
 		p.Via = "public DNS"
 		p.Reason = "a short in-cluster name relies on the pod's DNS search path (NS.svc." + strings.TrimSuffix(c.Domain, ".") + "), which VPC clients do not have: NXDOMAIN"
-	case tld(name) == "internal" && gceInternalRE.MatchString(name):
+	case tld(name) == "internal" && gceInternalRE().MatchString(name):
 		p.Situation, p.Via = SitUnpredicted, "Compute Engine internal DNS"
 		p.Reason = "Compute Engine internal DNS answers VM names under .internal; not modelled"
 	case nonPublicTLDs[tld(name)]:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	dns "google.golang.org/api/dns/v1"
 
@@ -87,11 +88,13 @@ func VisibleTo(z *dns.ManagedZone, network, defaultProject string) bool {
 
 // gkeZoneNameRE is the zone name GKE gives its Cloud DNS zones ("gke-CLUSTER-8HEX-dns", as in seed
 // 000: gke-dev-orchestra-cluster-f5e836d0-dns). [U]: seen, not documented.
-var gkeZoneNameRE = regexp.MustCompile(`^gke-[a-z0-9-]+-[0-9a-f]{8}-dns$`)
+var gkeZoneNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^gke-[a-z0-9-]+-[0-9a-f]{8}-dns$`) })
 
 // gkeDescriptionRE matches the description GKE writes on its zones ("Private zone for GKE cluster
 // …"). [U]: seen, not documented.
-var gkeDescriptionRE = regexp.MustCompile(`(?i)\bprivate zone for gke cluster\b|\bmanaged by (gke|google kubernetes engine)\b`)
+var gkeDescriptionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\bprivate zone for gke cluster\b|\bmanaged by (gke|google kubernetes engine)\b`)
+})
 
 // GKEManaged reports whether GKE's Cloud DNS controller owns the zone, and why. Writes to such a
 // zone are never made: the controller overwrites manual changes (FAILURE-MODES §3).
@@ -113,10 +116,10 @@ func GKEManaged(z *dns.ManagedZone, clusters ...*model.Cluster) (bool, string) {
 	if cs := BoundClusters(z); len(cs) > 0 {
 		return true, fmt.Sprintf("bound to GKE cluster %s (privateVisibilityConfig.gkeClusters): GKE's cluster-scope zone", strings.Join(cs, ", "))
 	}
-	if gkeZoneNameRE.MatchString(z.Name) {
+	if gkeZoneNameRE().MatchString(z.Name) {
 		return true, fmt.Sprintf("its name %s follows GKE's naming (gke-CLUSTER-HASH-dns)", z.Name)
 	}
-	if gkeDescriptionRE.MatchString(z.Description) {
+	if gkeDescriptionRE().MatchString(z.Description) {
 		return true, fmt.Sprintf("its description says GKE manages it (%q)", z.Description)
 	}
 	for k, v := range z.Labels {

@@ -7,17 +7,22 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/api/googleapi"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 )
 
-var permissionRE = regexp.MustCompile(`[Pp]ermission '?"?([a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z.]+)'?"?`)
+var permissionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`[Pp]ermission '?"?([a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z.]+)'?"?`)
+})
 
 // requiredRE is the compute API's wording: "Required 'compute.networks.getEffectiveFirewalls'
 // permission for 'projects/p/global/networks/n'".
-var requiredRE = regexp.MustCompile(`Required '([a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z.]+)' permission`)
+var requiredRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`Required '([a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z.]+)' permission`)
+})
 
 // Permissions of the calls whose 403 names no permission in every API version; MapWith fills them in.
 const (
@@ -103,10 +108,10 @@ func PermissionOf(ge *googleapi.Error) string {
 		}
 	}
 	for _, s := range []string{ge.Message, ge.Body} {
-		if m := requiredRE.FindStringSubmatch(s); m != nil {
+		if m := requiredRE().FindStringSubmatch(s); m != nil {
 			return m[1]
 		}
-		if m := permissionRE.FindStringSubmatch(s); m != nil {
+		if m := permissionRE().FindStringSubmatch(s); m != nil {
 			return m[1]
 		}
 	}

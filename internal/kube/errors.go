@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 )
 
-var forbiddenRE = regexp.MustCompile(`cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?`)
+var forbiddenRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?`)
+})
 
 // Map classifies a Kubernetes API error. op says what was attempted, resource on what.
 func Map(err error, op, resource string) error {
@@ -54,7 +57,7 @@ func Map(err error, op, resource string) error {
 
 // RBACPermission turns a Forbidden message into "VERB RESOURCE" (RBAC), e.g. "list services".
 func RBACPermission(msg string) string {
-	m := forbiddenRE.FindStringSubmatch(msg)
+	m := forbiddenRE().FindStringSubmatch(msg)
 	if m == nil {
 		return "an RBAC permission"
 	}

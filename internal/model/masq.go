@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -89,7 +90,7 @@ func (e *MasqParseError) Error() string {
 	return e.Msg
 }
 
-var yamlLineRE = regexp.MustCompile(`(?:yaml: )?line (\d+): (.*)$`)
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:yaml: )?line (\d+): (.*)$`) })
 
 // masqKeys are the configuration keys the agent reads; encoding/json matches them case-insensitively,
 // as the agent (which unmarshals with it) does.
@@ -105,7 +106,7 @@ func ParseMasqConfig(raw string) (MasqConfig, error) {
 	js, err := yaml.YAMLToJSON([]byte(raw))
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		if m := yamlLineRE().FindStringSubmatch(msg); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			return MasqConfig{}, &MasqParseError{Line: n, Msg: strings.TrimPrefix(m[2], "yaml: ")}
 		}

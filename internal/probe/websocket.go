@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -172,7 +173,7 @@ func WebSocketHandshake(ctx context.Context, rt http.RoundTripper, r HandshakeRe
 	return h
 }
 
-var openingKindRE = regexp.MustCompile(`^\{\s*"kind"\s*:\s*"([^"]*)"`)
+var openingKindRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\{\s*"kind"\s*:\s*"([^"]*)"`) })
 
 // sniffBody reads at most 4 KiB for at most a second (a plain watch streams forever) and classifies it.
 func sniffBody(resp *http.Response) (kind, msg, objectKind string, bodyErr error) {
@@ -194,7 +195,7 @@ func sniffBody(resp *http.Response) (kind, msg, objectKind string, bodyErr error
 		r := <-ch
 		b = r.b // a plain watch streams forever: cut short on purpose, not an error
 	}
-	if m := openingKindRE.FindSubmatch(bytes.TrimSpace(b)); m != nil {
+	if m := openingKindRE().FindSubmatch(bytes.TrimSpace(b)); m != nil {
 		objectKind = string(m[1])
 	}
 	kind, msg = classifyBody(resp, b)

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	compute "google.golang.org/api/compute/v1"
@@ -15,7 +16,7 @@ import (
 // never fetches them, and neither should a client (parse names out of them instead).
 const computeBase = "https://www.googleapis.com/compute/v1/"
 
-var computeNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
+var computeNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`) })
 
 type networkEntry struct {
 	net *compute.Network
@@ -676,7 +677,7 @@ func (s *Server) insertRoute(c *call) (any, *apiError) {
 	if err := c.decode(rt, true); err != nil {
 		return nil, err
 	}
-	if !computeNameRE.MatchString(rt.Name) {
+	if !computeNameRE().MatchString(rt.Name) {
 		return nil, errInvalidName(rt.Name)
 	}
 	if _, err := netip.ParsePrefix(rt.DestRange); err != nil {
@@ -807,7 +808,7 @@ func (s *Server) fillFirewall(project string, f *compute.Firewall) {
 
 // validateFirewall checks what the API rejects.
 func validateFirewall(f *compute.Firewall) *apiError {
-	if !computeNameRE.MatchString(f.Name) {
+	if !computeNameRE().MatchString(f.Name) {
 		return errInvalidName(f.Name)
 	}
 	if (len(f.Allowed) == 0) == (len(f.Denied) == 0) {
@@ -1207,7 +1208,7 @@ func (s *Server) insertAddress(c *call) (any, *apiError) {
 	if err := c.decode(a, true); err != nil {
 		return nil, err
 	}
-	if !computeNameRE.MatchString(a.Name) {
+	if !computeNameRE().MatchString(a.Name) {
 		return nil, errInvalidName(a.Name)
 	}
 	if a.AddressType != "" && a.AddressType != "INTERNAL" && a.AddressType != "EXTERNAL" {

@@ -6,12 +6,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	dns "google.golang.org/api/dns/v1"
 )
 
-var zoneNameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`)
+var zoneNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$`) })
 
 // zoneEntry is a managed zone with its record sets and change history.
 type zoneEntry struct {
@@ -253,7 +254,7 @@ func (s *Server) createZone(c *call) (any, *apiError) {
 	if err := c.decode(z, true); err != nil {
 		return nil, err
 	}
-	if !zoneNameRE.MatchString(z.Name) {
+	if !zoneNameRE().MatchString(z.Name) {
 		return nil, errInvalid("Invalid value for 'entity.managedZone.name': '%s'", z.Name)
 	}
 	if z.DnsName == "" || !strings.HasSuffix(z.DnsName, ".") || strings.Contains(z.DnsName, "..") {

@@ -176,7 +176,7 @@ func (s *Server) createDNSPolicy(c *call) (any, *apiError) {
 	if err := c.decode(pol, true); err != nil {
 		return nil, err
 	}
-	if !zoneNameRE.MatchString(pol.Name) {
+	if !zoneNameRE().MatchString(pol.Name) {
 		return nil, errInvalid("Invalid value for 'entity.policy.name': '%s'", pol.Name)
 	}
 	p := c.v("project")
@@ -238,7 +238,7 @@ func (s *Server) createResponsePolicy(c *call) (any, *apiError) {
 	if err := c.decode(rp, true); err != nil {
 		return nil, err
 	}
-	if !zoneNameRE.MatchString(rp.ResponsePolicyName) {
+	if !zoneNameRE().MatchString(rp.ResponsePolicyName) {
 		return nil, errInvalid("Invalid value for 'entity.responsePolicy.responsePolicyName': '%s'", rp.ResponsePolicyName)
 	}
 	p := c.v("project")
@@ -294,7 +294,7 @@ func (s *Server) createResponsePolicyRule(c *call) (any, *apiError) {
 	if err := c.decode(rule, true); err != nil {
 		return nil, err
 	}
-	if !zoneNameRE.MatchString(rule.RuleName) {
+	if !zoneNameRE().MatchString(rule.RuleName) {
 		return nil, errInvalid("Invalid value for 'entity.responsePolicyRule.ruleName': '%s'", rule.RuleName)
 	}
 	if rule.DnsName == "" {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // paginate returns the page of items the request asks for (query parameters sizeParam — "pageSize"
@@ -77,7 +78,9 @@ type filterTerm struct {
 
 // filterTermRE matches one term: optional parentheses, a field name, = or != (or eq / ne), and a
 // double-quoted, single-quoted or bare value.
-var filterTermRE = regexp.MustCompile(`^\(?\s*([A-Za-z][A-Za-z0-9_]*)\s*(!=|=|\s+eq\s+|\s+ne\s+)\s*("(?:[^"\\]|\\.)*"|'[^']*'|[^\s()"']+)\s*\)?`)
+var filterTermRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\(?\s*([A-Za-z][A-Za-z0-9_]*)\s*(!=|=|\s+eq\s+|\s+ne\s+)\s*("(?:[^"\\]|\\.)*"|'[^']*'|[^\s()"']+)\s*\)?`)
+})
 
 // parseFilter parses the subset of compute's list filter syntax gkedoctor uses: terms such as
 // IPAddress="10.0.0.1", IPAddress = "…", loadBalancingScheme="INTERNAL" or name != foo, ANDed by
@@ -96,7 +99,7 @@ func parseFilter(expr string, prototype any) ([]filterTerm, *apiError) {
 			rest = strings.TrimSpace(rest[4:])
 			continue
 		}
-		m := filterTermRE.FindStringSubmatch(rest)
+		m := filterTermRE().FindStringSubmatch(rest)
 		if m == nil {
 			return nil, errInvalid("Invalid list filter expression '%s'.", expr)
 		}
