@@ -73,15 +73,5 @@ func (c *helpScreen) viewLines() []string {
 	for _, n := range notes {
 		lines = append(lines, indentLines(wrapText(n, w-2), " ")...)
 	}
-	out := make([]string, 0, h)
-	for _, l := range lines {
-		if len(out) >= h {
-			break
-		}
-		out = append(out, padRight(l, w))
-	}
-	for len(out) < h {
-		out = append(out, strings.Repeat(" ", w))
-	}
-	return out
+	return fitBody(lines, w, h)
 }

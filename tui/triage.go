@@ -221,12 +221,12 @@ func (m *Model) startWaitingTriage() tea.Cmd {
 func (m *Model) runTriage(msg triageRunMsg) tea.Cmd {
 	t := &m.cfg.env.Targets
 	for _, s := range msg.targets.Services {
-		if n, err := checks.ParseNamespacedName(s, "default"); err == nil && !slicesContains(t.Services, n) {
-			t.Services = append(t.Services, n)
+		if n, err := checks.ParseNamespacedName(s, "default"); err == nil {
+			t.Services = triage.AppendMissing(t.Services, n)
 		}
 	}
-	t.DNSNames = appendMissing(t.DNSNames, msg.targets.DNSNames...)
-	t.Peers = appendMissing(t.Peers, msg.targets.Peers...)
+	t.DNSNames = triage.AppendMissing(t.DNSNames, msg.targets.DNSNames...)
+	t.Peers = triage.AppendMissing(t.Peers, msg.targets.Peers...)
 	if t.Workload == "" {
 		t.Workload = msg.targets.Workload
 	}
@@ -240,26 +240,4 @@ func (m *Model) runTriage(msg triageRunMsg) tea.Cmd {
 	}
 	m.setStatus(levelInfo, "triage: running "+strings.Join(msg.checks, ", "))
 	return m.runIDs(ids, false)
-}
-
-func slicesContains(l []checks.NamespacedName, n checks.NamespacedName) bool {
-	for _, x := range l {
-		if x == n {
-			return true
-		}
-	}
-	return false
-}
-
-func appendMissing(to []string, vs ...string) []string {
-	for _, v := range vs {
-		found := false
-		for _, x := range to {
-			found = found || x == v
-		}
-		if !found {
-			to = append(to, v)
-		}
-	}
-	return to
 }

@@ -640,7 +640,11 @@ func keysFileForHelp() string {
 // dialogLines centres a dialog's box in a body of w×h (the confirm and pick components).
 func dialogLines(w, h int, box string) []string {
 	placed := lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
-	lines := strings.Split(placed, "\n")
+	return fitBody(strings.Split(placed, "\n"), w, h)
+}
+
+// fitBody makes lines exactly h lines of width w: cut below, padded with blank lines.
+func fitBody(lines []string, w, h int) []string {
 	out := make([]string, 0, h)
 	for _, l := range lines {
 		if len(out) >= h {

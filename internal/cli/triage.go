@@ -127,25 +127,12 @@ func (o *triageOptions) run(ctx context.Context, ios *iostreams.IOStreams) error
 // applyTargets adds the extracted targets to the flags the user gave (theirs come first and win for
 // the single-valued --workload).
 func applyTargets(opts *app.Options, t triage.Targets) {
-	opts.Services = appendNew(opts.Services, t.Services...)
-	opts.DNSNames = appendNew(opts.DNSNames, t.DNSNames...)
-	opts.Peers = appendNew(opts.Peers, t.Peers...)
+	opts.Services = triage.AppendMissing(opts.Services, t.Services...)
+	opts.DNSNames = triage.AppendMissing(opts.DNSNames, t.DNSNames...)
+	opts.Peers = triage.AppendMissing(opts.Peers, t.Peers...)
 	if opts.Workload == "" {
 		opts.Workload = t.Workload
 	}
-}
-
-func appendNew(to []string, vs ...string) []string {
-	for _, v := range vs {
-		dup := false
-		for _, x := range to {
-			dup = dup || x == v
-		}
-		if !dup {
-			to = append(to, v)
-		}
-	}
-	return to
 }
 
 // auditCommand is the audit command line that runs what triage would.

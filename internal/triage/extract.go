@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -183,4 +184,15 @@ func sortedInts(m map[int]bool) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// AppendMissing appends to to each of vs it does not hold yet, in order: how triage's targets join
+// the ones a session already has (the command's flags, the TUI's targets).
+func AppendMissing[T comparable](to []T, vs ...T) []T {
+	for _, v := range vs {
+		if !slices.Contains(to, v) {
+			to = append(to, v)
+		}
+	}
+	return to
 }
