@@ -750,7 +750,7 @@ func (r *reachRun) combine(rec *Recorder, vs []*verdict) Result {
 		for _, v := range judged {
 			sums = append(sums, v.Summary)
 		}
-		res = PassResult(strings.Join(sums, "; "))
+		res = PassResult(JoinSummaries(sums))
 	case Skip:
 		res = FromErr("confirm the path to "+top.T.Ref(), top.Err)
 		if res.Status != Skip {
@@ -765,7 +765,7 @@ func (r *reachRun) combine(rec *Recorder, vs []*verdict) Result {
 				sums = append(sums, v.Summary)
 			}
 		}
-		res = Result{Status: top.Status, Cause: top.Cause, Summary: strings.Join(sums, "; ")}
+		res = Result{Status: top.Status, Cause: top.Cause, Summary: JoinSummaries(sums)}
 	}
 	// Fixes: every target's, ILB creations first, each once.
 	seen := map[string]bool{}

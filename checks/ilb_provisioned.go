@@ -394,7 +394,7 @@ func combineFindings[F any](rec *Recorder, fs []F, get func(F) (Status, string, 
 		return PassResult(passSummary(len(fs)))
 	}
 	if worst.Status == Fail && len(fails) > 1 {
-		worst.Summary = strings.Join(fails, "; ")
+		worst.Summary = JoinSummaries(fails)
 	}
 	return *worst
 }

@@ -79,6 +79,19 @@ type Result struct {
 // Pass builds a passing result.
 func PassResult(summary string) Result { return Result{Status: Pass, Summary: summary} }
 
+// maxSummaries is how many per-target sentences a summary carries; the evidence has every one.
+const maxSummaries = 3
+
+// JoinSummaries makes one summary of per-target sentences: the first maxSummaries, then how many
+// more there are — a check over 200 Services says what is wrong with the first few and counts the
+// rest instead of repeating one sentence 200 times (the evidence lists each target).
+func JoinSummaries(sums []string) string {
+	if len(sums) <= maxSummaries {
+		return strings.Join(sums, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more like these (the evidence lists each)", strings.Join(sums[:maxSummaries], "; "), len(sums)-maxSummaries)
+}
+
 // FailResult builds a failing result with a machine cause and a sentence for people.
 func FailResult(cause, summary string, plans ...*fixes.Plan) Result {
 	return Result{Status: Fail, Cause: cause, Summary: summary, Fixes: plans}
