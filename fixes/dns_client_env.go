@@ -88,47 +88,54 @@ func NewClientEnvPlans(p OwnedZoneParams) []*Plan {
 			Affects:     "a new revision of Cloud Run service " + dnsShortName(src) + " takes the traffic",
 			Commands:    []string{fmt.Sprintf("gcloud run services update %s%s --update-env-vars %s", dnsShortName(src), region, dnsShellQuote(strings.Join(sets, ",")))},
 		}
-		plan.Snapshot = func(ctx context.Context) (Snapshot, error) {
-			svc, err := dnsGetRunService(ctx, g, src)
-			if err != nil {
-				return Snapshot{}, err
-			}
-			changes, err := dnsEnvChanges(svc, want)
-			if err != nil {
-				return Snapshot{}, err
-			}
-			b, _ := json.Marshal(changes)
-			return Snapshot{
-				Prior: []Object{{API: "run.googleapis.com", Kind: "Service (environment variables)", Name: src, Version: svc.Etag, Contents: b}},
-				Undo:  []UndoAction{NewUndo(UndoRestoreRunEnv, dnsEnvParams{Service: src, Changes: changes})},
-			}, nil
-		}
-		plan.Apply = func(ctx context.Context, snap Snapshot) (Outcome, error) {
-			svc, err := dnsGetRunService(ctx, g, src)
-			if err != nil {
-				return Outcome{}, err
-			}
-			if len(snap.Prior) == 1 && snap.Prior[0].Version != "" && svc.Etag != snap.Prior[0].Version {
-				return Outcome{}, &apierr.Error{Kind: apierr.Conflict, Op: "update Cloud Run service", Resource: src, Err: errors.New("it changed since it was read")}
-			}
-			changes, err := dnsEnvChanges(svc, want)
-			if err != nil {
-				return Outcome{}, err
-			}
-			if dnsEnvAlreadySet(svc, changes) {
-				// Offered by both DNS checks: the second application has nothing to do, and
-				// nothing to undo.
-				return Outcome{Undo: []UndoAction{}, Message: fmt.Sprintf("Cloud Run %s already uses %s; nothing changed.", dnsShortName(src), strings.Join(sets, ", "))}, nil
-			}
-			rev, err := dnsPatchRunEnv(ctx, g, svc, changes, false)
-			if err != nil {
-				return Outcome{}, err
-			}
-			return Outcome{Message: fmt.Sprintf("Cloud Run %s now uses %s (revision %s).", dnsShortName(src), strings.Join(sets, ", "), rev)}, nil
-		}
+		setRunEnv(plan, g, src, want, sets)
 		plans = append(plans, plan)
 	}
 	return plans
+}
+
+// setRunEnv gives plan the Snapshot and Apply that set Cloud Run service's environment variables
+// (want: variable → {the value the check saw, the new value}; sets: "NAME=value" for people): the
+// snapshot keeps only the variables it changes, with the service's etag; Apply re-reads the service,
+// refuses when the etag moved, does nothing when every variable already holds its new value (both
+// DNS checks offer the same change), and PATCHes one new revision. Undo writes the old values back.
+func setRunEnv(plan *Plan, g *gcp.Clients, service string, want map[string][2]string, sets []string) {
+	plan.Snapshot = func(ctx context.Context) (Snapshot, error) {
+		svc, err := dnsGetRunService(ctx, g, service)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		changes, err := dnsEnvChanges(svc, want)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		b, _ := json.Marshal(changes)
+		return Snapshot{
+			Prior: []Object{{API: "run.googleapis.com", Kind: "Service (environment variables)", Name: service, Version: svc.Etag, Contents: b}},
+			Undo:  []UndoAction{NewUndo(UndoRestoreRunEnv, dnsEnvParams{Service: service, Changes: changes})},
+		}, nil
+	}
+	plan.Apply = func(ctx context.Context, snap Snapshot) (Outcome, error) {
+		svc, err := dnsGetRunService(ctx, g, service)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if v := snap.Version(); v != "" && svc.Etag != v {
+			return Outcome{}, &apierr.Error{Kind: apierr.Conflict, Op: "update Cloud Run service", Resource: service, Err: errors.New("it changed since it was read")}
+		}
+		changes, err := dnsEnvChanges(svc, want)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if dnsEnvAlreadySet(svc, changes) {
+			return Outcome{Undo: []UndoAction{}, Message: fmt.Sprintf("Cloud Run %s already uses %s; nothing changed.", dnsShortName(service), strings.Join(sets, ", "))}, nil
+		}
+		rev, err := dnsPatchRunEnv(ctx, g, svc, changes, false)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Message: fmt.Sprintf("Cloud Run %s now uses %s (revision %s).", dnsShortName(service), strings.Join(sets, ", "), rev)}, nil
+	}
 }
 
 // dnsEnvAlreadySet reports whether every change's variable already holds its new value.

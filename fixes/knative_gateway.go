@@ -261,12 +261,9 @@ func NewGatewayLBPlan(deps *Deps, o GatewayLB) *Plan {
 		if err != nil {
 			return Outcome{}, err
 		}
-		rv := ""
-		if len(snap.Prior) > 0 {
-			rv = snap.Prior[0].Version
-		}
-		if rv == "" {
-			return Outcome{}, errors.New("no resourceVersion was saved: not patching without one")
+		rv, err := snap.RequireVersion()
+		if err != nil {
+			return Outcome{}, err
 		}
 		got, err := k.CoreV1().Services(ns).Patch(ctx, name, types.MergePatchType, gatewayPatch(o, rv), metav1.PatchOptions{})
 		if err != nil {

@@ -102,9 +102,9 @@ func NewSourceRangesPlan(deps *Deps, o SourceRanges) *Plan {
 		if err != nil {
 			return Outcome{}, err
 		}
-		rv := ""
-		if len(snap.Prior) > 0 {
-			rv = snap.Prior[0].Version
+		rv, err := snap.RequireVersion()
+		if err != nil {
+			return Outcome{}, err
 		}
 		body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": rv}, "spec": map[string]any{"loadBalancerSourceRanges": after}})
 		got, err := k.CoreV1().Services(o.Namespace).Patch(ctx, o.Name, types.MergePatchType, body, metav1.PatchOptions{})

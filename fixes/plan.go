@@ -82,6 +82,25 @@ type Snapshot struct {
 	Steps *Steps `json:"-"`
 }
 
+// Version is the version (resourceVersion, etag) of the first object the snapshot saved, "" when it
+// saved none: what Apply's write is conditioned on.
+func (s Snapshot) Version() string {
+	if len(s.Prior) == 0 {
+		return ""
+	}
+	return s.Prior[0].Version
+}
+
+// RequireVersion is Version for a write that must be conditional on it (a Kubernetes patch carrying
+// metadata.resourceVersion): without a saved version the patch would overwrite whatever is there,
+// so it is refused instead.
+func (s Snapshot) RequireVersion() (string, error) {
+	if v := s.Version(); v != "" {
+		return v, nil
+	}
+	return "", errors.New("no resourceVersion was saved: not patching without one")
+}
+
 // Outcome is what Apply reports.
 type Outcome struct {
 	Message string       `json:"message"`

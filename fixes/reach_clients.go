@@ -1,9 +1,6 @@
 package fixes
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -78,38 +75,6 @@ func NewPointClientPlan(deps *Deps, o PointClient) *Plan {
 	if deps != nil {
 		g = deps.GCP
 	}
-	p.Snapshot = func(ctx context.Context) (Snapshot, error) {
-		svc, err := dnsGetRunService(ctx, g, o.Service)
-		if err != nil {
-			return Snapshot{}, err
-		}
-		changes, err := dnsEnvChanges(svc, want)
-		if err != nil {
-			return Snapshot{}, err
-		}
-		b, _ := json.Marshal(changes)
-		return Snapshot{
-			Prior: []Object{{API: "run.googleapis.com", Kind: "Service (environment variables)", Name: o.Service, Version: svc.Etag, Contents: b}},
-			Undo:  []UndoAction{NewUndo(UndoRestoreRunEnv, dnsEnvParams{Service: o.Service, Changes: changes})},
-		}, nil
-	}
-	p.Apply = func(ctx context.Context, snap Snapshot) (Outcome, error) {
-		svc, err := dnsGetRunService(ctx, g, o.Service)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if len(snap.Prior) == 1 && snap.Prior[0].Version != "" && svc.Etag != snap.Prior[0].Version {
-			return Outcome{}, &apierr.Error{Kind: apierr.Conflict, Op: "update Cloud Run service", Resource: o.Service, Err: errors.New("it changed since it was read")}
-		}
-		changes, err := dnsEnvChanges(svc, want)
-		if err != nil {
-			return Outcome{}, err
-		}
-		rev, err := dnsPatchRunEnv(ctx, g, svc, changes, false)
-		if err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{Message: fmt.Sprintf("Cloud Run %s now uses %s (revision %s).", o.Name, strings.Join(sets, ", "), rev)}, nil
-	}
+	setRunEnv(p, g, o.Service, want, sets)
 	return p
 }

@@ -99,7 +99,7 @@ func NewRunEgressPlan(deps *Deps, o RunEgress) *Plan {
 		if err != nil {
 			return Outcome{}, gcp.Map(err, "get Cloud Run service", o.Service)
 		}
-		if len(snap.Prior) == 1 && snap.Prior[0].Version != "" && svc.Etag != snap.Prior[0].Version {
+		if v := snap.Version(); v != "" && svc.Etag != v {
 			return Outcome{}, &apierr.Error{Kind: apierr.Conflict, Op: "update Cloud Run service", Resource: o.Service, Err: errors.New("its etag changed since it was saved")}
 		}
 		var saved struct {

@@ -228,9 +228,9 @@ func NewRolloutRestartPlan(deps *Deps, w WorkloadRef) *Plan {
 		if err != nil {
 			return Outcome{}, err
 		}
-		rv := ""
-		if len(snap.Prior) > 0 {
-			rv = snap.Prior[0].Version
+		rv, err := snap.RequireVersion()
+		if err != nil {
+			return Outcome{}, err
 		}
 		started = time.Now()
 		body, _ := json.Marshal(map[string]any{
@@ -623,8 +623,8 @@ func NewRemoveInvalidSincePlan(deps *Deps, ns, name string) *Plan {
 		}
 		path := "/metadata/labels/" + strings.ReplaceAll(strings.ReplaceAll(legacyInvalidSince, "~", "~0"), "/", "~1")
 		ops := []map[string]any{{"op": "remove", "path": path}}
-		if len(snap.Prior) > 0 && snap.Prior[0].Version != "" {
-			ops = append([]map[string]any{{"op": "test", "path": "/metadata/resourceVersion", "value": snap.Prior[0].Version}}, ops...)
+		if v := snap.Version(); v != "" {
+			ops = append([]map[string]any{{"op": "test", "path": "/metadata/resourceVersion", "value": v}}, ops...)
 		}
 		body, _ := json.Marshal(ops)
 		_, err = k.CoreV1().Secrets(ns).Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
