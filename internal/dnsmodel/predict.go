@@ -343,26 +343,7 @@ func (m *Model) route(name, network string, allowPeering bool) (*dns.ManagedZone
 // forward judges a forwarding zone's targets.
 func (m *Model) forward(p *Prediction, z *dns.ManagedZone) {
 	fc := z.ForwardingConfig
-	for _, t := range fc.TargetNameServers {
-		if t == nil {
-			continue
-		}
-		p.Targets = append(p.Targets, m.judgeTarget(t, p.Network))
-	}
-	if len(fc.OutboundEndpoints) > 0 {
-		p.Targets = append(p.Targets, TargetVerdict{Target: "outbound endpoints", Class: ClassUnknown, Why: "forwarding through outbound endpoints is not modelled"})
-	}
-	var why []string
-	reachable, unknown := 0, 0
-	for _, t := range p.Targets {
-		why = append(why, t.Target+": "+t.Why)
-		switch t.Reach {
-		case ReachYes:
-			reachable++
-		case ReachUnknown:
-			unknown++
-		}
-	}
+	reachable, unknown, why := m.judgeTargets(p, fc.TargetNameServers, len(fc.OutboundEndpoints) > 0, p.Network)
 	switch {
 	case len(p.Targets) > 0 && reachable == 0 && unknown == 0:
 		p.Outcome, p.Situation = probe.OutcomeServFail, SitForwardUnreachable
@@ -376,6 +357,30 @@ func (m *Model) forward(p *Prediction, z *dns.ManagedZone) {
 	if len(why) > 0 {
 		p.Reason += " (" + strings.Join(why, "; ") + ")"
 	}
+}
+
+// judgeTargets judges forwarding targets (a forwarding zone's, or an outbound server policy's
+// alternative name servers) as network's queries meet them, appends them to p.Targets, and counts the
+// reachable and the unknown ones; why is each target's explanation.
+func (m *Model) judgeTargets(p *Prediction, ts []*dns.ManagedZoneForwardingConfigNameServerTarget, outboundEndpoints bool, network string) (reachable, unknown int, why []string) {
+	for _, t := range ts {
+		if t != nil {
+			p.Targets = append(p.Targets, m.judgeTarget(t, network))
+		}
+	}
+	if outboundEndpoints {
+		p.Targets = append(p.Targets, TargetVerdict{Target: "outbound endpoints", Class: ClassUnknown, Why: "forwarding through outbound endpoints is not modelled"})
+	}
+	for _, t := range p.Targets {
+		why = append(why, t.Target+": "+t.Why)
+		switch t.Reach {
+		case ReachYes:
+			reachable++
+		case ReachUnknown:
+			unknown++
+		}
+	}
+	return reachable, unknown, why
 }
 
 // AllClusterOnly reports whether every forwarding target exists only inside the cluster: the zone

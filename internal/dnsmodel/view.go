@@ -362,27 +362,14 @@ func (m *Model) serverPolicy(p *Prediction, network string) bool {
 	p.ServerPolicy, p.Situation = sp, SitServerPolicy
 	p.Via = fmt.Sprintf("outbound server policy %s (project %s)", sp.Policy.Name, sp.Project)
 	c := sp.Policy.AlternativeNameServerConfig
+	var ts []*dns.ManagedZoneForwardingConfigNameServerTarget
 	for _, t := range c.TargetNameServers {
-		if t == nil {
-			continue
-		}
-		p.Targets = append(p.Targets, m.judgeTarget(&dns.ManagedZoneForwardingConfigNameServerTarget{
-			Ipv4Address: t.Ipv4Address, Ipv6Address: t.Ipv6Address, ForwardingPath: strings.ToUpper(t.ForwardingPath)}, network))
-	}
-	if len(c.OutboundEndpoints) > 0 {
-		p.Targets = append(p.Targets, TargetVerdict{Target: "outbound endpoints", Class: ClassUnknown, Why: "forwarding through outbound endpoints is not modelled"})
-	}
-	reachable, unknown := 0, 0
-	var why []string
-	for _, t := range p.Targets {
-		why = append(why, t.Target+": "+t.Why)
-		switch t.Reach {
-		case ReachYes:
-			reachable++
-		case ReachUnknown:
-			unknown++
+		if t != nil {
+			ts = append(ts, &dns.ManagedZoneForwardingConfigNameServerTarget{
+				Ipv4Address: t.Ipv4Address, Ipv6Address: t.Ipv6Address, ForwardingPath: strings.ToUpper(t.ForwardingPath)})
 		}
 	}
+	reachable, unknown, why := m.judgeTargets(p, ts, len(c.OutboundEndpoints) > 0, network)
 	p.Reason = fmt.Sprintf("outbound server policy %s (project %s) sends every query from network %s to the alternative name servers %s: private zones and response policies are not consulted, so the answer is whatever %s",
 		sp.Policy.Name, sp.Project, gref.NetworkName(network), altTargetList(sp.Policy), plural(len(p.Targets), "that server says", "those servers say"))
 	if len(p.Targets) > 0 && reachable == 0 && unknown == 0 {
