@@ -24,14 +24,7 @@ import (
 // skipped with -short. It needs the demo world and the clusterip-unreachable check; when `gkedoctor
 // audit --demo` does not report that check failing, it fails and says so rather than skipping.
 func TestE2E_demoInTmux(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped with -short")
-	}
-	tmuxBin, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Skip("end-to-end test: tmux is not installed (make test installs it with hack/install-test-deps.sh)")
-	}
-	bin := buildGkedoctor(t)
+	tmuxBin, bin := e2eBinaries(t)
 	cause := demoPrecondition(t, bin)
 
 	latency := []string{}
@@ -221,14 +214,7 @@ func TestE2E_demoInTmux(t *testing.T) {
 // TestE2E_tmuxSmoke runs the real binary's checklist without a cluster, a project or the demo world:
 // it proves the terminal plumbing (full screen, header, help, quit, exit status) on its own.
 func TestE2E_tmuxSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped with -short")
-	}
-	tmuxBin, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Skip("end-to-end test: tmux is not installed (make test installs it with hack/install-test-deps.sh)")
-	}
-	bin := buildGkedoctor(t)
+	tmuxBin, bin := e2eBinaries(t)
 	s := startTmuxEnv(t, tmuxBin, bin, t.TempDir(), []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "absent")}, "--no-gcp")
 	s.waitFor("the header", func(scr string) bool {
 		return strings.Contains(scr, "[RW]") && strings.Contains(scr, "⊘ Kubernetes") && strings.Contains(scr, "clusterip-unreachable")
@@ -241,6 +227,20 @@ func TestE2E_tmuxSmoke(t *testing.T) {
 	s.keys("Escape")
 	s.waitFor("the checklist again", func(scr string) bool { return strings.Contains(scr, "Checks") })
 	s.quit()
+}
+
+// e2eBinaries is every end-to-end test's start: skipped with -short or without tmux, it returns
+// tmux's path and the freshly built binary.
+func e2eBinaries(t *testing.T) (tmuxBin, bin string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	tmuxBin, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("end-to-end test: tmux is not installed (make test installs it with hack/install-test-deps.sh)")
+	}
+	return tmuxBin, buildGkedoctor(t)
 }
 
 func buildGkedoctor(t *testing.T) string {

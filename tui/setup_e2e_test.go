@@ -2,7 +2,6 @@ package tui
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,14 +15,7 @@ import (
 // and none current, then the fake Google API server listing projects, clusters and Cloud Run
 // services. Every address is loopback.
 func TestE2E_firstRunSetup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped with -short")
-	}
-	tmuxBin, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Skip("end-to-end test: tmux is not installed (make test installs it with hack/install-test-deps.sh)")
-	}
-	bin := buildGkedoctor(t)
+	tmuxBin, bin := e2eBinaries(t)
 	nothing := func(kubeconfig string) []string {
 		home := t.TempDir()
 		return []string{"HOME=" + home, "KUBECONFIG=" + kubeconfig, "GOOGLE_APPLICATION_CREDENTIALS=" + filepath.Join(home, "no-adc.json"),
