@@ -85,6 +85,7 @@ func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 		}
 		// The targets are independent (each reads its own load balancer's events through the
 		// inventory): decided a few at a time, kept in the targets' order.
+		events := eventsReader(ctx, env, len(a.Findings))
 		var g errgroup.Group
 		g.SetLimit(ilbConcurrency)
 		k := 0
@@ -95,7 +96,7 @@ func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 			slot := k
 			k++
 			g.Go(func() error {
-				a.Findings[slot] = ilbFor(ctx, env, f, t)
+				a.Findings[slot] = ilbFor(ctx, env, f, t, events)
 				return nil
 			})
 		}
@@ -104,12 +105,32 @@ func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 	})
 }
 
+// serviceEventsFunc reads the events of one Service.
+type serviceEventsFunc func(ctx context.Context, ns, name string) ([]corev1.Event, error)
+
+// eventsReader returns how to read the events of n load balancers: one request per Service when
+// they are few (it needs list events only in their namespaces), else one list of every Service's
+// events in the cluster, falling back to one request per Service when that list is refused.
+func eventsReader(ctx context.Context, env *Env, n int) serviceEventsFunc {
+	one := func(ctx context.Context, ns, name string) ([]corev1.Event, error) {
+		return env.Inv.Events(ctx, ns, "Service", name)
+	}
+	if n <= ilbConcurrency {
+		return one
+	}
+	all, err := env.Inv.ServiceEvents(ctx)
+	if err != nil {
+		return one
+	}
+	return func(_ context.Context, ns, name string) ([]corev1.Event, error) { return all[ns+"/"+name], nil }
+}
+
 var backquoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("`([^`]+)`") })
 
 // ilbFor decides whether an internal load balancer exposes the target, in order: the Services could
 // be listed; one exists (not only an external one); it is provisioned (its events say why not); every
 // client's region can reach it (global access).
-func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding {
+func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target, events serviceEventsFunc) *ilbFinding {
 	fd := &ilbFinding{T: t}
 	if t.Err != nil {
 		fd.Status, fd.Err = Skip, t.Err
@@ -122,7 +143,7 @@ func ilbFor(ctx context.Context, env *Env, f *reachFacts, t *target) *ilbFinding
 	for _, decide := range []func() bool{
 		func() bool { return fd.decideNotL4(f, t) },
 		func() bool { return fd.decideExists(t) },
-		func() bool { return fd.decideProvisioned(ctx, env, t) },
+		func() bool { return fd.decideProvisioned(ctx, t, events) },
 		func() bool { return fd.decideHealthChecks(ctx, env, f, t) },
 		func() bool { return fd.decideRegions(ctx, env, f, t) },
 	} {
@@ -210,7 +231,7 @@ func (fd *ilbFinding) decideExists(t *target) bool {
 
 // decideProvisioned: the internal load balancer has its IP; its events say why not (and carry GKE's
 // request for a firewall change it could not make, which matters even once the IP is there).
-func (fd *ilbFinding) decideProvisioned(ctx context.Context, env *Env, t *target) bool {
+func (fd *ilbFinding) decideProvisioned(ctx context.Context, t *target, events serviceEventsFunc) bool {
 	step := fd.step
 	ref := t.Svc.Namespace + "/" + t.Svc.Name
 	ilb := t.ILB
@@ -226,7 +247,7 @@ func (fd *ilbFinding) decideProvisioned(ctx context.Context, env *Env, t *target
 	step(Pass, "internal load balancer for "+ref, fmt.Sprintf("%s is type LoadBalancer, internal by %s, port %d", ilbRef, how, t.ILBPort), kubectlSvc(ilb.Namespace, ilb.Name))
 	// Events: why an IP is pending, and GKE's request for a firewall change it could not make
 	// (LoadBalancerManualChange, on Shared VPC), which matters even once the IP is there.
-	evs, evErr := env.Inv.Events(ctx, ilb.Namespace, "Service", ilb.Name)
+	evs, evErr := events(ctx, ilb.Namespace, ilb.Name)
 	failed := false
 	var lines []string
 	if evErr != nil {

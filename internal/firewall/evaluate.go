@@ -152,7 +152,10 @@ func EvaluateSet(set Set, p Packet) Verdict {
 	for ti, t := range set.tiers() {
 		for i := range t.rules {
 			r := &t.rules[i]
-			if r.Disabled || r.Implied || dir(r.Direction) != p.Direction || !protocolNumberMatch(r, want, p.Port) || !inNetwork(r.Network) {
+			if r.Disabled || r.Implied {
+				continue
+			}
+			if m := r.match(); m.dir != p.Direction || !m.proto(want, p.Port) || !inNetwork(r.Network) {
 				continue
 			}
 			c := t.stamp(r)
@@ -220,9 +223,8 @@ func sameDecision(a, b Segment) bool {
 func segments(cands []cand, p Packet, lo, hi netip.Addr) []Segment {
 	cuts := []netip.Addr{lo}
 	for _, c := range cands {
-		for _, s := range peerRanges(c.Rule, p.Direction) {
-			pr, ok := parseRange(s)
-			if !ok || pr.Addr().Is4() != lo.Is4() {
+		for _, pr := range c.match().peer(p.Direction) {
+			if pr.Addr().Is4() != lo.Is4() {
 				continue
 			}
 			rlo, rhi := bounds(pr)

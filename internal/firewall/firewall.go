@@ -109,6 +109,8 @@ type Rule struct {
 	UnresolvedCondition []string
 
 	Implied bool // one of the implied rules at priority 65535
+
+	m *matcher // the match criteria parsed (match.go); nil: parsed when evaluated
 }
 
 // Protocol is one allowed/denied entry.
@@ -255,7 +257,7 @@ func FromCompute(f *compute.Firewall) Rule {
 			}
 		}
 	}
-	return r
+	return withMatch(r)
 }
 
 // FromComputeList converts a list of compute API rules.
@@ -422,20 +424,6 @@ func dir(d string) string {
 	return Ingress
 }
 
-func peerRanges(r Rule, direction string) []string {
-	if direction == Egress {
-		return r.DestinationRanges
-	}
-	return r.SourceRanges
-}
-
-func instanceRanges(r Rule, direction string) []string {
-	if direction == Egress {
-		return r.SourceRanges
-	}
-	return r.DestinationRanges
-}
-
 // peerMatch reports whether the rule's peer criteria match addr (invalid: the peer is known by tags
 // only); maybe lists the unresolvable criteria that might match it when the resolvable ones do not.
 func peerMatch(r Rule, p Packet, addr netip.Addr) (ok bool, maybe []string) {
@@ -444,7 +432,7 @@ func peerMatch(r Rule, p Packet, addr netip.Addr) (ok bool, maybe []string) {
 		if len(ranges) == 0 && len(r.UnresolvedPeer) == 0 {
 			return true, nil // the API defaults destinationRanges to 0.0.0.0/0
 		}
-		if addr.IsValid() && inAny(addr, ranges) {
+		if addr.IsValid() && inPrefixes(addr, r.match().dst) {
 			return true, nil
 		}
 		return false, r.UnresolvedPeer
@@ -453,7 +441,7 @@ func peerMatch(r Rule, p Packet, addr netip.Addr) (ok bool, maybe []string) {
 		len(r.SourceSecureTags) == 0 && len(r.UnresolvedPeer) == 0 {
 		return true, nil // the API defaults sourceRanges to 0.0.0.0/0
 	}
-	if addr.IsValid() && inAny(addr, r.SourceRanges) {
+	if addr.IsValid() && inPrefixes(addr, r.match().src) {
 		return true, nil
 	}
 	if intersects(r.SourceTags, p.Peer.Tags) || intersectsFold(r.SourceServiceAccounts, p.Peer.ServiceAccounts) {
@@ -498,12 +486,12 @@ func instanceMatch(r Rule, p Packet) (ok bool, maybe []string) {
 			return false, nil
 		}
 	}
-	ranges := instanceRanges(r, p.Direction)
 	// For egress, sourceRanges on the rule (rare) restrict the sending instance's address.
-	if len(ranges) > 0 && len(p.Instance.Ranges) > 0 {
+	if len(instanceRangeStrings(r, p.Direction)) > 0 && len(p.Instance.Ranges) > 0 {
+		ranges := r.match().instance(p.Direction)
 		in := false
 		for _, ip := range p.Instance.Ranges {
-			if ip.IsValid() && inAny(ip.Addr(), ranges) {
+			if ip.IsValid() && inPrefixes(ip.Addr(), ranges) {
 				in = true
 			}
 		}
@@ -520,14 +508,12 @@ func instanceMatch(r Rule, p Packet) (ok bool, maybe []string) {
 	return true, maybe
 }
 
-func inAny(a netip.Addr, ranges []string) bool {
-	a = a.Unmap()
-	for _, s := range ranges {
-		if pr, ok := parseRange(s); ok && pr.Contains(a) {
-			return true
-		}
+// instanceRangeStrings are the rule's ranges on the packet's instance side, as written.
+func instanceRangeStrings(r Rule, direction string) []string {
+	if direction == Egress {
+		return r.SourceRanges
 	}
-	return false
+	return r.DestinationRanges
 }
 
 // parseRange accepts a CIDR block or a single address.
@@ -660,30 +646,9 @@ func protoNumber(s string) int {
 
 func hasPorts(proto int) bool { return proto == 6 || proto == 17 || proto == 132 }
 
+// protocolMatch reports whether r covers proto on port.
 func protocolMatch(r Rule, proto string, port int) bool {
-	return protocolNumberMatch(&r, protoNumber(proto), port)
-}
-
-// protocolNumberMatch is protocolMatch with the packet's protocol number already looked up.
-func protocolNumberMatch(r *Rule, want int, port int) bool {
-	for _, e := range r.Protocols {
-		if e.IPProtocol == "all" || strings.EqualFold(strings.TrimSpace(e.IPProtocol), "all") {
-			return true
-		}
-		got := protoNumber(e.IPProtocol)
-		if got < 0 || got != want {
-			continue
-		}
-		if len(e.Ports) == 0 || !hasPorts(got) {
-			return true
-		}
-		for _, ps := range e.Ports {
-			if lo, hi, ok := ParsePorts(ps); ok && port >= lo && port <= hi {
-				return true
-			}
-		}
-	}
-	return false
+	return r.match().proto(protoNumber(proto), port)
 }
 
 // ParsePorts parses "80" or "8000-9000" (1–65535; a range must not be reversed).

@@ -168,3 +168,35 @@ func TestSplitNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestParsedCriteriaFollowTheRule: a rule from FromCompute carries its parsed ports and ranges, and
+// a copy whose ranges, protocols or direction were replaced is decided on the new values.
+func TestParsedCriteriaFollowTheRule(t *testing.T) {
+	r := FromCompute(&compute.Firewall{Name: "a", Network: "default", Direction: "INGRESS", Priority: 1000,
+		SourceRanges: []string{"192.168.99.0/28"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80", "8000-9000"}}}})
+	if r.m == nil {
+		t.Fatal("FromCompute attached no parsed criteria")
+	}
+	p := pkt(8500)
+	if v := Evaluate([]Rule{r}, p); !v.Allowed {
+		t.Fatalf("tcp:8500 from the connector: %+v", v)
+	}
+	moved := r
+	moved.SourceRanges = []string{"10.9.0.0/28"}
+	if v := Evaluate([]Rule{moved}, p); v.Allowed {
+		t.Fatalf("the copy's new source range was not used: %+v", v)
+	}
+	narrowed := r
+	narrowed.Protocols = []Protocol{{IPProtocol: "tcp", Ports: []string{"80"}}}
+	if v := Evaluate([]Rule{narrowed}, p); v.Allowed {
+		t.Fatalf("the copy's new ports were not used: %+v", v)
+	}
+	egress := r
+	egress.Direction = Egress
+	if v := Evaluate([]Rule{egress}, p); v.Allowed {
+		t.Fatalf("the copy's new direction was not used: %+v", v)
+	}
+	if v := Evaluate([]Rule{r}, p); !v.Allowed {
+		t.Fatalf("the original changed with its copies: %+v", v)
+	}
+}

@@ -2,7 +2,9 @@ package firewall
 
 import (
 	"net/netip"
+	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -14,7 +16,7 @@ func naive(rules []Rule, p Packet, addr netip.Addr) (bool, string) {
 		if r.Disabled || dir(r.Direction) != dir(p.Direction) || !sameNetwork(r.Network, p.Network) {
 			continue
 		}
-		if ok, _ := instanceMatch(r, p); !ok || !protocolMatch(r, p.Protocol, p.Port) {
+		if ok, _ := instanceMatch(r, p); !ok || !naiveProtocol(r, p.Protocol, p.Port) {
 			continue
 		}
 		src := len(r.SourceRanges) == 0 && len(r.SourceTags) == 0 && len(r.SourceServiceAccounts) == 0
@@ -36,6 +38,54 @@ func naive(rules []Rule, p Packet, addr netip.Addr) (bool, string) {
 		return false, "implied-deny-ingress"
 	}
 	return best.Allow, best.Name
+}
+
+// naiveProtocol is the protocol and port test on the rule's strings, parsed every time: the
+// reference for the parsed matcher (match.go).
+func naiveProtocol(r Rule, proto string, port int) bool {
+	want := protoNumber(proto)
+	for _, e := range r.Protocols {
+		if strings.EqualFold(strings.TrimSpace(e.IPProtocol), "all") {
+			return true
+		}
+		got := protoNumber(e.IPProtocol)
+		if got < 0 || got != want {
+			continue
+		}
+		if len(e.Ports) == 0 || !hasPorts(got) {
+			return true
+		}
+		for _, ps := range e.Ports {
+			if lo, hi, ok := ParsePorts(ps); ok && port >= lo && port <= hi {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stripMatch drops the parsed criteria from a verdict's rules, to compare verdicts.
+func stripMatch(v Verdict) Verdict {
+	segs := make([]Segment, len(v.Segments))
+	for i, s := range v.Segments {
+		s.Rule.m = nil
+		s.Losing = append([]Rule(nil), s.Losing...)
+		for j := range s.Losing {
+			s.Losing[j].m = nil
+		}
+		segs[i] = s
+	}
+	v.Segments = segs
+	return v
+}
+
+// attached returns the rules with their parsed criteria attached, as FromCompute builds them.
+func attached(rules []Rule) []Rule {
+	out := make([]Rule, len(rules))
+	for i, r := range rules {
+		out[i] = withMatch(r)
+	}
+	return out
 }
 
 // FuzzEvaluate builds rule sets from bytes and checks, for every address of a /27 source, that the
@@ -85,6 +135,9 @@ func FuzzEvaluate(f *testing.F) {
 			p.Peer.Tags = []string{"vpc-connector"}
 		}
 		v := Evaluate(rules, p)
+		if va := Evaluate(attached(rules), p); !reflect.DeepEqual(stripMatch(va), stripMatch(v)) {
+			t.Fatalf("rules with parsed criteria attached decide differently:\n%+v\n%+v", va, v)
+		}
 		rev := make([]Rule, len(rules))
 		for i := range rules {
 			rev[len(rules)-1-i] = rules[i]
@@ -168,7 +221,7 @@ func naiveSet(set Set, p Packet, addr netip.Addr) (allowed, unknown bool, name s
 		bestMaybe := false
 		for i := range tier {
 			r := tier[i]
-			if r.Disabled || dir(r.Direction) != Ingress || !protocolMatch(r, p.Protocol, p.Port) {
+			if r.Disabled || dir(r.Direction) != Ingress || !naiveProtocol(r, p.Protocol, p.Port) {
 				continue
 			}
 			if len(r.TargetServiceAccounts) > 0 && !intersectsFold(r.TargetServiceAccounts, p.Instance.ServiceAccounts) {
@@ -264,6 +317,14 @@ func FuzzEvaluateSet(f *testing.F) {
 		p := Packet{Instance: Endpoint{Tags: []string{"gke-node"}, ServiceAccounts: []string{"nodes@p.iam.gserviceaccount.com"}},
 			Peer: Endpoint{Ranges: []netip.Prefix{netip.MustParsePrefix("192.168.99.0/27")}, Tags: []string{"vpc-connector"}}, Protocol: "tcp", Port: int(port)}
 		v := EvaluateSet(set, p)
+		withm := Set{Rules: attached(set.Rules), Order: set.Order}
+		for _, pol := range set.Policies {
+			pol.Rules = attached(pol.Rules)
+			withm.Policies = append(withm.Policies, pol)
+		}
+		if va := EvaluateSet(withm, p); !reflect.DeepEqual(stripMatch(va), stripMatch(v)) {
+			t.Fatalf("rules with parsed criteria attached decide differently:\n%+v\n%+v", va, v)
+		}
 		next := netip.MustParseAddr("192.168.99.0")
 		all, unknown := true, false
 		for i, s := range v.Segments {

@@ -192,7 +192,7 @@ func FromPolicyRule(f *compute.FirewallPolicyRule) Rule {
 			r.Disabled = true
 		}
 	}
-	return r
+	return withMatch(r)
 }
 
 func lastPart(s string) string { return s[strings.LastIndex(s, "/")+1:] }

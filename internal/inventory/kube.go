@@ -94,6 +94,42 @@ func (i *Inventory) Events(ctx context.Context, ns, kind, name string) ([]corev1
 	})
 }
 
+// ServiceEvents lists the events about every Service of the cluster in one paged list (field
+// selector involvedObject.kind=Service), by "namespace/name". A check that reads the events of
+// many load balancers asks once instead of once per Service: 200 field-selected lists took two
+// seconds of a large audit. It needs list events in every namespace; a caller falls back to Events
+// when it is refused.
+func (i *Inventory) ServiceEvents(ctx context.Context) (map[string][]corev1.Event, error) {
+	return Memo(ctx, i, KeyEvents+"*/Service", func(ctx context.Context) (map[string][]corev1.Event, error) {
+		k, err := i.Kube()
+		if err != nil {
+			return nil, err
+		}
+		out := map[string][]corev1.Event{}
+		opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("involvedObject.kind", "Service").String(), Limit: listPage}
+		for {
+			l, err := k.CoreV1().Events("").List(ctx, opts)
+			if err != nil {
+				return nil, kube.Map(err, "list events", "Services in all namespaces")
+			}
+			for _, e := range l.Items {
+				if e.InvolvedObject.Kind == "Service" { // a server that ignores the selector
+					ns := e.InvolvedObject.Namespace
+					if ns == "" {
+						ns = e.Namespace
+					}
+					key := ns + "/" + e.InvolvedObject.Name
+					out[key] = append(out[key], e)
+				}
+			}
+			if l.Continue == "" {
+				return out, nil
+			}
+			opts.Continue = l.Continue
+		}
+	})
+}
+
 // EndpointSlices lists the EndpointSlices of a Service.
 func (i *Inventory) EndpointSlices(ctx context.Context, ns, svc string) ([]discoveryv1.EndpointSlice, error) {
 	return Memo(ctx, i, "k8s/endpointslices/"+ns+"/"+svc, func(ctx context.Context) ([]discoveryv1.EndpointSlice, error) {
