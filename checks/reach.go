@@ -119,6 +119,7 @@ var reachFactsSlot = inventory.NewSlot[*reachFacts]("reach-facts")
 // getReachFacts discovers the path and resolves its targets, once per run.
 func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 	return inventory.Derive(ctx, env.Inv, reachFactsSlot, func(ctx context.Context) (*reachFacts, error) {
+		warmNetwork(ctx, env)
 		p, err := DiscoverPath(ctx, env)
 		if err != nil {
 			return nil, err
@@ -138,6 +139,30 @@ func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 		attachL7(ctx, env, f)
 		return f, nil
 	})
+}
+
+// warmNetwork fetches, beside the Service list the model waits on, what the VPC enforces on the
+// cluster's network (its firewall rules and policies), which every reachability decision reads and
+// which does not depend on the Services: on a large cluster the list is the longest wait of a run,
+// and the firewall of a large network the next one. Nothing waits for it; the checks read the same
+// memoised fact (and its error, if any) when they get to it. The fetch is not cut short when the
+// caller is done (a check that joined it would get the cancellation as its answer), only at the
+// caller's deadline.
+func warmNetwork(ctx context.Context, env *Env) {
+	wctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); ok {
+		wctx, cancel = context.WithDeadline(wctx, d)
+	}
+	go func() {
+		defer cancel()
+		c, err := env.Inv.Cluster(wctx)
+		if err != nil || c == nil {
+			return
+		}
+		if cf := model.ClusterFrom(c, env.Inv.Scope.Project); cf.Network != "" {
+			_, _ = env.Inv.FirewallSet(wctx, cf.NetworkProject, cf.Network, cf.Region)
+		}
+	}()
 }
 
 // resolveTarget decides where the client's packets for d go and which load balancer exposes the
