@@ -260,13 +260,22 @@ func FromCompute(f *compute.Firewall) Rule {
 	return withMatch(r)
 }
 
-// FromComputeList converts a list of compute API rules.
+// FromComputeList converts a list of compute API rules. The rules of one network share one copy of
+// its URL (a large network has thousands of rules, each spelling it out).
 func FromComputeList(fs []*compute.Firewall) []Rule {
 	out := make([]Rule, 0, len(fs))
+	var network string
 	for _, f := range fs {
-		if f != nil {
-			out = append(out, FromCompute(f))
+		if f == nil {
+			continue
 		}
+		r := FromCompute(f)
+		if r.Network == network {
+			r.Network = network
+		} else {
+			network = r.Network
+		}
+		out = append(out, r)
 	}
 	return out
 }

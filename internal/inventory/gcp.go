@@ -191,23 +191,25 @@ func (i *Inventory) EffectiveFirewalls(ctx context.Context, project, network str
 	})
 }
 
-// RegionEffectiveFirewalls returns regionNetworkFirewallPolicies.getEffectiveFirewalls of a network
-// in a region, converted like EffectiveFirewalls: everything EffectiveFirewalls returns plus the
-// regional network (and system) firewall policies. A 403 names
-// compute.regionNetworkFirewallPolicies.getEffectiveFirewalls.
-func (i *Inventory) RegionEffectiveFirewalls(ctx context.Context, project, region, network string) (firewall.Set, error) {
-	return Memo(ctx, i, KeyEffectiveFirewalls+"region/"+project+"/"+region+"/"+network, func(ctx context.Context) (firewall.Set, error) {
-		g, err := i.GCP()
-		if err != nil {
-			return firewall.Set{}, err
-		}
-		ref := "projects/" + project + "/global/networks/" + network
-		r, err := g.Compute.RegionNetworkFirewallPolicies.GetEffectiveFirewalls(project, region, ref).Context(ctx).Do()
-		if err != nil {
-			return firewall.Set{}, gcp.MapWith(err, "get effective firewalls", "projects/"+project+"/regions/"+region+" network "+network, gcp.PermRegionEffectiveFirewalls)
-		}
-		return firewall.FromRegionEffectiveFirewalls(r), nil
-	})
+// regionEffectiveFirewalls reads regionNetworkFirewallPolicies.getEffectiveFirewalls of a network in a
+// region: everything networks.getEffectiveFirewalls returns plus the regional network (and system)
+// firewall policies. Only firewallSet reads it, to merge its policies into the global answer, so it
+// is not kept on its own, and the VPC rules it repeats are returned unconverted (firewallSet converts
+// them only when the global answer has none): a large network's rules were converted and kept
+// twice. A 403 names compute.regionNetworkFirewallPolicies.getEffectiveFirewalls.
+func (i *Inventory) regionEffectiveFirewalls(ctx context.Context, project, region, network string) (firewall.Set, []*compute.Firewall, error) {
+	g, err := i.GCP()
+	if err != nil {
+		return firewall.Set{}, nil, err
+	}
+	ref := "projects/" + project + "/global/networks/" + network
+	r, err := g.Compute.RegionNetworkFirewallPolicies.GetEffectiveFirewalls(project, region, ref).Context(ctx).Do()
+	if err != nil {
+		return firewall.Set{}, nil, gcp.MapWith(err, "get effective firewalls", "projects/"+project+"/regions/"+region+" network "+network, gcp.PermRegionEffectiveFirewalls)
+	}
+	rules := r.Firewalls
+	r.Firewalls = nil
+	return firewall.FromRegionEffectiveFirewalls(r), rules, nil
 }
 
 // FirewallSet returns the firewall evaluator's input for a network (a name, or a reference whose
@@ -236,15 +238,16 @@ func (i *Inventory) firewallSet(ctx context.Context, project, network, region st
 	// matters (a network firewall policy applies): a set that needs nothing else does not depend on
 	// a read that could fail.
 	var (
-		wg     sync.WaitGroup
-		reg    firewall.Set
-		regErr error
+		wg       sync.WaitGroup
+		reg      firewall.Set
+		regRules []*compute.Firewall
+		regErr   error
 	)
 	if region != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reg, regErr = i.RegionEffectiveFirewalls(ctx, project, region, network)
+			reg, regRules, regErr = i.regionEffectiveFirewalls(ctx, project, region, network)
 		}()
 	}
 	set, err := i.EffectiveFirewalls(ctx, project, network)
@@ -255,6 +258,9 @@ func (i *Inventory) firewallSet(ctx context.Context, project, network, region st
 	if region != "" {
 		if regErr != nil {
 			return firewall.Set{}, regErr
+		}
+		if len(set.Rules) == 0 {
+			reg.Rules = firewall.FromComputeList(regRules)
 		}
 		set = firewall.Merge(set, reg)
 	}

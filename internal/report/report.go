@@ -307,17 +307,52 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if r == nil {
 		return fmt.Errorf("write JSON report: no report")
 	}
-	b, err := MarshalJSON(r.mapStrings(redactAndSanitize))
-	if err != nil {
-		return fmt.Errorf("write JSON report: %w", err)
-	}
 	// Every line of the document stands alone (MarshalJSON indents; no string spans a line): the safe
 	// writer under the command's output redacts it line by line (safeout.Writer.WriteLines).
 	write := w.Write
 	if lw, ok := w.(interface{ WriteLines([]byte) (int, error) }); ok {
 		write = lw.WriteLines
 	}
-	if _, err := write(b); err != nil {
+	// The results are encoded one at a time, into the place the whole document gives them: a large
+	// audit's report is megabytes, and encoding it whole held it three times over at the end of the
+	// run (the redacted copy, the encoder's buffer, the escaped bytes). The bytes are the same.
+	head := *r
+	head.Results = nil
+	b, err := MarshalJSON(head.mapStrings(redactAndSanitize))
+	if err != nil {
+		return fmt.Errorf("write JSON report: %w", err)
+	}
+	const empty = "\n  \"results\": [],\n"
+	at := bytes.Index(b, []byte(empty))
+	if at < 0 && len(r.Results) > 0 { // not where it is expected: the whole document at once
+		if b, err = MarshalJSON(r.mapStrings(redactAndSanitize)); err != nil {
+			return fmt.Errorf("write JSON report: %w", err)
+		}
+	}
+	if len(r.Results) == 0 || at < 0 {
+		if _, err := write(b); err != nil {
+			return fmt.Errorf("write JSON report: %w", err)
+		}
+		return nil
+	}
+	open, rest := b[:at+len(empty)-len("],\n")], b[at+len(empty)-len(",\n"):] // …"results": [ and ,\n  "summary"…
+	if _, err := write(append(append([]byte(nil), open...), '\n')); err != nil {
+		return fmt.Errorf("write JSON report: %w", err)
+	}
+	for i, res := range r.Results {
+		rb, err := marshalJSON(res.normalized().mapStrings(redactAndSanitize), "    ")
+		if err != nil {
+			return fmt.Errorf("write JSON report: %w", err)
+		}
+		line := append([]byte("    "), rb...)
+		if i < len(r.Results)-1 {
+			line = append(line, ',')
+		}
+		if _, err := write(append(line, '\n')); err != nil {
+			return fmt.Errorf("write JSON report: %w", err)
+		}
+	}
+	if _, err := write(append([]byte("  ]"), rest...)); err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}
 	return nil
@@ -327,14 +362,23 @@ func WriteJSON(w io.Writer, r *Report) error {
 // newline, and every character safeout would remove escaped as \uXXXX. Strings in v should already
 // have been through safeout.Text.
 func MarshalJSON(v any) ([]byte, error) {
+	b, err := marshalJSON(v, "")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// marshalJSON is MarshalJSON for a value written at an indentation of prefix, without the newline.
+func marshalJSON(v any, prefix string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
+	enc.SetIndent(prefix, "  ")
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return safeout.EscapeJSON(buf.Bytes()), nil
+	return safeout.EscapeJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }
 
 // normalized returns a copy of r whose arrays are never nil, so a Report built by hand (not by New)
@@ -343,22 +387,27 @@ func (r *Report) normalized() *Report {
 	c := *r
 	c.Results = make([]Result, len(r.Results))
 	for i, res := range r.Results {
-		if res.Evidence == nil {
-			res.Evidence = []Evidence{}
-		}
-		if res.Fixes == nil {
-			res.Fixes = []Fix{}
-		} else {
-			fs := make([]Fix, len(res.Fixes))
-			for j, f := range res.Fixes {
-				if f.Commands == nil {
-					f.Commands = []string{}
-				}
-				fs[j] = f
-			}
-			res.Fixes = fs
-		}
-		c.Results[i] = res
+		c.Results[i] = res.normalized()
 	}
 	return &c
+}
+
+// normalized returns res with its arrays never nil.
+func (res Result) normalized() Result {
+	if res.Evidence == nil {
+		res.Evidence = []Evidence{}
+	}
+	if res.Fixes == nil {
+		res.Fixes = []Fix{}
+	} else {
+		fs := make([]Fix, len(res.Fixes))
+		for j, f := range res.Fixes {
+			if f.Commands == nil {
+				f.Commands = []string{}
+			}
+			fs[j] = f
+		}
+		res.Fixes = fs
+	}
+	return res
 }
