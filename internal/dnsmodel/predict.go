@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	dns "google.golang.org/api/dns/v1"
 
@@ -43,6 +45,10 @@ type Model struct {
 	// for forwarding targets; FirewallRead says it was read (false means "not known", not "open").
 	Firewall     firewall.Set
 	FirewallRead bool
+
+	// indexes is a *sync.Map of *dns.ManagedZone → its record index (index), made on first use
+	// (atomically); a copy of the model made after that shares it.
+	indexes unsafe.Pointer
 	// FirewallWhy says why the firewall could not be read (with the permission), for the evidence.
 	FirewallWhy string
 	// Subnets are the ranges of the client's network's subnets (primary and secondary): a private
@@ -503,7 +509,7 @@ func (m *Model) authoritative(p *Prediction, z *dns.ManagedZone, depth int) {
 	}
 	name := p.Name
 	for hop := 0; ; hop++ {
-		res := lookup(name, z, rrs)
+		res := lookup(name, z, m.index(z, rrs))
 		switch {
 		case res.cname != "" && hop < maxDepth:
 			p.CNAMEs = append(p.CNAMEs, res.cname)
@@ -573,7 +579,7 @@ func (m *Model) RecordIn(z *dns.ManagedZone, name string) (*dns.ResourceRecordSe
 	}
 	name = model.Fqdn(name)
 	for hop := 0; hop < maxDepth; hop++ {
-		res := lookup(name, z, rrs)
+		res := lookup(name, z, m.index(z, rrs))
 		if res.rrset != nil {
 			return res.rrset, nil
 		}
@@ -594,25 +600,9 @@ type lookupResult struct {
 
 // lookup finds name's A record set in one zone, with CNAMEs, empty non-terminals and wildcards
 // (RFC 4592's closest encloser) handled the way an authoritative server does.
-func lookup(name string, z *dns.ManagedZone, rrs []*dns.ResourceRecordSet) lookupResult {
-	byName := map[string][]*dns.ResourceRecordSet{}
-	for _, rr := range rrs {
-		if rr != nil {
-			n := model.Fqdn(rr.Name)
-			byName[n] = append(byName[n], rr)
-		}
-	}
-	exists := func(n string) bool {
-		if len(byName[n]) > 0 {
-			return true
-		}
-		for k := range byName {
-			if strings.HasSuffix(k, "."+n) {
-				return true
-			}
-		}
-		return false
-	}
+func lookup(name string, z *dns.ManagedZone, idx *zoneIndex) lookupResult {
+	byName := idx.byName
+	exists := func(n string) bool { return idx.names[n] }
 	at := func(n string) lookupResult {
 		var r lookupResult
 		for _, rr := range byName[n] {
@@ -651,6 +641,47 @@ func lookup(name string, z *dns.ManagedZone, rrs []*dns.ResourceRecordSet) looku
 		break
 	}
 	return lookupResult{}
+}
+
+// zoneIndex is a zone's record sets by owner name, and every name that exists in it: an owner name
+// or an empty non-terminal above one.
+type zoneIndex struct {
+	byName map[string][]*dns.ResourceRecordSet
+	names  map[string]bool
+}
+
+// index returns the index of zone z's record sets rrs, built once per zone and record list: a
+// run predicts hundreds of names in a zone of thousands of records, and building the index for every
+// name was quadratic.
+func (m *Model) index(z *dns.ManagedZone, rrs []*dns.ResourceRecordSet) *zoneIndex {
+	type cached struct {
+		from []*dns.ResourceRecordSet
+		idx  *zoneIndex
+	}
+	cache := (*sync.Map)(atomic.LoadPointer(&m.indexes))
+	if cache == nil {
+		atomic.CompareAndSwapPointer(&m.indexes, nil, unsafe.Pointer(&sync.Map{}))
+		cache = (*sync.Map)(atomic.LoadPointer(&m.indexes))
+	}
+	if c, ok := cache.Load(z); ok {
+		if c := c.(cached); len(c.from) == len(rrs) && (len(rrs) == 0 || &c.from[0] == &rrs[0]) {
+			return c.idx
+		}
+	}
+	idx := &zoneIndex{byName: map[string][]*dns.ResourceRecordSet{}, names: map[string]bool{}}
+	for _, rr := range rrs {
+		if rr == nil {
+			continue
+		}
+		n := model.Fqdn(rr.Name)
+		idx.byName[n] = append(idx.byName[n], rr)
+		idx.names[n] = true
+		for a := parent(n); a != "" && a != "." && !idx.names[a]; a = parent(a) {
+			idx.names[a] = true
+		}
+	}
+	cache.Store(z, cached{from: rrs, idx: idx})
+	return idx
 }
 
 var gceInternalRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\.c\.[a-z0-9-]+\.internal\.$`) })

@@ -543,3 +543,26 @@ func TestRecordIn(t *testing.T) {
 		t.Errorf("RRSetZone %v owner %s", p.RRSetZone, p.Owner)
 	}
 }
+
+// TestRecordIndexFollowsTheRecords: a zone's record index is built once per record list and built
+// again when the list is another one (the records were read again after a fix).
+func TestRecordIndexFollowsTheRecords(t *testing.T) {
+	z := clusterBound("gke", "cluster.local.", "projects/p/locations/l/clusters/c")
+	recs := []*dns.ResourceRecordSet{a(devName, "34.118.231.33"), a("x.deep.default.svc.cluster.local.", "34.118.231.40")}
+	m := &Model{Project: "p", Zones: []*dns.ManagedZone{z}}
+	m.Records = func(*dns.ManagedZone) ([]*dns.ResourceRecordSet, error) { return recs, nil }
+	if got, _ := m.RecordIn(z, devName); got == nil || got.Rrdatas[0] != "34.118.231.33" {
+		t.Fatalf("first read: %v", got)
+	}
+	first := m.index(z, recs)
+	if again := m.index(z, recs); again != first {
+		t.Fatal("the index of the same record list was built again")
+	}
+	if !first.names["deep.default.svc.cluster.local."] || first.names["."] {
+		t.Fatalf("empty non-terminals: %v", first.names)
+	}
+	recs = []*dns.ResourceRecordSet{a(devName, "10.132.0.6")}
+	if got, _ := m.RecordIn(z, devName); got == nil || got.Rrdatas[0] != "10.132.0.6" {
+		t.Fatalf("after the records changed: %v", got)
+	}
+}

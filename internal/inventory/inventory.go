@@ -15,6 +15,7 @@ import (
 
 	"github.com/gkedoctor/gkedoctor/internal/apierr"
 	"github.com/gkedoctor/gkedoctor/internal/gcp"
+	"github.com/gkedoctor/gkedoctor/internal/memlimit"
 )
 
 // Scope names the GKE cluster the run is about.
@@ -99,6 +100,7 @@ func Memo[T any](ctx context.Context, i *Inventory, key string, fetch func(ctx c
 			i.cache[key] = entry{val: v, err: err}
 			i.mu.Unlock()
 		}
+		memlimit.Fit() // the run keeps one more fact: the memory budget follows what it keeps
 		return v, err
 	})
 	t, _ := v.(T)

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -55,8 +56,9 @@ func (i *Inventory) ServicePages(ctx context.Context, first func(total int), fn 
 	i.fetches[KeyServices+"-all"]++
 	i.mu.Unlock()
 	opts := metav1.ListOptions{Limit: listPage}
+	var buf bytes.Buffer
 	for n := 0; ; n++ {
-		l, err := k.CoreV1().Services("").List(ctx, opts)
+		l, err := servicePage(ctx, k, opts, &buf)
 		if err != nil {
 			return kube.Map(err, "list Services", "all namespaces")
 		}

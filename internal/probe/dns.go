@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -309,6 +311,9 @@ func (r *DNSResult) fill(q *dns.Msg, network, addr string) {
 	}
 }
 
+// udpBufs are receive buffers for DNS replies over UDP.
+var udpBufs = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
+
 func (c DNSClient) exchange(ctx context.Context, network, addr string, q *dns.Msg) ([]byte, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		timeout := c.Timeout
@@ -346,12 +351,15 @@ func (c DNSClient) exchange(ctx context.Context, network, addr string, q *dns.Ms
 		if _, err := conn.Write(msg); err != nil {
 			return nil, err
 		}
-		buf := make([]byte, dns.MaxMsgSize)
-		n, err := conn.Read(buf)
+		// A datagram can be as large as a DNS message; the reply is copied out of a pooled buffer of
+		// that size (a run sends hundreds of queries).
+		bp := udpBufs.Get().(*[]byte)
+		defer udpBufs.Put(bp)
+		n, err := conn.Read(*bp)
 		if err != nil {
 			return nil, err
 		}
-		return buf[:n], nil
+		return bytes.Clone((*bp)[:n]), nil
 	}
 
 	framed := make([]byte, 2+len(msg))
