@@ -6,11 +6,11 @@
 // (collect when the heap doubles) its peak is about twice what it keeps. A limit makes the collector
 // run earlier instead — on the 20,000-Service benchmark the peak RSS went from about 100 to 74 MiB
 // for about 0.2 s more CPU, in about the same wall time — and costs nothing on small clusters, whose
-// heap never gets near it. A fixed limit would make a larger cluster's run collect continuously once what it keeps passes
-// it, so Fit raises the limit to the live heap plus a quarter plus some room whenever the inventory
-// adds a fact: the collector then runs after every quarter of what the run keeps (plus the room) has
-// been allocated, more often than the default for a large cluster, never back to back. GOMEMLIMIT set
-// by the user wins: Start and Fit change nothing then.
+// heap never gets near it. A fixed limit would make a larger cluster's run collect continuously once
+// what it keeps passes it, so Fit raises the limit to the live heap plus a quarter plus some room
+// whenever the inventory adds a fact: the collector then runs after every quarter of what the run
+// keeps (plus the room) has been allocated, more often than the default for a large cluster, never
+// back to back. GOMEMLIMIT set by the user wins: Start and Fit change nothing then.
 package memlimit
 
 import (
