@@ -655,11 +655,6 @@ func protoNumber(s string) int {
 
 func hasPorts(proto int) bool { return proto == 6 || proto == 17 || proto == 132 }
 
-// protocolMatch reports whether r covers proto on port.
-func protocolMatch(r Rule, proto string, port int) bool {
-	return r.match().proto(protoNumber(proto), port)
-}
-
 // ParsePorts parses "80" or "8000-9000" (1–65535; a range must not be reversed).
 func ParsePorts(s string) (lo, hi int, ok bool) {
 	s = strings.TrimSpace(s)
