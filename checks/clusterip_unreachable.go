@@ -88,6 +88,7 @@ type reachRun struct {
 }
 
 func runClusterIPUnreachable(ctx context.Context, env *Env, rec *Recorder) Result {
+	warmNetwork(ctx, env) // its supporting checks judge the firewall: read beside the Service list
 	f, err := getReachFacts(ctx, env)
 	if err != nil {
 		return reachSkip(err)

@@ -126,6 +126,7 @@ var firewallSlot = inventory.NewSlot[*fwAnalysis]("firewall-serverless-to-nodes"
 
 func analyseFirewall(ctx context.Context, env *Env) (*fwAnalysis, error) {
 	return inventory.Derive(ctx, env.Inv, firewallSlot, func(ctx context.Context) (*fwAnalysis, error) {
+		warmNetwork(ctx, env) // the firewall is read beside the Service list
 		f, err := getReachFacts(ctx, env)
 		if err != nil {
 			return nil, err

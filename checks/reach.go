@@ -119,7 +119,6 @@ var reachFactsSlot = inventory.NewSlot[*reachFacts]("reach-facts")
 // getReachFacts discovers the path and resolves its targets, once per run.
 func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 	return inventory.Derive(ctx, env.Inv, reachFactsSlot, func(ctx context.Context) (*reachFacts, error) {
-		warmNetwork(ctx, env)
 		p, err := DiscoverPath(ctx, env)
 		if err != nil {
 			return nil, err
@@ -142,9 +141,12 @@ func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 }
 
 // warmNetwork fetches, beside the Service list the model waits on, what the VPC enforces on the
-// cluster's network (its firewall rules and policies), which every reachability decision reads and
-// which does not depend on the Services: on a large cluster the list is the longest wait of a run,
-// and the firewall of a large network the next one. Nothing waits for it; the checks read the same
+// cluster's network (its firewall rules and policies): on a large cluster the list is the longest
+// wait of a run, and the firewall of a large network the next one, and the firewall does not depend
+// on the Services. Only the checks whose verdict rests on that firewall call it, before they wait
+// for the reach facts: firewall-serverless-to-nodes, and clusterip-unreachable, whose supporting
+// checks judge it (a check must not have a fact read on its behalf that its verdict does not rest
+// on: the fault matrix holds each check to the reads it makes). Nothing waits for it; the checks read the same
 // memoised fact (and its error, if any) when they get to it. The fetch is not cut short when the
 // caller is done (a check that joined it would get the cancellation as its answer), only at the
 // caller's deadline.
