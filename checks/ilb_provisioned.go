@@ -85,7 +85,13 @@ func analyseILB(ctx context.Context, env *Env) (*ilbAnalysis, error) {
 		}
 		// The targets are independent (each reads its own load balancer's events through the
 		// inventory): decided a few at a time, kept in the targets' order.
-		events := eventsReader(ctx, env, len(a.Findings))
+		lbs := 0
+		for _, t := range f.Targets {
+			if t.ILB != nil {
+				lbs++
+			}
+		}
+		events := eventsReader(ctx, env, lbs)
 		var g errgroup.Group
 		g.SetLimit(ilbConcurrency)
 		k := 0
