@@ -12,7 +12,8 @@
 #                 "helpers over typed clients"); any one of them registers every API group's types
 #   every dep     every non-standard package gkedoctor links
 #   gkedoctor     `gkedoctor version`
-# Run from the repository root: bash hack/startup-floor.sh [runs]   (runs: perf's repeat count, 20)
+# Wall and CPU are means over RUNS runs, peak RSS the median of 5.
+# Run from the repository root: bash hack/startup-floor.sh [RUNS]   (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -64,7 +65,7 @@ for row in ui google client-go typed every "gkedoctor version"; do
 	set -- $row
 	bin=$dir/$1
 	shift
-	rss=$(for _ in 1 2 3 4 5; do /usr/bin/time -f '%M' "$bin" "$@" 2>&1 >/dev/null | tail -n1; done | sort -n | head -n1)
+	rss=$(for _ in 1 2 3 4 5; do /usr/bin/time -f '%M' "$bin" "$@" 2>&1 >/dev/null | tail -n1; done | sort -n | sed -n 3p) # the median of 5
 	faults=- cpu=-
 	if $have_perf; then
 		read -r faults cpu < <(perf stat -x, -e page-faults,task-clock -r "$runs" "$bin" "$@" 2>&1 >/dev/null |
