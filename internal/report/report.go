@@ -339,16 +339,15 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if _, err := write(append(append([]byte(nil), open...), '\n')); err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}
+	var line []byte // reused from result to result: writers do not keep what they are given
 	for i, res := range r.Results {
-		rb, err := marshalJSON(res.normalized().mapStrings(redactAndSanitize), "    ")
-		if err != nil {
-			return fmt.Errorf("write JSON report: %w", err)
-		}
-		line := append([]byte("    "), rb...)
+		safe := res.normalized().mapStrings(redactAndSanitize)
+		line = safeout.EscapeJSON(appendResultJSON(append(line[:0], "    "...), &safe, "    "))
 		if i < len(r.Results)-1 {
 			line = append(line, ',')
 		}
-		if _, err := write(append(line, '\n')); err != nil {
+		line = append(line, '\n')
+		if _, err := write(line); err != nil {
 			return fmt.Errorf("write JSON report: %w", err)
 		}
 	}

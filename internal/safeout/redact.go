@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Redacted replaces every secret Redact finds.
@@ -229,14 +230,69 @@ var triggers = []string{
 	"://", // passwords in URLs
 }
 
+// mayHoldSecret reports whether s, folded the way the rules' (?i) fold it, contains a trigger. It
+// runs on every string and every line of a report (megabytes for a large audit), so it scans once,
+// folding ASCII as it goes, without allocating; only a text holding a character that folds to an ASCII
+// letter — the Kelvin sign (k), the long s (s), the capital I with dot (i, as strings.ToLower maps it)
+// — is folded whole and searched trigger by trigger (TestMayHoldSecretIsTheFoldedSearch holds the
+// two ways equal).
 func mayHoldSecret(s string) bool {
-	l := strings.ToLower(s)
+	nonASCII := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			nonASCII = true
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		for _, t := range triggersByFirst[c] {
+			if hasPrefixFoldASCII(s[i+1:], t[1:]) {
+				return true
+			}
+		}
+	}
+	if !nonASCII || !strings.ContainsAny(s, "\u212a\u017f\u0130") {
+		return false
+	}
+	return mayHoldSecretFolded(s)
+}
+
+// mayHoldSecretFolded is mayHoldSecret by folding s whole and searching for each trigger.
+func mayHoldSecretFolded(s string) bool {
+	l := foldASCII(s)
 	for _, t := range triggers {
 		if strings.Contains(l, t) {
 			return true
 		}
 	}
 	return false
+}
+
+// triggersByFirst indexes the triggers by their first byte.
+var triggersByFirst = func() (by [utf8.RuneSelf][]string) {
+	for _, t := range triggers {
+		by[t[0]] = append(by[t[0]], t)
+	}
+	return by
+}()
+
+// hasPrefixFoldASCII reports whether s starts with prefix (lower-case ASCII), ASCII case ignored.
+func hasPrefixFoldASCII(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // gates says which rules can match a text: each is a condition every match of the rule satisfies

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -163,7 +164,8 @@ func FuzzText(f *testing.F) {
 		f.Add(tc.in)
 	}
 	for _, s := range []string{"", "plain ascii text 10.0.0.1:80", "\x1b[2J\x1b]0;PWNED\a token=SECRET123", "\u009b31m\u202e\u200b",
-		"a\x1b", "\x1b]", "\x1b[", "\xc2", "-----BEGIN PRIVATE KEY-----", "token=token=x", "Bearer Bearer x1", "password: token: x"} {
+		"a\x1b", "\x1b]", "\x1b[", "\xc2", "-----BEGIN PRIVATE KEY-----", "token=token=x", "Bearer Bearer x1", "password: token: x",
+		"pa\u017fsword=hunter2", "to\u212aen=abc123"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -294,4 +296,44 @@ func TestWriteLinesRedactsEachLineAndKeepsJSONValid(t *testing.T) {
 	// Through Write (redacted whole) this document comes out as broken JSON: the key=value rule takes
 	// the quote closing "--token=" and the one opening the next member as a quoted value. That is one
 	// reason JSON reports go through WriteLines.
+}
+
+// TestMayHoldSecretIsTheFoldedSearch: the one-pass prefilter answers what folding the whole text and
+// searching it for every trigger answers, on the report-like texts, the secrets, the gate cases and
+// texts built around the characters that fold to ASCII letters; and only those characters do (so the
+// pass need fold nothing else).
+func TestMayHoldSecretIsTheFoldedSearch(t *testing.T) {
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if l := unicode.ToLower(r); l < utf8.RuneSelf && r != '\u212a' && r != '\u0130' {
+			t.Errorf("%U lower-cases to ASCII %q: mayHoldSecret must fold it too", r, l)
+		}
+	}
+	inputs := append([]string{"", "a", "PASS", "Pa\u017f\u017fword=x", "to\u212aen", "\u0130", "AS\u0130A", "as\u0130a", "\xffpass\xfe",
+		"\u212a", "\u017fk-", "eyJ", "EYJ", "1//", ":/", "://", "begi", "BEGIN", "xo", "\u00e9token", "tok\u00e9en"}, gateCases...)
+	for _, tc := range secretCases {
+		inputs = append(inputs, tc.in, tc.want)
+	}
+	for _, tr := range triggers {
+		inputs = append(inputs, tr, strings.ToUpper(tr), "x"+tr[:len(tr)-1], tr[1:]+"\u212a", "\u00e9"+tr+"\u00e9")
+	}
+	for _, in := range inputs {
+		if got, want := mayHoldSecret(in), mayHoldSecretFolded(in); got != want {
+			t.Errorf("mayHoldSecret(%q) = %v, the folded search says %v", in, got, want)
+		}
+	}
+	// The long s folds to s in the rules, so a password key spelt with it is redacted.
+	if got := Redact("pa\u017fsword=hunter2"); strings.Contains(got, "hunter2") {
+		t.Errorf("Redact let %q through", got)
+	}
+}
+
+func FuzzMayHoldSecret(f *testing.F) {
+	for _, s := range append([]string{"pa\u017fsword=x", "to\u212aen", "AS\u0130A", "{\"status\": \"pass\"}"}, gateCases...) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := mayHoldSecret(s), mayHoldSecretFolded(s); got != want {
+			t.Fatalf("mayHoldSecret(%q) = %v, the folded search says %v", s, got, want)
+		}
+	})
 }
