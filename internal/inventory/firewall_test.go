@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +196,44 @@ func TestEffectiveFirewallsMemoisedAndInvalidatedWithFirewalls(t *testing.T) {
 	}
 	if n := count(); n != 4 {
 		t.Fatalf("%d calls after invalidation, want 4", n)
+	}
+}
+
+// TestRegionalEffectiveFirewallsAskOnlyForPolicies: the regional getEffectiveFirewalls is a partial
+// response (fields=firewallPolicys), so the network's VPC rules cross the wire and are decoded once,
+// from the global answer; the set still holds every VPC rule and the regional policy, as the whole
+// regional answer would give.
+func TestRegionalEffectiveFirewallsAskOnlyForPolicies(t *testing.T) {
+	s, inv := fwWorld(t)
+	s.AddFirewallPolicy(fakegcp.FirewallPolicy{Type: "NETWORK_REGIONAL", Name: "eu-fw", Project: fwProject, Region: fwRegion, Networks: []string{"default"},
+		Rules: []*compute.FirewallPolicyRule{{Priority: 7, Action: "deny", Direction: "INGRESS",
+			Match: &compute.FirewallPolicyRuleMatcher{SrcIpRanges: []string{"192.168.99.0/29"}, Layer4Configs: l4("tcp")}}}})
+	set, err := inv.FirewallSet(context.Background(), fwProject, "default", fwRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Rules) != 1 || set.Rules[0].Name != "allow-connector-to-nodes" {
+		t.Errorf("VPC rules %+v, want the network's one rule", set.Rules)
+	}
+	if len(set.Policies) != 1 || set.Policies[0].Name != "eu-fw" || len(set.Policies[0].Rules) != 1 || len(set.Policies[0].Rules[0].SourceRanges) != 1 {
+		t.Errorf("policies %+v, want eu-fw whole", set.Policies)
+	}
+	var regional, global int
+	for _, r := range s.Requests() {
+		switch {
+		case strings.HasSuffix(r.Path, "/firewallPolicies/getEffectiveFirewalls"):
+			regional++
+			if f := r.Query.Get("fields"); f != "firewallPolicys" {
+				t.Errorf("the regional read asked for fields=%q, want firewallPolicys", f)
+			}
+		case strings.HasSuffix(r.Path, "/getEffectiveFirewalls"):
+			global++
+			if f := r.Query.Get("fields"); f != "" {
+				t.Errorf("the global read asked for fields=%q: it must answer the VPC rules whole", f)
+			}
+		}
+	}
+	if regional != 1 || global != 1 {
+		t.Errorf("%d regional and %d global reads, want 1 each", regional, global)
 	}
 }

@@ -314,7 +314,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, latency time.Dura
 		return writeError(w, errInvalid("request body larger than %d bytes", maxBody))
 	}
 	c := &call{s: s, r: r, vars: vars, body: body, api: rt.api, status: http.StatusOK}
+	var sel fieldSel // a partial response (the fields parameter), checked before anything is done
+	if f := r.URL.Query().Get("fields"); f != "" {
+		var ok bool
+		if sel, ok = parseFields(f); !ok {
+			return writeError(w, errInvalid("Invalid field selection %s", f))
+		}
+	}
 	res, apiErr := rt.h(c)
+	if apiErr == nil && sel != nil && c.status != http.StatusNoContent {
+		res, apiErr = partial(res, sel)
+	}
 	if apiErr != nil {
 		return writeError(w, apiErr)
 	}
