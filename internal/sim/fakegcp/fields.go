@@ -2,6 +2,7 @@ package fakegcp
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 )
 
@@ -115,6 +116,14 @@ func (sel fieldSel) pick(v any) any {
 
 // partial keeps what sel selects of a response.
 func partial(res any, sel fieldSel) (any, *apiError) {
+	if m, ok := selectMembers(res, sel); ok {
+		return m, nil
+	}
+	return selectJSON(res, sel)
+}
+
+// selectJSON is partial by encoding the whole response and pruning the decoded JSON.
+func selectJSON(res any, sel fieldSel) (any, *apiError) {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return nil, errInternal("fakegcp: cannot encode the response: " + err.Error())
@@ -124,4 +133,78 @@ func partial(res any, sel fieldSel) (any, *apiError) {
 		return nil, errInternal("fakegcp: cannot decode the response: " + err.Error())
 	}
 	return sel.apply(v), nil
+}
+
+// selectMembers is partial for a response that is a struct (what the handlers return), without
+// encoding the members left out: a large answer asked for one small member (the policies of
+// getEffectiveFirewalls, not the network's thousands of rules) costs what that member costs. It
+// declines (false) what it cannot do exactly as encoding/json would: * selections, and structs with
+// untagged embedded fields.
+func selectMembers(res any, sel fieldSel) (map[string]any, bool) {
+	if _, star := sel["*"]; star {
+		return nil, false
+	}
+	v := reflect.ValueOf(res)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil, false
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil, false
+	}
+	t := v.Type()
+	out := map[string]any{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, hasTag := f.Tag.Lookup("json")
+		if f.Anonymous && !hasTag {
+			return nil, false // encoding/json would flatten it
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" && opts == "" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		sub, ok := sel[name]
+		if !ok {
+			continue
+		}
+		fv := v.Field(i)
+		if strings.Contains(","+opts+",", ",omitempty,") && emptyJSON(fv) {
+			continue
+		}
+		if sub == nil {
+			out[name] = fv.Interface()
+			continue
+		}
+		picked, err := selectJSON(fv.Interface(), sub)
+		if err != nil {
+			return nil, false
+		}
+		out[name] = picked
+	}
+	return out, true
+}
+
+// emptyJSON is encoding/json's notion of an empty value for omitempty.
+func emptyJSON(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool:
+		return !v.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int() == 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return v.Uint() == 0
+	case reflect.Float32, reflect.Float64:
+		return v.Float() == 0
+	case reflect.Interface, reflect.Pointer:
+		return v.IsNil()
+	}
+	return false
 }
