@@ -146,8 +146,8 @@ func getReachFacts(ctx context.Context, env *Env) (*reachFacts, error) {
 // on the Services. Only the checks whose verdict rests on that firewall call it, before they wait
 // for the reach facts: firewall-serverless-to-nodes, and clusterip-unreachable, whose supporting
 // checks judge it (a check must not have a fact read on its behalf that its verdict does not rest
-// on: the fault matrix holds each check to the reads it makes). Nothing waits for it; the checks read the same
-// memoised fact (and its error, if any) when they get to it. The fetch is not cut short when the
+// on: the fault matrix holds each check to the reads it makes). Nothing waits for it; the checks
+// read the same memoised fact (and its error, if any) when they get to it. The fetch is not cut short when the
 // caller is done (a check that joined it would get the cancellation as its answer), only at the
 // caller's deadline.
 func warmNetwork(ctx context.Context, env *Env) {

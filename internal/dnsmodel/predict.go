@@ -45,10 +45,6 @@ type Model struct {
 	// for forwarding targets; FirewallRead says it was read (false means "not known", not "open").
 	Firewall     firewall.Set
 	FirewallRead bool
-
-	// indexes is a *sync.Map of *dns.ManagedZone → its record index (index), made on first use
-	// (atomically); a copy of the model made after that shares it.
-	indexes unsafe.Pointer
 	// FirewallWhy says why the firewall could not be read (with the permission), for the evidence.
 	FirewallWhy string
 	// Subnets are the ranges of the client's network's subnets (primary and secondary): a private
@@ -58,6 +54,10 @@ type Model struct {
 	Subnets     []netip.Prefix
 	SubnetsRead bool
 	SubnetsWhy  string
+
+	// indexes is a *sync.Map of *dns.ManagedZone → its record index (index), made on first use
+	// (atomically); a copy of the model made after that shares it.
+	indexes unsafe.Pointer
 }
 
 // Situation is the model's explanation of a prediction, one per way a name fails or resolves.

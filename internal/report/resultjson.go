@@ -21,37 +21,17 @@ func appendResultJSON(b []byte, res *Result, prefix string) []byte {
 	w.str(1, "cause", res.Cause)
 	w.str(1, "summary", res.Summary)
 	w.key(1, "evidence")
-	if res.Evidence == nil {
-		w.b = append(w.b, "null"...)
-	} else if len(res.Evidence) == 0 {
-		w.b = append(w.b, "[]"...)
-	} else {
-		w.open('[')
-		for i := range res.Evidence {
-			e := &res.Evidence[i]
-			w.elem(2, i)
-			w.open('{')
-			w.str(3, "step", e.Step)
-			w.str(3, "status", string(e.Status))
-			w.str(3, "detail", e.Detail)
-			w.str(3, "command", e.Command)
-			w.close(2, '}')
-		}
-		w.close(1, ']')
-	}
+	w.array(1, len(res.Evidence), res.Evidence == nil, func(i int) {
+		e := &res.Evidence[i]
+		w.open('{')
+		w.str(3, "step", e.Step)
+		w.str(3, "status", string(e.Status))
+		w.str(3, "detail", e.Detail)
+		w.str(3, "command", e.Command)
+		w.close(2, '}')
+	})
 	w.key(1, "fixes")
-	if res.Fixes == nil {
-		w.b = append(w.b, "null"...)
-	} else if len(res.Fixes) == 0 {
-		w.b = append(w.b, "[]"...)
-	} else {
-		w.open('[')
-		for i := range res.Fixes {
-			w.elem(2, i)
-			w.fix(3, &res.Fixes[i])
-		}
-		w.close(1, ']')
-	}
+	w.array(1, len(res.Fixes), res.Fixes == nil, func(i int) { w.fix(3, &res.Fixes[i]) })
 	w.key(1, "durationMs")
 	w.b = strconv.AppendInt(w.b, res.DurationMs, 10)
 	if res.Parent != "" {
@@ -94,11 +74,7 @@ func (w *jsonWriter) fix(depth int, f *Fix) {
 		w.str(depth, "diff", f.Diff)
 	}
 	w.key(depth, "commands")
-	if f.Commands == nil {
-		w.b = append(w.b, "null"...)
-	} else {
-		w.strs(depth, f.Commands)
-	}
+	w.strs(depth, f.Commands)
 	w.close(depth-1, '}')
 }
 
@@ -160,18 +136,27 @@ func (w *jsonWriter) boolean(depth int, k string, v bool) {
 	w.b = strconv.AppendBool(w.b, v)
 }
 
-// strs writes a non-nil array of strings whose opening bracket is at depth (its elements one deeper).
-func (w *jsonWriter) strs(depth int, vs []string) {
-	if len(vs) == 0 {
+// array writes an array of n elements whose opening bracket is at depth — null when isNil, [] when
+// empty — calling elem(i) to write each element at depth+1.
+func (w *jsonWriter) array(depth, n int, isNil bool, elem func(i int)) {
+	switch {
+	case isNil:
+		w.b = append(w.b, "null"...)
+	case n == 0:
 		w.b = append(w.b, "[]"...)
-		return
+	default:
+		w.open('[')
+		for i := range n {
+			w.elem(depth+1, i)
+			elem(i)
+		}
+		w.close(depth, ']')
 	}
-	w.open('[')
-	for i, v := range vs {
-		w.elem(depth+1, i)
-		w.b = appendJSONString(w.b, v)
-	}
-	w.close(depth, ']')
+}
+
+// strs writes an array of strings whose opening bracket is at depth.
+func (w *jsonWriter) strs(depth int, vs []string) {
+	w.array(depth, len(vs), vs == nil, func(i int) { w.b = appendJSONString(w.b, vs[i]) })
 }
 
 // appendJSONString is encoding/json's string encoding with HTML escaping off: " and \ escaped, the

@@ -8,10 +8,10 @@ import (
 
 // Partial responses: the `fields` system parameter of every Google API ("fields=a,b/c,d(e,f)",
 // https://cloud.google.com/compute/docs/api/how-tos/performance#partial-response). The answer keeps
-// only the selected members: a/b selects b inside a, a(b,c) selects b and c inside a, * every member;
-// a selection inside an array applies to each element. A malformed selection is a 400, as Google's
-// "Invalid field selection". Members a selection names but the answer lacks are left out (the real
-// API omits empty members too).
+// only the selected members: a/b selects b inside a, a(b,c) selects b and c inside a, * every member
+// not named beside it; a selection inside an array applies to each element. A malformed selection is
+// a 400, as Google's "Invalid field selection". Members a selection names but the answer lacks are
+// left out (the real API omits empty members too).
 
 // fieldSel is a parsed selection: each selected member and what is selected inside it (nil: all).
 type fieldSel map[string]fieldSel
@@ -92,7 +92,9 @@ func (sel fieldSel) apply(v any) any {
 		for k, sub := range sel {
 			if k == "*" {
 				for name, member := range t {
-					out[name] = sub.pick(member)
+					if _, named := sel[name]; !named { // a member named too keeps its own selection
+						out[name] = sub.pick(member)
+					}
 				}
 				continue
 			}
